@@ -1,0 +1,184 @@
+"""SQLAlchemy 2 models of the catalog: the source of truth for assets, chunks, vectors and provenance.
+
+Vectors are stored here (float16 bytes) in the same transaction as their asset, so a crash can never leave
+an asset without its vector or the reverse; FAISS indexes are derived from this table and can always be
+rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SCHEMA_VERSION = 1
+
+# Asset kinds
+IMAGE = "image"
+DOCUMENT = "document"
+GENERATED = "generated"
+KINDS = (IMAGE, DOCUMENT, GENERATED)
+
+# Asset statuses
+OK = "ok"
+SKIPPED = "skipped"
+
+# Vector spaces: one FAISS index per space.
+IMAGE_SPACE = "image"  # CLIP vectors of image assets (item_id = asset id)
+TEXT_SPACE = "text"  # text-embedder vectors of chunks (item_id = chunk id)
+SPACES = (IMAGE_SPACE, TEXT_SPACE)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Key/value facts about the library: schema version, models, per-space vector generations."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+    __table_args__ = (
+        Index("ix_assets_kind_status", "kind", "status"),
+        Index("ix_assets_sha256", "sha256"),
+        Index("ix_assets_folder", "folder"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(String(4096), unique=True)
+    folder: Mapped[str] = mapped_column(String(4096))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=OK)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    mtime: Mapped[float] = mapped_column(Float, default=0.0)
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    format: Mapped[str | None] = mapped_column(String(32), default=None)
+    phash: Mapped[str | None] = mapped_column(String(32), default=None)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    title: Mapped[str | None] = mapped_column(Text, default=None)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), default=None, index=True
+    )
+    source_chunk_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chunks.id", ondelete="SET NULL", use_alter=True), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    tags: Mapped[list[Tag]] = relationship(secondary="asset_tags", back_populates="assets", lazy="selectin")
+    chunks: Mapped[list[Chunk]] = relationship(
+        back_populates="asset", cascade="all, delete-orphan", foreign_keys="Chunk.asset_id"
+    )
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    assets: Mapped[list[Asset]] = relationship(secondary="asset_tags", back_populates="tags")
+
+
+class AssetTag(Base):
+    __tablename__ = "asset_tags"
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Chunk(Base):
+    """A passage of a document asset, with where it came from."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (UniqueConstraint("asset_id", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    page: Mapped[int | None] = mapped_column(Integer, default=None)
+    section: Mapped[str | None] = mapped_column(Text, default=None)
+    char_start: Mapped[int] = mapped_column(Integer, default=0)
+    char_end: Mapped[int] = mapped_column(Integer, default=0)
+
+    asset: Mapped[Asset] = relationship(back_populates="chunks", foreign_keys=[asset_id])
+
+
+class Vector(Base):
+    """One embedding: item_id is an asset id (image space) or a chunk id (text space)."""
+
+    __tablename__ = "vectors"
+    __table_args__ = (UniqueConstraint("space", "item_id"), Index("ix_vectors_sha", "space", "content_sha256"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    space: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(512))
+    dim: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # float16, little endian, L2-normalised
+    content_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class Generation(Base):
+    """Provenance of one generated image (the output is an asset of kind 'generated')."""
+
+    __tablename__ = "generations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), unique=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    negative_prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    mode: Mapped[str] = mapped_column(String(32))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    models: Mapped[dict] = mapped_column(JSON, default=dict)
+    clip_score: Mapped[float | None] = mapped_column(Float, default=None)
+    ref_similarity: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    refs: Mapped[list[GenerationRef]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class GenerationRef(Base):
+    __tablename__ = "generation_refs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), index=True)
+    ref_asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"))
+    ref_path: Mapped[str] = mapped_column(String(4096))
+    role: Mapped[str] = mapped_column(String(32))  # init | control
+    condition_path: Mapped[str | None] = mapped_column(String(4096), default=None)
+
+
+class Feedback(Base):
+    """A thumbs up (+1) or down (-1) on a search result or an answer."""
+
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(16))  # result | answer
+    query: Mapped[str] = mapped_column(Text)
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), default=None)
+    chunk_id: Mapped[int | None] = mapped_column(ForeignKey("chunks.id", ondelete="SET NULL"), default=None)
+    value: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
