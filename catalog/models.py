@@ -3,11 +3,18 @@
 Vectors are stored here (float16 bytes) in the same transaction as their asset, so a crash can never leave
 an asset without its vector or the reverse; FAISS indexes are derived from this table and can always be
 rebuilt from it.
+
+The same models serve SQLite and PostgreSQL, and behave the same on both: date-times are stored and returned
+timezone-aware in UTC (``UTCDateTime``), NUL characters, which PostgreSQL text cannot hold, are replaced by
+U+FFFD in free text (``CleanText``, keeping character offsets valid), free-form values such as model names
+have no length limit (PostgreSQL enforces ``VARCHAR(n)``, SQLite does not), and the ids used as FAISS ids
+(assets, chunks) are never reused on SQLite either (``AUTOINCREMENT``), as with PostgreSQL sequences.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -20,8 +27,10 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA_VERSION = 1
@@ -46,6 +55,37 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware date-time stored as UTC; naive values are taken to be UTC already.
+
+    PostgreSQL (``timestamptz``) returns aware values in the session's time zone and SQLite returns naive
+    ones; both come back here as aware UTC, so values from either backend compare and subtract alike.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class CleanText(TypeDecorator[str]):
+    """Text with NUL characters replaced by U+FFFD (PostgreSQL rejects NUL; extracted text may contain it)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -64,6 +104,7 @@ class Asset(Base):
         Index("ix_assets_kind_status", "kind", "status"),
         Index("ix_assets_sha256", "sha256"),
         Index("ix_assets_folder", "folder"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -71,7 +112,7 @@ class Asset(Base):
     folder: Mapped[str] = mapped_column(String(4096))
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=OK)
-    error: Mapped[str | None] = mapped_column(Text, default=None)
+    error: Mapped[str | None] = mapped_column(CleanText, default=None)
     sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     mtime: Mapped[float] = mapped_column(Float, default=0.0)
@@ -79,16 +120,16 @@ class Asset(Base):
     height: Mapped[int | None] = mapped_column(Integer, default=None)
     format: Mapped[str | None] = mapped_column(String(32), default=None)
     phash: Mapped[str | None] = mapped_column(String(32), default=None)
-    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    title: Mapped[str | None] = mapped_column(Text, default=None)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    title: Mapped[str | None] = mapped_column(CleanText, default=None)
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("assets.id", ondelete="CASCADE"), default=None, index=True
     )
     source_chunk_id: Mapped[int | None] = mapped_column(
         ForeignKey("chunks.id", ondelete="SET NULL", use_alter=True), default=None
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     tags: Mapped[list[Tag]] = relationship(secondary="asset_tags", back_populates="assets", lazy="selectin")
     chunks: Mapped[list[Chunk]] = relationship(
@@ -113,14 +154,14 @@ class Chunk(Base):
     """A passage of a document asset, with where it came from."""
 
     __tablename__ = "chunks"
-    __table_args__ = (UniqueConstraint("asset_id", "ordinal"),)
+    __table_args__ = (UniqueConstraint("asset_id", "ordinal"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
     ordinal: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(CleanText)
     page: Mapped[int | None] = mapped_column(Integer, default=None)
-    section: Mapped[str | None] = mapped_column(Text, default=None)
+    section: Mapped[str | None] = mapped_column(CleanText, default=None)
     char_start: Mapped[int] = mapped_column(Integer, default=0)
     char_end: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -131,12 +172,15 @@ class Vector(Base):
     """One embedding: item_id is an asset id (image space) or a chunk id (text space)."""
 
     __tablename__ = "vectors"
-    __table_args__ = (UniqueConstraint("space", "item_id"), Index("ix_vectors_sha", "space", "content_sha256"))
+    __table_args__ = (
+        UniqueConstraint("space", "item_id"),
+        Index("ix_vectors_sha", "space", "content_sha256"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     space: Mapped[str] = mapped_column(String(16))
     item_id: Mapped[int] = mapped_column(Integer)
-    model: Mapped[str] = mapped_column(String(512))
+    model: Mapped[str] = mapped_column(Text)  # may hold a local path (``local-dir:…``)
     dim: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)  # float16, little endian, L2-normalised
     content_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -148,15 +192,15 @@ class Generation(Base):
     __tablename__ = "generations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), unique=True)
-    prompt: Mapped[str] = mapped_column(Text)
-    negative_prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    prompt: Mapped[str] = mapped_column(CleanText)
+    negative_prompt: Mapped[str | None] = mapped_column(CleanText, default=None)
     mode: Mapped[str] = mapped_column(String(32))
     seed: Mapped[int] = mapped_column(BigInteger)
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     models: Mapped[dict] = mapped_column(JSON, default=dict)
     clip_score: Mapped[float | None] = mapped_column(Float, default=None)
     ref_similarity: Mapped[float | None] = mapped_column(Float, default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     refs: Mapped[list[GenerationRef]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
 
@@ -176,9 +220,9 @@ class Feedback(Base):
     __tablename__ = "feedback"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     target: Mapped[str] = mapped_column(String(16))  # result | answer
-    query: Mapped[str] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(CleanText)
     asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), default=None)
     chunk_id: Mapped[int | None] = mapped_column(ForeignKey("chunks.id", ondelete="SET NULL"), default=None)
     value: Mapped[int] = mapped_column(Integer)
-    comment: Mapped[str | None] = mapped_column(Text, default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    comment: Mapped[str | None] = mapped_column(CleanText, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

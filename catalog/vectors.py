@@ -95,7 +95,9 @@ def load_vectors(catalog: Catalog, space: str, item_ids: Sequence[int]) -> tuple
     return np.asarray(found_ids, dtype=np.int64), unpack(blobs, dim)
 
 
-def iter_vectors(catalog: Catalog, space: str, batch: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_vectors(
+    catalog: Catalog, space: str, batch: int = 20_000
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """All vectors of a space in id order, as (ids, float32 matrix) batches; used to (re)build indexes."""
     last = -1
     while True:

@@ -1,0 +1,35 @@
+"""Retrieval-guided generation: library images become img2img inits or ControlNet conditions for a diffusers
+Stable Diffusion pipeline, and every output is stored with its provenance and indexed for search.
+
+Light to import: torch/diffusers/transformers load only when a model is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Condition, GeneratedImage, GenerationResult, Generator, LibraryLike, Reference
+from .request import COMBINE, CONTROLS, MODES, GenerationRequest
+from .schedulers import SCHEDULERS
+
+__all__ = [
+    "COMBINE",
+    "CONTROLS",
+    "MODES",
+    "SCHEDULERS",
+    "Condition",
+    "GeneratedImage",
+    "GenerationRequest",
+    "GenerationResult",
+    "Generator",
+    "LibraryLike",
+    "Reference",
+    "generate",
+]
+
+
+def generate(lib: LibraryLike, prompt: str, **kwargs: Any) -> GenerationResult:
+    """See :func:`mmrag.generation.service.generate`."""
+    from .service import generate as _generate
+
+    return _generate(lib, prompt, **kwargs)

@@ -1,0 +1,58 @@
+"""Pieces every CLI command shares: the app, the --library/--json options, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from ..library import Library
+
+app = typer.Typer(
+    name="mmrag",
+    help="Semantic search, RAG and retrieval-guided generation over folders of images and documents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+LibraryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--library", "-L", envvar="MMRAG_LIBRARY", help="Library folder (default: a folder in your data dir)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def open_library(library: Path | None, **overrides: Any) -> Library:
+    """Build the settings at the edge and open the library, turning known failures into clean exits."""
+    from ..library import Library
+
+    try:
+        kwargs = {"library": library} if library is not None else {}
+        return Library(**kwargs, **overrides)
+    except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+        fail(exc)
+        raise  # unreachable: fail() exits
+
+
+def fail(exc: BaseException | str, code: int = 1) -> None:
+    """Print an error (no traceback for known failures) and exit."""
+    from ..errors import MmragError
+
+    if isinstance(exc, (MmragError, ValueError, TypeError, FileNotFoundError)) or isinstance(exc, str):
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code)
+    raise exc
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")

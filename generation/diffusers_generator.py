@@ -1,0 +1,173 @@
+"""The diffusers implementation of :class:`~mmrag.generation.base.Generator`.
+
+One StableDiffusionPipeline is loaded (HF id, folder, single file or tiny-test); the img2img, ControlNet and
+ControlNet-img2img pipelines are made from it with ``from_pipe``, so all of them share the same weights in
+memory. LoRA weights are loaded once as the adapter "mmrag" and weighted per call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import GenerationError
+from .base import Job, ProgressCallback
+from .models import load_controlnet, load_lora, load_pipeline, resolve_device
+from .schedulers import make_scheduler, sampler_label
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .request import GenerationRequest
+
+PIPELINE_CLASSES = {
+    "txt2img": "StableDiffusionPipeline",
+    "img2img": "StableDiffusionImg2ImgPipeline",
+    "controlnet": "StableDiffusionControlNetPipeline",
+    "controlnet-img2img": "StableDiffusionControlNetImg2ImgPipeline",
+}
+
+
+class DiffusersGenerator:
+    """Stable Diffusion (1.x/2.x architecture) with optional ControlNet and LoRA. Build with :meth:`load`."""
+
+    def __init__(self, base: Any, *, controlnet: Any | None, device: str, dtype: Any, models: dict[str, str]):
+        self.base = base
+        self.controlnet = controlnet
+        self.device = device
+        self.dtype = dtype
+        self._models = models
+        self._pipes: dict[tuple[str, int], Any] = {("txt2img", 0): base}
+        self.last_call: dict[str, Any] = {}  # the inputs of the latest pipeline call (for inspection and tests)
+
+    @classmethod
+    def load(cls, request: GenerationRequest, device: str = "auto") -> DiffusersGenerator:
+        """Load the models a (validated) request needs."""
+        device, dtype = resolve_device(device)
+        with quiet_loading():
+            base = load_pipeline(request.model, dtype=dtype, config=request.model_config)
+            controlnet = None
+            if request.controlnet_model is not None:
+                controlnet = load_controlnet(request.controlnet_model, dtype=dtype).to(device)
+            if request.lora is not None:
+                load_lora(base, request.lora, request.lora_scale)
+            base.to(device)
+        base.set_progress_bar_config(disable=True)
+        models = {"model": request.model, "scheduler": type(base.scheduler).__name__}
+        if request.model_config:
+            models["model_config"] = request.model_config
+        if request.controlnet_model:
+            models["controlnet"] = request.controlnet_model
+        if request.lora:
+            models["lora"] = request.lora
+        return cls(base, controlnet=controlnet, device=device, dtype=dtype, models=models)
+
+    @staticmethod
+    def cache_key(request: GenerationRequest, device: str) -> tuple[Any, ...]:
+        """Requests with equal keys can share one loaded generator."""
+        return (request.model, request.model_config, request.controlnet_model, request.lora, device)
+
+    @property
+    def models(self) -> dict[str, str]:
+        return dict(self._models)
+
+    def pipeline(self, mode: str, n_controls: int = 1) -> Any:
+        """The pipeline for a mode, made once from the base with ``from_pipe`` (shared weights)."""
+        import diffusers
+
+        key = (mode, n_controls if mode.startswith("controlnet") else 0)
+        if key not in self._pipes:
+            kwargs: dict[str, Any] = {}
+            if mode.startswith("controlnet"):
+                if self.controlnet is None:
+                    raise GenerationError(f"mode {mode!r} needs a ControlNet, but none was loaded")
+                kwargs["controlnet"] = self.controlnet if n_controls == 1 else [self.controlnet] * n_controls
+            with quiet_loading():
+                pipe = getattr(diffusers, PIPELINE_CLASSES[mode]).from_pipe(self.base, **kwargs)
+            pipe.set_progress_bar_config(disable=True)
+            self._pipes[key] = pipe
+        return self._pipes[key]
+
+    def sampler(self, name: str) -> str:
+        return sampler_label(name, type(self.base.scheduler).__name__)
+
+    def run(self, request: GenerationRequest, job: Job, progress: ProgressCallback | None = None) -> list[Image.Image]:
+        """One pipeline call: ``len(job.seeds)`` images, image i drawn from a CPU generator seeded job.seeds[i]."""
+        import torch
+
+        pipe = self.pipeline(request.mode, max(1, len(job.controls)))
+        scheduler = make_scheduler(request.scheduler, self.base.scheduler.config)
+        pipe.scheduler = scheduler or type(self.base.scheduler).from_config(self.base.scheduler.config)
+        if request.lora is not None:
+            pipe.set_adapters(["mmrag"], adapter_weights=[request.lora_scale])
+        inputs = self._inputs(request, job)
+        self.last_call = dict(inputs)
+        try:
+            with torch.inference_mode():
+                output = pipe(
+                    prompt=request.prompt,
+                    negative_prompt=request.negative_prompt,
+                    num_inference_steps=request.steps,
+                    guidance_scale=request.guidance,
+                    num_images_per_prompt=len(job.seeds),
+                    generator=[torch.Generator("cpu").manual_seed(seed) for seed in job.seeds],
+                    callback_on_step_end=_step_callback(progress),
+                    output_type="pil",
+                    **inputs,
+                )
+        except torch.OutOfMemoryError as exc:
+            raise GenerationError(
+                f"out of memory generating {len(job.seeds)} image(s) at {request.width}×{request.height} on "
+                f"{self.device}: lower n, the size, or use a smaller model ({exc})"
+            ) from exc
+        return list(output.images)
+
+    def _inputs(self, request: GenerationRequest, job: Job) -> dict[str, Any]:
+        """The mode-specific arguments of the pipeline call."""
+        inputs: dict[str, Any] = {}
+        controls = job.controls
+        control: Any = controls[0] if len(controls) == 1 else controls
+        if request.mode in ("txt2img", "controlnet", "controlnet-img2img"):
+            inputs.update(width=request.width, height=request.height)
+        if request.uses_init:
+            inputs.update(image=job.init, strength=request.strength)
+        if request.mode == "controlnet":
+            inputs["image"] = control
+        if request.mode == "controlnet-img2img":
+            inputs["control_image"] = control
+        if request.uses_control:
+            scale = request.control_scale
+            inputs["controlnet_conditioning_scale"] = scale if len(controls) == 1 else [scale] * len(controls)
+        return inputs
+
+
+def _step_callback(progress: ProgressCallback | None) -> Any:
+    if progress is None:
+        return None
+
+    def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        progress(step + 1, int(getattr(pipe, "num_timesteps", 0) or step + 1))
+        return tensors
+
+    return on_step_end
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide diffusers/transformers info chatter and progress bars while models load (errors still show)."""
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    levels = dlog.get_verbosity(), tlog.get_verbosity()
+    dlog.set_verbosity_error()
+    tlog.set_verbosity_error()
+    dlog.disable_progress_bar()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        dlog.set_verbosity(levels[0])
+        tlog.set_verbosity(levels[1])
+        dlog.enable_progress_bar()
+        tlog.enable_progress_bar()

@@ -1,0 +1,249 @@
+"""Finding and loading generation models: Hugging Face ids, local folders, single checkpoint files, tiny-test.
+
+Nothing here waits on a download that cannot happen: a hub id is first looked up in the local cache, and the
+hub is only tried when it answers a quick probe (never with HF_HUB_OFFLINE=1). Missing weights raise
+:class:`~mmrag.errors.ModelNotFoundError` naming the model and the ways to provide it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import ModelNotFoundError
+from ..ingest.embedders.hub import cached_file, hub_reachable, offline
+
+TINY_TEST = "tiny-test"
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+DEFAULT_CONTROLNETS = {
+    "canny": "lllyasviel/control_v11p_sd15_canny",
+    "depth": "lllyasviel/control_v11f1p_sd15_depth",
+}
+DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
+
+# role → (what to call it, CLI option, file marking a folder of that kind)
+ROLES = {
+    "pipeline": ("Stable Diffusion model", "--model", "model_index.json"),
+    "controlnet": ("ControlNet model", "--controlnet", "config.json"),
+    "depth": ("depth model", "--depth-model", "config.json"),
+    "lora": ("LoRA weights", "--lora", "pytorch_lora_weights.safetensors"),
+}
+
+LOADS: Counter[str] = Counter()
+"""How many times each kind of model was loaded from storage in this process (instrumentation for tests)."""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    kind: str  # tiny | folder | file | hub
+    location: str
+
+
+def default_controlnet(model: str, control: str) -> str:
+    return TINY_TEST if model == TINY_TEST else DEFAULT_CONTROLNETS.get(control, DEFAULT_CONTROLNETS["canny"])
+
+
+def default_depth_model(model: str) -> str:
+    return TINY_TEST if model == TINY_TEST else DEFAULT_DEPTH_MODEL
+
+
+def resolve_device(device: str = "auto") -> tuple[str, Any]:
+    """(device, dtype): CUDA runs in fp16; MPS and CPU in fp32."""
+    import torch
+
+    from ..ingest.embedders.clip import resolve_device as pick
+
+    resolved = pick(device)
+    return resolved, torch.float16 if resolved.startswith("cuda") else torch.float32
+
+
+def classify(spec: str, role: str) -> ModelSource:
+    """Where a model spec points; raises ModelNotFoundError for a path that does not exist."""
+    if spec == TINY_TEST and role != "lora":
+        return ModelSource("tiny", spec)
+    path = Path(os.path.expanduser(spec))
+    if path.is_dir():
+        return ModelSource("folder", str(path.resolve()))
+    if path.is_file():
+        return ModelSource("file", str(path.resolve()))
+    if _looks_like_path(spec) or not HUB_ID.match(spec):
+        raise ModelNotFoundError(missing_message(spec, role, f"no such file or folder: {str(path)!r}"))
+    return ModelSource("hub", spec)
+
+
+def check_model_spec(spec: str, role: str, *, config: str | None = None) -> ModelSource:
+    """Cheap checks done during validation: the path exists, a folder is of the right kind, a hub id is
+    cached or the hub is reachable. Loads nothing."""
+    source = classify(spec, role)
+    marker = ROLES[role][2]
+    if source.kind == "folder" and role != "lora" and not (Path(source.location) / marker).is_file():
+        raise ModelNotFoundError(
+            missing_message(spec, role, f"folder {source.location!r} has no {marker} (save one with save_pretrained)")
+        )
+    if source.kind == "hub" and not cached_file(spec, (marker,)) and not hub_reachable():
+        reason = "not in the Hugging Face cache and " + (
+            "HF_HUB_OFFLINE is set" if offline() else "the hub is unreachable"
+        )
+        raise ModelNotFoundError(missing_message(spec, role, reason))
+    if source.kind == "file" and role == "pipeline" and config is not None:
+        check_model_spec(config, "pipeline")
+    if source.kind == "file" and role == "depth":
+        raise ModelNotFoundError(missing_message(spec, role, "a depth model must be a folder or a hub id"))
+    return source
+
+
+def missing_message(spec: str, role: str, reason: str) -> str:
+    what, option, marker = ROLES[role]
+    ways = (
+        f"a local folder ({option} ./models/name, holding {marker}; written by save_pretrained), "
+        f"a single .safetensors/.ckpt file ({option} ./name.safetensors)"
+        if role != "depth"
+        else f"a local transformers folder ({option} ./models/depth, holding {marker})"
+    )
+    tiny = "" if role == "lora" else f" For a smoke run without weights use {option} {TINY_TEST} (random weights: noise)."
+    return (
+        f"{what} {spec!r} not found: {reason}. Provide it as {ways}, or a Hugging Face id already in the HF cache "
+        f"(download it where there is internet — huggingface-cli download {spec if HUB_ID.match(spec) else 'ORG/NAME'} "
+        f"— copy HF_HOME here, and set HF_HUB_OFFLINE=1).{tiny}"
+    )
+
+
+def load_pipeline(spec: str, *, dtype: Any, config: str | None = None) -> Any:
+    """A StableDiffusionPipeline (the text-to-image base every other pipeline is made from by from_pipe)."""
+    from diffusers import StableDiffusionPipeline
+
+    source = classify(spec, "pipeline")
+    kwargs = {"dtype": dtype, "safety_checker": None, "requires_safety_checker": False}
+    LOADS["pipeline"] += 1
+    if source.kind == "tiny":
+        from .tiny import tiny_model_path
+
+        source = ModelSource("folder", str(tiny_model_path("pipeline")))
+    if source.kind == "folder":
+        return _local(StableDiffusionPipeline.from_pretrained, source.location, "pipeline", **kwargs)
+    if source.kind == "file":
+        return _single_file(StableDiffusionPipeline, source.location, config, **kwargs)
+    return _hub(StableDiffusionPipeline.from_pretrained, spec, "pipeline", **kwargs)
+
+
+def load_controlnet(spec: str, *, dtype: Any) -> Any:
+    from diffusers import ControlNetModel
+
+    source = classify(spec, "controlnet")
+    LOADS["controlnet"] += 1
+    if source.kind == "tiny":
+        from .tiny import tiny_model_path
+
+        source = ModelSource("folder", str(tiny_model_path("controlnet")))
+    if source.kind == "folder":
+        return _local(ControlNetModel.from_pretrained, source.location, "controlnet", dtype=dtype)
+    if source.kind == "file":
+        return _guard(ControlNetModel.from_single_file, source.location, "controlnet", dtype=dtype,
+                      local_files_only=not hub_reachable())
+    return _hub(ControlNetModel.from_pretrained, spec, "controlnet", dtype=dtype)
+
+
+def load_depth_model(spec: str) -> tuple[Any, Any]:
+    """(AutoModelForDepthEstimation, AutoImageProcessor) from a folder, the HF cache or tiny-test."""
+    from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+
+    source = classify(spec, "depth")
+    LOADS["depth"] += 1
+    if source.kind == "tiny":
+        from .tiny import tiny_model_path
+
+        source = ModelSource("folder", str(tiny_model_path("depth")))
+    if source.kind == "folder":
+        model = _local(AutoModelForDepthEstimation.from_pretrained, source.location, "depth")
+        return model.eval(), _local(AutoImageProcessor.from_pretrained, source.location, "depth")
+    if source.kind == "file":
+        raise ModelNotFoundError(missing_message(spec, "depth", "a depth model must be a folder or a hub id"))
+    model = _hub(AutoModelForDepthEstimation.from_pretrained, spec, "depth")
+    return model.eval(), _hub(AutoImageProcessor.from_pretrained, spec, "depth")
+
+
+def load_lora(pipe: Any, spec: str, scale: float) -> None:
+    """Load LoRA weights into the pipeline's UNet/text encoder as adapter 'mmrag' at ``scale``."""
+    source = classify(spec, "lora")
+    LOADS["lora"] += 1
+    if source.kind == "hub":
+        _hub(lambda s, **kw: pipe.load_lora_weights(s, adapter_name="mmrag", **kw), spec, "lora")
+    else:
+        _guard(lambda s, **kw: pipe.load_lora_weights(s, adapter_name="mmrag", **kw), source.location, "lora")
+    pipe.set_adapters(["mmrag"], adapter_weights=[scale])
+
+
+def _local(load: Callable[..., T], location: str, role: str, **kwargs: Any) -> T:
+    return _guard(load, location, role, local_files_only=True, **kwargs)
+
+
+def _hub(load: Callable[..., T], repo: str, role: str, **kwargs: Any) -> T:
+    """Cache first; the network only when the hub answers a quick probe."""
+    try:
+        return load(repo, local_files_only=True, **kwargs)
+    except OSError as exc:
+        if not hub_reachable():
+            reason = "not (fully) in the Hugging Face cache and " + (
+                "HF_HUB_OFFLINE is set" if offline() else "the hub is unreachable"
+            )
+            raise ModelNotFoundError(missing_message(repo, role, reason)) from exc
+    return _guard(load, repo, role, **kwargs)
+
+
+def _guard(load: Callable[..., T], location: str, role: str, **kwargs: Any) -> T:
+    """Run a loader, turning missing/corrupt-file errors into ModelNotFoundError."""
+    try:
+        return load(location, **kwargs)
+    except (OSError, EnvironmentError) as exc:  # noqa: UP024 - transformers/diffusers raise EnvironmentError
+        raise ModelNotFoundError(missing_message(location, role, f"could not be loaded ({exc})")) from exc
+
+
+def _single_file(cls: Any, path: str, config: str | None, **kwargs: Any) -> Any:
+    """``from_single_file``: the diffusers config comes from ``config`` (a folder or hub id) or is inferred
+    from the checkpoint's keys and then looked up in the HF cache."""
+    reachable = hub_reachable()
+    if config is not None:
+        source = classify(config, "pipeline")
+        if source.kind == "tiny":
+            from .tiny import tiny_model_path
+
+            source = ModelSource("folder", str(tiny_model_path("pipeline")))
+        config = source.location
+    elif not reachable:
+        config = _inferred_config(path)
+    try:
+        return cls.from_single_file(path, config=config, local_files_only=not reachable, **kwargs)
+    except (OSError, EnvironmentError) as exc:  # noqa: UP024
+        raise ModelNotFoundError(
+            missing_message(path, "pipeline", f"single-file checkpoint could not be loaded ({exc})")
+            + " A single file needs its diffusers config: pass model_config (--model-config) as a diffusers folder."
+        ) from exc
+
+
+def _inferred_config(path: str) -> str:
+    """The config repo diffusers infers for a checkpoint, which must be cached when the hub is unreachable."""
+    from diffusers.loaders.single_file_utils import fetch_diffusers_config, load_single_file_checkpoint
+
+    checkpoint = load_single_file_checkpoint(path, local_files_only=True)
+    repo = fetch_diffusers_config(checkpoint)["pretrained_model_name_or_path"]
+    if cached_file(repo, ("model_index.json",)) is None:
+        raise ModelNotFoundError(
+            f"single-file checkpoint {path!r} needs the diffusers config of {repo!r}, which is not in the Hugging "
+            f"Face cache and the hub is unreachable; pass model_config (--model-config) as a local diffusers folder "
+            f"of the same architecture (only its *.json configs and tokenizer are read)"
+        )
+    return repo
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith(("/", "./", "../", "~", ".\\")) or spec.lower().endswith(SINGLE_FILE_SUFFIXES) or (
+        os.sep != "/" and os.sep in spec
+    )

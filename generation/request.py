@@ -1,0 +1,192 @@
+"""A generation request and its validation, done before any model is loaded or any reference is decoded."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .models import check_model_spec, default_controlnet, default_depth_model
+from .schedulers import check_scheduler
+
+# mode → (needs references, uses an init image, uses a control map)
+MODES: dict[str, tuple[bool, bool, bool]] = {
+    "txt2img": (False, False, False),
+    "img2img": (True, True, False),
+    "controlnet": (True, False, True),
+    "controlnet-img2img": (True, True, True),
+}
+CONTROLS = ("canny", "depth")
+COMBINE = ("each", "multi")  # one output set per reference, or all references as one multi-ControlNet call
+MAX_SIDE = 4096
+
+
+@dataclass
+class GenerationRequest:
+    """Every parameter of one ``generate`` call. Build it, call :meth:`validate`, then hand it on."""
+
+    prompt: str
+    mode: str = "img2img"
+    control: str = "canny"
+    n: int = 1  # images per reference (per call with combine="multi")
+    seed: int | None = None
+    steps: int = 30
+    strength: float = 0.6
+    guidance: float = 7.5
+    width: int = 512
+    height: int = 512
+    negative_prompt: str | None = None
+    model: str = "runwayml/stable-diffusion-v1-5"
+    model_config: str | None = None  # diffusers config folder/id for a single-file checkpoint
+    controlnet: str | None = None
+    lora: str | None = None
+    lora_scale: float = 1.0
+    scheduler: str = "default"
+    control_low: int = 100
+    control_high: int = 200
+    control_scale: float = 1.0
+    depth_model: str | None = None
+    combine: str = "each"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_refs(self) -> bool:
+        return MODES[self.mode][0]
+
+    @property
+    def uses_init(self) -> bool:
+        return MODES[self.mode][1]
+
+    @property
+    def uses_control(self) -> bool:
+        return MODES[self.mode][2]
+
+    @property
+    def denoising_steps(self) -> int:
+        """Steps the scheduler really runs: img2img modes skip the first (1 - strength) of them."""
+        return int(self.steps * self.strength) if self.uses_init else self.steps
+
+    @property
+    def controlnet_model(self) -> str | None:
+        if not self.uses_control:
+            return None
+        return self.controlnet or default_controlnet(self.model, self.control)
+
+    @property
+    def depth_model_id(self) -> str | None:
+        if not (self.uses_control and self.control == "depth"):
+            return None
+        return self.depth_model or default_depth_model(self.model)
+
+    def validate(self) -> GenerationRequest:
+        """Check every parameter and that the model files exist; raise ValueError/ModelNotFoundError."""
+        self._check_prompt()
+        self._check_choices()
+        self._check_numbers()
+        self._check_size()
+        self._check_models()
+        return self
+
+    def check_references(self, count: int) -> None:
+        """Called once references are resolved: modes that need references must have at least one."""
+        if self.needs_refs and count == 0:
+            raise ValueError(
+                f"mode {self.mode!r} needs at least one reference image, got none: pass refs/like/ref_ids/"
+                f"ref_images (CLI: --like, --ref-id, --ref-image), or use mode 'txt2img'"
+            )
+
+    def to_params(self) -> dict[str, Any]:
+        """The parameters recorded with every output (prompt and seed are recorded separately)."""
+        data = asdict(self)
+        for key in ("prompt", "negative_prompt", "seed", "model", "model_config", "controlnet", "lora", "extra"):
+            data.pop(key)
+        if not self.uses_control:
+            for key in ("control", "control_low", "control_high", "control_scale", "depth_model", "combine"):
+                data.pop(key)
+        elif self.control != "canny":
+            data.pop("control_low")
+            data.pop("control_high")
+        if not self.uses_init:
+            data.pop("strength")
+        if self.lora is None:
+            data.pop("lora_scale")
+        data["denoising_steps"] = self.denoising_steps
+        data.update(self.extra)
+        return data
+
+    def _check_prompt(self) -> None:
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise ValueError(f"prompt must be a non-empty string, got {self.prompt!r}")
+
+    def _check_choices(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; valid modes: {', '.join(MODES)}")
+        if self.uses_control and self.control not in CONTROLS:
+            raise ValueError(f"unknown control {self.control!r}; valid controls: {', '.join(CONTROLS)}")
+        if self.combine not in COMBINE:
+            raise ValueError(f"unknown combine {self.combine!r}; valid: {', '.join(COMBINE)}")
+        if self.combine == "multi" and not self.uses_control:
+            raise ValueError(
+                f"combine='multi' needs a ControlNet mode (controlnet, controlnet-img2img), got mode {self.mode!r}"
+            )
+        check_scheduler(self.scheduler)
+
+    def _check_numbers(self) -> None:
+        _check_int("steps", self.steps, minimum=1)
+        _check_int("n", self.n, minimum=1)
+        if self.seed is not None:
+            _check_int("seed", self.seed, minimum=0)
+            if self.seed >= 2**63 - 2**20:
+                raise ValueError(f"seed must be below 2**63 - 2**20, got {self.seed}")
+        if not 0.0 <= self.guidance <= 100.0:
+            raise ValueError(f"guidance must be in [0, 100], got {self.guidance!r}")
+        if self.uses_init:
+            if not 0.0 < self.strength <= 1.0:
+                raise ValueError(f"strength must be in (0, 1], got {self.strength!r}")
+            if int(self.steps * self.strength) == 0:
+                raise ValueError(
+                    f"strength {self.strength!r} × steps {self.steps} gives int({self.steps * self.strength:g}) = 0 "
+                    f"denoising steps; raise steps to at least {_min_steps(self.strength)} or raise strength"
+                )
+        if not 0.0 <= self.control_scale <= 10.0:
+            raise ValueError(f"control_scale must be in [0, 10], got {self.control_scale!r}")
+        if not -10.0 <= self.lora_scale <= 10.0:
+            raise ValueError(f"lora_scale must be in [-10, 10], got {self.lora_scale!r}")
+        if self.uses_control and self.control == "canny":
+            _check_int("control_low", self.control_low, minimum=0)
+            _check_int("control_high", self.control_high, minimum=0)
+            if self.control_low > self.control_high:
+                raise ValueError(
+                    f"control_low ({self.control_low}) must not exceed control_high ({self.control_high})"
+                )
+
+    def _check_size(self) -> None:
+        for name, value in (("width", self.width), ("height", self.height)):
+            _check_int(name, value, minimum=8)
+            if value % 8:
+                raise ValueError(f"{name} must be a multiple of 8, got {value} (try {max(8, value // 8 * 8)})")
+            if value > MAX_SIDE:
+                raise ValueError(f"{name} must be at most {MAX_SIDE}, got {value}")
+
+    def _check_models(self) -> None:
+        check_model_spec(self.model, "pipeline", config=self.model_config)
+        if self.controlnet_model is not None:
+            check_model_spec(self.controlnet_model, "controlnet")
+        if self.depth_model_id is not None:
+            check_model_spec(self.depth_model_id, "depth")
+        if self.lora is not None:
+            check_model_spec(self.lora, "lora")
+
+
+def _check_int(name: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
+
+
+def _min_steps(strength: float) -> int:
+    steps = max(1, math.ceil(1.0 / strength) - 1)
+    while int(steps * strength) == 0:
+        steps += 1
+    return steps

@@ -1,0 +1,126 @@
+"""Choosing and checking FAISS factory strings (the ``spec`` of an index), in the spirit of autofaiss.
+
+Thresholds come from measurements on 2 CPU cores (docs/benchmarks.md, "Index search"): an exact ``Flat``
+scan costs about 0.3 ms per million floats per query, so it stays exact while ``n * dim <= FLAT_MAX_FLOATS``
+(~5 ms); above that an IVF index answers in about a millisecond at recall@10 >= 0.95.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import faiss
+
+AUTO = "auto"
+FLAT_MAX_FLOATS = 1 << 24  # n * dim: 32k vectors at 512 dims, 43k at 384
+MIN_POINTS_PER_LIST = 39  # faiss k-means warns below 39 training points per centroid
+MAX_NLIST = 1 << 16
+ID_BYTES = 8  # int64 id stored per vector in an inverted list
+MAP_BYTES = 48  # id -> position hash map per vector (IVF direct map, IndexIDMap2 reverse map)
+PQ_M_CHOICES = (64, 48, 32, 24, 16, 8, 4)
+DEFAULT_EF_SEARCH = 128  # HNSW: reaches recall@10 >= 0.95 on the benchmark data
+
+EXAMPLES = ("Flat", "IVF1024,Flat", "IVF4096,SQ8", "IVF4096,PQ64", "HNSW32", "OPQ64,IVF4096,PQ64")
+_IVF = re.compile(r"IVF(\d+)")
+_PQ = re.compile(r"(?<![A-Za-z])PQ(\d+)(?:x(\d+))?")
+
+
+def _bad_spec(spec: object, why: str) -> ValueError:
+    return ValueError(f"invalid index spec {spec!r} ({why}); use 'auto' or a FAISS factory string such as "
+                      + ", ".join(repr(e) for e in EXAMPLES))
+
+
+def build_index(spec: str, dim: int) -> faiss.Index:
+    """``faiss.index_factory`` for inner product, with a ValueError quoting the spec when it cannot parse."""
+    if not isinstance(spec, str) or not spec.strip() or spec.strip() == AUTO:
+        raise _bad_spec(spec, "expected a factory string")
+    if spec.strip().upper().startswith("IDMAP"):
+        raise _bad_spec(spec, "ids are mapped by mmrag itself; give the index part only")
+    try:
+        return faiss.index_factory(int(dim), spec.strip(), faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[-1].split(": ")[-1][:160]
+        raise _bad_spec(spec, f"FAISS cannot build it at dim {dim}: {reason}") from None
+
+
+def validate_spec(spec: str, dim: int) -> str:
+    """Return the stripped spec if FAISS can build it at ``dim`` ('auto' passes), else raise ValueError."""
+    if spec == AUTO:
+        return spec
+    build_index(spec, dim)
+    return spec.strip()
+
+
+def ivf_nlist(spec: str) -> int | None:
+    match = _IVF.search(spec)
+    return int(match.group(1)) if match else None
+
+
+def _floor_pow2(x: float) -> int:
+    return 1 << max(0, int(math.floor(math.log2(max(x, 1.0)))))
+
+
+def choose_nlist(n_vectors: int) -> int:
+    """~4*sqrt(n) rounded to a power of two, capped so every list gets MIN_POINTS_PER_LIST training points."""
+    target = 1 << max(0, round(math.log2(max(4.0 * math.sqrt(max(n_vectors, 1)), 1.0))))
+    return max(1, min(target, _floor_pow2(n_vectors / MIN_POINTS_PER_LIST), MAX_NLIST))
+
+
+def default_nprobe(nlist: int) -> int:
+    """Lists to visit for recall@10 >= 0.95 at nlist ~ 4*sqrt(n) (measured: see docs/benchmarks.md)."""
+    return max(1, min(nlist, max(16, nlist // 64)))
+
+
+def bytes_per_vector(spec: str, dim: int) -> int:
+    """Approximate resident bytes per stored vector for a spec (codes + id + id map)."""
+    if "HNSW" in spec:
+        m = int(re.search(r"HNSW(\d+)", spec).group(1))  # type: ignore[union-attr]
+        return dim * 4 + int(2 * m * 4 * 1.1) + MAP_BYTES + ID_BYTES
+    if _PQ.search(spec):
+        m, bits = _PQ.search(spec).groups()  # type: ignore[union-attr]
+        return math.ceil(int(m) * int(bits or 8) / 8) + ID_BYTES + MAP_BYTES
+    code = dim if "SQ8" in spec else dim // 2 if "SQ4" in spec else dim * 2 if "SQfp16" in spec else dim * 4
+    return code + ID_BYTES + MAP_BYTES
+
+
+def estimate_bytes(spec: str, n_vectors: int, dim: int) -> int:
+    nlist = ivf_nlist(spec) or 0
+    return n_vectors * bytes_per_vector(spec, dim) + nlist * dim * 4
+
+
+def choose_spec(n_vectors: int, dim: int, memory_budget_mb: float = 4096) -> str:
+    """Pick a factory string: exact Flat while small, else IVF with Flat, SQ8 or PQ codes to fit the budget."""
+    if n_vectors < 0 or dim < 1 or memory_budget_mb <= 0:
+        raise ValueError(
+            f"choose_spec needs n_vectors >= 0, dim >= 1, memory_budget_mb > 0; "
+            f"got n_vectors={n_vectors!r}, dim={dim!r}, memory_budget_mb={memory_budget_mb!r}"
+        )
+    budget = memory_budget_mb * 1024 * 1024
+    if n_vectors * dim <= FLAT_MAX_FLOATS and estimate_bytes("Flat", n_vectors, dim) <= budget:
+        return "Flat"
+    nlist = choose_nlist(n_vectors)
+    candidates = [f"IVF{nlist},Flat", f"IVF{nlist},SQ8"]
+    candidates += [f"IVF{nlist},PQ{m}" for m in PQ_M_CHOICES if dim % m == 0 and m < dim]
+    for spec in candidates:
+        if estimate_bytes(spec, n_vectors, dim) <= budget:
+            return spec
+    return candidates[-1]  # best effort: the smallest codes we offer
+
+
+def trainable_spec(spec: str, n_train: int) -> str:
+    """The spec with nlist (and PQ bits) lowered so ``n_train`` points can train it; unchanged if enough."""
+    out = spec
+    nlist = ivf_nlist(spec)
+    if nlist is not None:
+        fit = max(1, min(nlist, _floor_pow2(n_train / MIN_POINTS_PER_LIST)))
+        out = _IVF.sub(f"IVF{fit}", out, count=1)
+    pq = _PQ.search(out)
+    if pq is not None:
+        bits = int(pq.group(2) or 8)
+        if n_train < 2:
+            out = out[: pq.start()] + "SQ8" + out[pq.end():]
+        elif n_train < (1 << bits):
+            fit_bits = int(math.floor(math.log2(n_train)))
+            out = out[: pq.start()] + f"PQ{pq.group(1)}x{fit_bits}" + out[pq.end():]
+    return out

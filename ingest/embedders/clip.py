@@ -1,0 +1,177 @@
+"""open_clip image/text embedder: fp16 on CUDA, fp32 elsewhere, batched, L2-normalised outputs.
+
+Model names:
+- an open_clip architecture (``ViT-B-32``) with a pretrained tag (``laion2b_s34b_b79k``), a weights file, or
+  ``none`` (random weights, for speed benchmarks only);
+- ``local-dir:/path`` (a folder with ``open_clip_config.json`` and weights), or ``hf-hub:org/name``;
+- ``tiny-test``: a tiny configuration with seeded random weights. It runs the whole pipeline offline in
+  tests and smoke runs; its vectors are NOT semantic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...errors import ModelNotFoundError
+from .hub import cached_file, hub_reachable
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+TINY_TEST = "tiny-test"
+RANDOM_WEIGHTS = ("", "none", "random")
+CONFIG_DIR = Path(__file__).parent / "model_configs"
+
+
+def resolve_device(device: str) -> str:
+    """'auto' → cuda, then mps, then cpu; anything else is checked to exist."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but torch sees no CUDA device; use 'auto' or 'cpu'")
+    return device
+
+
+def clip_fingerprint(name: str, pretrained: str | None) -> str:
+    """The identity of a CLIP configuration, known without loading it (checked when a library opens)."""
+    if name == TINY_TEST:
+        return f"open_clip:{TINY_TEST}:seed0"
+    tag = "none" if (pretrained or "").lower() in RANDOM_WEIGHTS else pretrained
+    return f"open_clip:{name}:{tag}"
+
+
+class OpenClipEmbedder:
+    """CLIP through open_clip. Build with :meth:`load`."""
+
+    def __init__(self, model: Any, preprocess: Any, tokenizer: Any, name: str, pretrained: str | None, device: str):
+        import torch
+
+        self.model = model.eval()
+        self._preprocess = preprocess
+        self._tokenizer = tokenizer
+        self.name = name
+        self.pretrained = pretrained
+        self.device = device
+        self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        self.model.to(device=device, dtype=self.dtype)
+        self.dim = int(_embed_dim(model))
+        self.image_size = _image_size(preprocess)
+
+    @classmethod
+    def load(cls, name: str, pretrained: str | None = None, device: str = "auto") -> OpenClipEmbedder:
+        import open_clip
+
+        device = resolve_device(device)
+        if name == TINY_TEST:
+            return cls._tiny(device)
+        tag = None if (pretrained or "").lower() in RANDOM_WEIGHTS else pretrained
+        source = _local_weights(name, tag)
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=source, device="cpu")
+            tokenizer = open_clip.get_tokenizer(name)
+        except Exception as exc:  # open_clip raises RuntimeError/OSError/HF errors for missing weights
+            raise _missing_weights(name, tag, exc) from exc
+        return cls(model, preprocess, tokenizer, name, tag or "none", device)
+
+    @classmethod
+    def _tiny(cls, device: str) -> OpenClipEmbedder:
+        import open_clip
+        import torch
+
+        open_clip.add_model_config(CONFIG_DIR / f"{TINY_TEST}.json")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # same random weights in every process: vectors stay comparable
+            model, _, preprocess = open_clip.create_model_and_transforms(TINY_TEST, pretrained=None, device="cpu")
+        return cls(model, preprocess, open_clip.get_tokenizer(TINY_TEST), TINY_TEST, "seed0", device)
+
+    @property
+    def fingerprint(self) -> str:
+        return clip_fingerprint(self.name, self.pretrained)
+
+    def preprocess(self, image: Image.Image) -> Any:
+        return self._preprocess(image)
+
+    def embed_preprocessed(self, batch: Sequence[Any]) -> np.ndarray:
+        import torch
+
+        if not len(batch):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        pixels = torch.stack(list(batch)).to(self.device, dtype=self.dtype)
+        with torch.inference_mode():
+            features = self.model.encode_image(pixels)
+        return _normalise(features)
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.embed_preprocessed([self.preprocess(image.convert("RGB")) for image in images])
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        if not len(texts):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        tokens = self._tokenizer(list(texts)).to(self.device)
+        with torch.inference_mode():
+            features = self.model.encode_text(tokens)
+        return _normalise(features)
+
+
+def _local_weights(name: str, tag: str | None) -> str | None:
+    """Resolve a hub tag to a cached file; fail fast when it is neither cached nor downloadable."""
+    import open_clip
+
+    if tag is None or os.path.exists(tag) or name.startswith(("local-dir:", "hf-hub:")):
+        return tag
+    config = open_clip.get_pretrained_cfg(name, tag)
+    if not config:
+        return tag  # open_clip reports the unknown tag with its list of valid ones
+    repo = config.get("hf_hub")
+    if repo:
+        path = cached_file(repo, ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))
+        if path:
+            return path
+    if not hub_reachable():
+        raise _missing_weights(name, tag, RuntimeError("not in the local cache and the model hub is unreachable"))
+    return tag
+
+
+def _normalise(features: Any) -> np.ndarray:
+    array = features.float().cpu().numpy()
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return (array / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _embed_dim(model: Any) -> int:
+    projection = getattr(model, "text_projection", None)
+    if projection is not None and hasattr(projection, "shape"):
+        return int(projection.shape[-1])
+    return int(model.visual.output_dim)
+
+
+def _image_size(preprocess: Any) -> int:
+    for transform in getattr(preprocess, "transforms", []):
+        size = getattr(transform, "size", None)
+        if size:
+            return int(size if isinstance(size, int) else size[0])
+    return 224
+
+
+def _missing_weights(name: str, pretrained: str | None, exc: Exception) -> ModelNotFoundError:
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    return ModelNotFoundError(
+        f"could not load CLIP model {name!r} with pretrained={pretrained!r}: {exc}. "
+        "Provide the weights one of these ways: a weights file (--clip-pretrained /path/open_clip_model.safetensors), "
+        "a folder (--clip-model local-dir:/path/with/open_clip_config.json), or the Hugging Face cache "
+        f"(HF_HOME; copy it from a machine with internet){' — HF_HUB_OFFLINE=1 is set' if offline else ''}. "
+        f"For offline smoke runs use MMRAG_CLIP_MODEL={TINY_TEST} (random weights, not semantic)."
+    )

@@ -1,0 +1,49 @@
+"""Pick embedders by name. Backends register a loader; model names are passed to the backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...settings import Settings
+    from ..base import ImageTextEmbedder, TextEmbedder
+
+
+def _open_clip(settings: Settings) -> ImageTextEmbedder:
+    from .clip import OpenClipEmbedder
+
+    return OpenClipEmbedder.load(settings.clip_model, settings.clip_pretrained, settings.device)
+
+
+def _sentence_transformers(settings: Settings) -> TextEmbedder:
+    from .sentence import load_sentence_embedder
+
+    return load_sentence_embedder(settings.rag.text_model, settings.device)
+
+
+IMAGE_TEXT_BACKENDS: dict[str, Callable[[Settings], ImageTextEmbedder]] = {"open_clip": _open_clip}
+TEXT_BACKENDS: dict[str, Callable[[Settings], TextEmbedder]] = {"sentence-transformers": _sentence_transformers}
+
+
+def register_image_text_backend(name: str, loader: Callable[[Settings], ImageTextEmbedder]) -> None:
+    IMAGE_TEXT_BACKENDS[name] = loader
+
+
+def register_text_backend(name: str, loader: Callable[[Settings], TextEmbedder]) -> None:
+    TEXT_BACKENDS[name] = loader
+
+
+def load_image_text_embedder(settings: Settings, backend: str = "open_clip") -> ImageTextEmbedder:
+    return _pick(IMAGE_TEXT_BACKENDS, backend, "image/text embedder")(settings)
+
+
+def load_text_embedder(settings: Settings, backend: str = "sentence-transformers") -> TextEmbedder:
+    return _pick(TEXT_BACKENDS, backend, "text embedder")(settings)
+
+
+def _pick(registry: dict, name: str, what: str):  # type: ignore[no-untyped-def]
+    try:
+        return registry[name]
+    except KeyError:
+        raise ValueError(f"unknown {what} backend {name!r}; available: {sorted(registry)}") from None

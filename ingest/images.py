@@ -1,0 +1,128 @@
+"""Decoding images for ingest and queries: one read, EXIF orientation, RGB, bomb limit, thumbnail, phash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import InputError
+
+EXIF_IFD = 0x8769
+DATETIME_ORIGINAL = 36867
+DATETIME = 306
+# Decode JPEGs at reduced scale (DCT scaling) when the model and thumbnails need no more pixels.
+DRAFT_MIN_SIDE = 448
+
+
+@dataclass
+class DecodedImage:
+    rgb: Image.Image
+    width: int
+    height: int
+    format: str | None
+    taken_at: datetime | None
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def open_image(data: bytes, name: str, max_pixels: int) -> DecodedImage:
+    """Decode image bytes into an upright RGB image, or raise InputError with the reason."""
+    if not data:
+        raise InputError(f"{name}: empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise InputError(f"{name}: image too large ({width}x{height} = {width * height:,} pixels, limit {max_pixels:,})")
+            fmt = image.format
+            taken_at = _taken_at(image)
+            if fmt == "JPEG" and min(width, height) > 2 * DRAFT_MIN_SIDE:
+                image.draft("RGB", (DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))
+            image.load()
+            image = ImageOps.exif_transpose(image) or image
+            rgb = to_rgb(image)
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(f"{name}: not an image (format not recognised)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(f"{name}: image too large ({exc})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"{name}: truncated or corrupt image data ({exc})") from None
+    if rgb.width < 1 or rgb.height < 1:
+        raise InputError(f"{name}: image has no pixels")
+    return DecodedImage(rgb, width, height, fmt, taken_at)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB on a white background for transparent images; 16-bit and CMYK converted properly."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        high = array.max() or 1.0
+        image = Image.fromarray((array * (255.0 / high)).clip(0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def _taken_at(image: Image.Image) -> datetime | None:
+    try:
+        exif = image.getexif()
+        value = exif.get_ifd(EXIF_IFD).get(DATETIME_ORIGINAL) or exif.get(DATETIME)
+        if value:
+            return datetime.strptime(str(value).strip("\x00 "), "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not fail the image
+        return None
+    return None
+
+
+def perceptual_hash(image: Image.Image) -> str:
+    import imagehash
+
+    return str(imagehash.phash(image))
+
+
+def save_thumbnail(image: Image.Image, path: Path, size: int) -> None:
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    thumb = image.copy()
+    thumb.thumbnail((size, size))
+    tmp = path.with_suffix(".tmp")
+    thumb.save(tmp, "JPEG", quality=85)
+    tmp.replace(path)
+
+
+def thumbnail_path(library: Path, sha256: str) -> Path:
+    return library / "thumbs" / sha256[:2] / f"{sha256}.jpg"
+
+
+def load_query_image(image: Any, max_pixels: int = 89_478_485) -> Image.Image:
+    """A query image from a path, bytes, or a PIL image, decoded like ingested images."""
+    if isinstance(image, Image.Image):
+        return to_rgb(ImageOps.exif_transpose(image) or image)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return open_image(bytes(image), "query image", max_pixels).rgb
+    if isinstance(image, (str, Path)):
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"query image {str(image)!r} does not exist")
+        return open_image(path.read_bytes(), str(path), max_pixels).rgb
+    raise TypeError(f"image must be a path, bytes, a PIL image or an asset id, got {type(image).__name__}")

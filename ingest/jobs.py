@@ -1,0 +1,140 @@
+"""Per-file work done in decode workers: one read, sha256, and (only when needed) decode + preprocess."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import InputError
+from .images import open_image, perceptual_hash, save_thumbnail, sha256_bytes, thumbnail_path
+from .scan import FoundFile
+
+
+@dataclass
+class Known:
+    """What the catalog already holds for a path or a content hash."""
+
+    asset_id: int
+    sha256: str | None
+    size: int
+    mtime: float
+    status: str
+    kind: str
+    has_vector: bool = False
+
+
+@dataclass
+class ImageMeta:
+    width: int
+    height: int
+    format: str | None
+    phash: str | None
+    taken_at: datetime | None
+
+
+@dataclass
+class FileResult:
+    """Outcome of one file. ``action`` is one of: embed, reuse, touch, skip, document."""
+
+    found: FoundFile
+    action: str
+    sha256: str | None = None
+    reason: str | None = None
+    tensor: Any = None
+    meta: ImageMeta | None = None
+    reuse_from: int | None = None  # asset id whose vector (and metadata) is copied
+    data: bytes | None = None  # document bytes are parsed in the main thread
+
+
+def read_file(found: FoundFile, max_bytes: int) -> bytes:
+    if found.size > max_bytes:
+        raise InputError(f"{found.path}: file too large ({found.size:,} bytes, limit {max_bytes:,})")
+    try:
+        with open(found.path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise InputError(f"{found.path}: file disappeared before it could be read") from None
+    except OSError as exc:
+        raise InputError(f"{found.path}: cannot read file ({exc.strerror or exc})") from None
+
+
+def image_job(
+    found: FoundFile,
+    *,
+    old: Known | None,
+    by_sha: dict[str, int],
+    library: Path,
+    preprocess: Callable[[Any], Any],
+    max_pixels: int,
+    max_bytes: int,
+    thumb_size: int,
+) -> FileResult:
+    """Read, hash and, when the content is new, decode one image (runs in a worker thread)."""
+    try:
+        data = read_file(found, max_bytes)
+        sha = sha256_bytes(data)
+        if old is not None and old.sha256 == sha and old.status == "ok" and old.has_vector:
+            return FileResult(found, "touch", sha)
+        if sha in by_sha:
+            return FileResult(found, "reuse", sha, reuse_from=by_sha[sha])
+        decoded = open_image(data, found.path, max_pixels)
+        save_thumbnail(decoded.rgb, thumbnail_path(library, sha), thumb_size)
+        meta = ImageMeta(
+            decoded.width,
+            decoded.height,
+            decoded.format,
+            perceptual_hash(decoded.rgb),
+            decoded.taken_at or datetime.fromtimestamp(found.mtime, UTC),
+        )
+        return FileResult(found, "embed", sha, tensor=preprocess(decoded.rgb), meta=meta)
+    except InputError as exc:
+        return FileResult(found, "skip", reason=_reason(exc, found.path))
+    except Exception as exc:  # noqa: BLE001 - one broken file never stops an ingest
+        return FileResult(found, "skip", reason=f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def document_job(found: FoundFile, *, old: Known | None, max_bytes: int) -> FileResult:
+    try:
+        data = read_file(found, max_bytes)
+    except InputError as exc:
+        return FileResult(found, "skip", reason=_reason(exc, found.path))
+    sha = sha256_bytes(data)
+    if old is not None and old.sha256 == sha and old.status == "ok":
+        return FileResult(found, "touch", sha)
+    return FileResult(found, "document", sha, data=data)
+
+
+def _reason(exc: Exception, path: str) -> str:
+    return str(exc).removeprefix(f"{path}: ")
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def ordered_map(executor: Executor | None, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
+    """Like executor.map, but with at most ``window`` items in flight (bounded memory), in order."""
+    if executor is None:
+        yield from map(fn, items)
+        return
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(executor.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def under_roots(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def posix_abs(path: str | os.PathLike[str]) -> str:
+    return Path(os.path.expanduser(str(path))).absolute().as_posix()

@@ -1,0 +1,258 @@
+"""The ingest runner: scan → plan (new / changed / deleted) → decode in workers ∥ embed in batches → commit.
+
+Decoding runs in a thread pool (Pillow releases the GIL) a bounded window ahead of the model, so decode and
+embedding overlap. Every ``commit_every`` files are written in one transaction (assets and vectors together):
+a crash loses at most that batch, and the next run picks up where this one stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from itertools import islice
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import or_, select
+
+from ..catalog import DOCUMENT, IMAGE, IMAGE_SPACE, TEXT_SPACE, Asset, Catalog, Vector
+from ..settings import Settings
+from .base import ImageTextEmbedder, TextEmbedder
+from .jobs import FileResult, Known, document_job, image_job, ordered_map, posix_abs, under_roots
+from .report import IngestReport
+from .scan import FoundFile, scan
+from .writer import IndexChanges, mark_skipped, remove_assets, reusable_vectors, write_images
+
+ProgressCallback = Callable[[int, int, str], None]  # (files done, files total, current path)
+
+
+class VectorSink(Protocol):
+    """Where committed vectors go (the library's IndexSet satisfies it)."""
+
+    def add(self, space: str, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, space: str, ids: Sequence[int]) -> int: ...
+
+    def save(self, space: str | None = None) -> None: ...
+
+
+@dataclass
+class IngestContext:
+    settings: Settings
+    catalog: Catalog
+    clip: Callable[[], ImageTextEmbedder]  # loaded on first use: an unchanged folder loads no model
+    text_embedder: Callable[[], TextEmbedder]
+    sink: VectorSink
+
+
+class Ingestor:
+    def __init__(self, ctx: IngestContext, progress: ProgressCallback | None = None) -> None:
+        self.ctx = ctx
+        self.progress = progress or (lambda done, total, path: None)
+        self.report = IngestReport()
+        self._last_save = time.monotonic()
+
+    def run(self, roots: Iterable[str | Path]) -> IngestReport:
+        started = time.perf_counter()
+        root_list = [posix_abs(root) for root in roots]
+        files = list(scan(root_list, self.ctx.settings.ingest))
+        known = self._known(root_list)
+        self._remove_missing(files, known, root_list)
+        todo = self._plan(files, known)
+        self.progress(len(files) - len(todo), len(files), "")
+        images = [f for f in todo if f.kind != "document"]
+        documents = [f for f in todo if f.kind == "document"]
+        done = len(files) - len(todo)
+        done = self._run_images(images, known, done, len(files))
+        self._run_documents(documents, known, done, len(files))
+        self.ctx.sink.save()
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    # -- planning -------------------------------------------------------------------------------------------
+
+    def _known(self, roots: list[str]) -> dict[str, Known]:
+        conditions = [or_(Asset.path == r, Asset.path.like(r.rstrip("/") + "/%")) for r in roots]
+        with self.ctx.catalog.session() as session:
+            with_vector = select(Vector.item_id).where(Vector.space == IMAGE_SPACE)
+            rows = session.execute(
+                select(Asset.id, Asset.path, Asset.sha256, Asset.size, Asset.mtime, Asset.status, Asset.kind,
+                       Asset.id.in_(with_vector))
+                .where(Asset.parent_id.is_(None), Asset.kind.in_((IMAGE, DOCUMENT)), or_(*conditions))
+            ).all()
+        return {row[1]: Known(row[0], row[2], row[3], row[4], row[5], row[6], bool(row[7])) for row in rows}
+
+    def _plan(self, files: list[FoundFile], known: dict[str, Known]) -> list[FoundFile]:
+        todo = []
+        for found in files:
+            old = known.get(found.path)
+            if found.error:
+                todo.append(found)
+            elif old and old.size == found.size and old.mtime == found.mtime:
+                if old.status == "ok":
+                    self.report.unchanged += 1
+                else:
+                    self.report.skipped.append((found.path, self._stored_reason(old)))
+            else:
+                todo.append(found)
+        return todo
+
+    def _stored_reason(self, old: Known) -> str:
+        with self.ctx.catalog.session() as session:
+            asset = session.get(Asset, old.asset_id)
+            return (asset.error if asset else None) or "skipped"
+
+    def _remove_missing(self, files: list[FoundFile], known: dict[str, Known], roots: list[str]) -> None:
+        present = {f.path for f in files}
+        gone = [k.asset_id for path, k in known.items() if path not in present and under_roots(path, roots)]
+        if gone:
+            changes = IndexChanges()
+            with self.ctx.catalog.session() as session:
+                remove_assets(session, self.ctx.catalog, gone, changes)
+            self._apply(changes)
+            self.report.removed += len(gone)
+
+    # -- images -----------------------------------------------------------------------------------------------
+
+    def _run_images(self, images: list[FoundFile], known: dict[str, Known], done: int, total: int) -> int:
+        if not images:
+            return done
+        clip = self.ctx.clip()
+        self._check_model(IMAGE_SPACE, clip.fingerprint)
+        settings = self.ctx.settings
+        job = partial(
+            _image_job_for,
+            known=known,
+            by_sha=self._embedded_shas(clip.fingerprint),
+            library=settings.library,
+            preprocess=clip.preprocess,
+            max_pixels=settings.ingest.max_image_pixels,
+            max_bytes=settings.ingest.max_file_bytes,
+            thumb_size=settings.ingest.thumbnail_size,
+        )
+        window = max(2 * settings.batch_size, settings.ingest.commit_every) + settings.workers
+        executor = ThreadPoolExecutor(settings.workers, "mmrag-decode") if settings.workers else None
+        try:
+            results = ordered_map(executor, job, images, window)
+            while batch := list(islice(results, settings.ingest.commit_every)):
+                self._commit_images(batch, known, clip)
+                done += len(batch)
+                self.progress(done, total, batch[-1].found.path)
+        finally:
+            if executor:
+                executor.shutdown(cancel_futures=True)
+        return done
+
+    def _embedded_shas(self, model: str) -> dict[str, int]:
+        """Content hashes already embedded with this model: copies and moves reuse their vector."""
+        with self.ctx.catalog.session() as session:
+            rows = session.execute(
+                select(Vector.content_sha256, Vector.item_id).where(
+                    Vector.space == IMAGE_SPACE, Vector.model == model, Vector.content_sha256.is_not(None)
+                )
+            ).all()
+        return {sha: item_id for sha, item_id in rows}
+
+    def _commit_images(self, batch: list[FileResult], known: dict[str, Known], clip: ImageTextEmbedder) -> None:
+        vectors = self._embed(batch, clip)
+        changes = IndexChanges()
+        with self.ctx.catalog.session() as session:
+            reuse = reusable_vectors(session, [r.reuse_from for r in batch if r.reuse_from is not None])
+            for position, result in enumerate(batch):
+                if result.action == "reuse":
+                    if result.reuse_from in reuse:
+                        vectors[position] = reuse[result.reuse_from]
+                    else:  # its source vanished meanwhile: count as skipped, retried next run
+                        result.action, result.reason = "skip", "source of a reused vector vanished; retry"
+            items = [(r, vectors.get(i)) for i, r in enumerate(batch) if r.action in ("embed", "reuse", "touch")]
+            write_images(session, self.ctx.catalog, items, known, clip.fingerprint, changes)
+            for result in batch:
+                if result.action == "skip":
+                    mark_skipped(session, self.ctx.catalog, result, known.get(result.found.path), changes)
+            self._record_model(session, IMAGE_SPACE, clip.fingerprint)
+        self._apply(changes)
+        self._count(batch, known)
+
+    def _embed(self, batch: list[FileResult], clip: ImageTextEmbedder) -> dict[int, np.ndarray]:
+        positions = [i for i, r in enumerate(batch) if r.action == "embed"]
+        vectors: dict[int, np.ndarray] = {}
+        size = self.ctx.settings.batch_size
+        for start in range(0, len(positions), size):
+            part = positions[start : start + size]
+            embedded = clip.embed_preprocessed([batch[i].tensor for i in part])
+            for i, vector in zip(part, embedded, strict=True):
+                vectors[i] = vector
+                batch[i].tensor = None  # free memory early
+        self.report.images_embedded += len(positions)
+        return vectors
+
+    def _count(self, batch: list[FileResult], known: dict[str, Known]) -> None:
+        for result in batch:
+            old = known.get(result.found.path)
+            if result.action == "skip":
+                self.report.skipped.append((result.found.path, result.reason or "skipped"))
+            elif result.action == "touch":
+                self.report.unchanged += 1
+            elif old is not None:
+                self.report.updated += 1
+            else:
+                self.report.added += 1
+            if result.action == "reuse":
+                self.report.reused += 1
+
+    # -- documents --------------------------------------------------------------------------------------------
+
+    def _run_documents(self, documents: list[FoundFile], known: dict[str, Known], done: int, total: int) -> None:
+        from .document_store import DocumentWriter
+
+        if not documents:
+            return
+        writer = DocumentWriter(self.ctx, self.report, self._check_model, self._apply)
+        for found in documents:
+            result = document_job(found, old=known.get(found.path), max_bytes=self.ctx.settings.ingest.max_file_bytes)
+            writer.write(result, known.get(found.path))
+            done += 1
+            self.progress(done, total, found.path)
+
+    # -- shared -----------------------------------------------------------------------------------------------
+
+    def _check_model(self, space: str, fingerprint: str) -> None:
+        from ..errors import ModelMismatchError
+
+        recorded = self.ctx.catalog.get_meta(f"model:{space}")
+        if recorded and recorded != fingerprint:
+            raise ModelMismatchError(
+                f"this library's {space} vectors were made by {recorded!r} but the configured model is "
+                f"{fingerprint!r}; use the library's model (see `mmrag status`) or start a new library"
+            )
+
+    def _record_model(self, session: Any, space: str, fingerprint: str) -> None:
+        if not self.ctx.catalog.get_meta(f"model:{space}"):
+            self.ctx.catalog.set_meta(f"model:{space}", fingerprint, session)
+
+    def _apply(self, changes: IndexChanges) -> None:
+        """Mirror a committed transaction into the indexes; saved periodically, and at the end of the run."""
+        for space in (IMAGE_SPACE, TEXT_SPACE):
+            if changes.remove[space]:
+                self.ctx.sink.remove(space, changes.remove[space])
+            if changes.add_ids[space]:
+                ids = np.asarray(changes.add_ids[space], dtype=np.int64)
+                matrix = np.concatenate(changes.add_vectors[space])
+                self.ctx.sink.add(space, ids, matrix)
+        if time.monotonic() - self._last_save > self.ctx.settings.ingest.save_index_every_s:
+            self.ctx.sink.save()
+            self._last_save = time.monotonic()
+
+
+def _image_job_for(found: FoundFile, *, known: dict[str, Known], **kwargs: Any) -> FileResult:
+    if found.error:
+        return FileResult(found, "skip", reason=found.error)
+    result = image_job(found, old=known.get(found.path), **kwargs)
+    if found.kind == "unknown" and result.action == "skip" and (result.reason or "").startswith("not an image"):
+        suffix = Path(found.path).suffix or "no extension"
+        result.reason = f"unsupported file type ({suffix}): not an image or a supported document"
+    return result

@@ -1,0 +1,67 @@
+"""Several processes writing and reading one catalog at once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+from multiprocessing.context import SpawnProcess
+
+import numpy as np
+import pytest
+from catalog_workers import reader, vector_for, writer
+from sqlalchemy import func, select
+
+from mmrag.catalog import IMAGE_SPACE, Asset, Catalog, Vector
+from mmrag.catalog.vectors import iter_vectors
+
+WORKERS = 4
+PER_WORKER = 50
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+def _join(processes: list[SpawnProcess], timeout: float = 240) -> None:
+    for process in processes:
+        process.join(timeout)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    assert [p.exitcode for p in processes] == [0] * len(processes), "a worker failed (see its traceback above)"
+
+
+def test_concurrent_writers_lose_nothing(catalog_url: str) -> None:
+    """4 spawned writers race to create the schema, then each commits 50 assets+vectors, one bump each."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(WORKERS + 1)
+    stop = context.Event()
+    results = context.Queue()
+    writers = [
+        context.Process(target=writer, args=(catalog_url, worker, PER_WORKER, start), name=f"writer-{worker}")
+        for worker in range(WORKERS)
+    ]
+    search = context.Process(target=reader, args=(catalog_url, start, stop, results), name="reader")
+    for process in [*writers, search]:
+        process.start()
+    _join(writers)
+    stop.set()
+    reads, seen_generation = results.get(timeout=60)
+    _join([search])
+
+    catalog = Catalog(catalog_url, create=False)
+    try:
+        assert catalog.generation(IMAGE_SPACE) == WORKERS * PER_WORKER
+        _check_rows(catalog)
+    finally:
+        catalog.dispose()
+    assert reads > 0 and seen_generation <= WORKERS * PER_WORKER
+
+
+def _check_rows(catalog: Catalog) -> None:
+    with catalog.session() as session:
+        assets = dict(session.execute(select(Asset.id, Asset.path)).all())
+        assert session.execute(select(func.count()).select_from(Vector)).scalar_one() == WORKERS * PER_WORKER
+    expected = {f"/w{w}/{i:04d}.jpg" for w in range(WORKERS) for i in range(PER_WORKER)}
+    assert set(assets.values()) == expected
+    for ids, vectors in iter_vectors(catalog, IMAGE_SPACE, batch=64):
+        for item_id, vector in zip(ids.tolist(), vectors, strict=True):
+            worker, index = assets[item_id].removeprefix("/w").removesuffix(".jpg").split("/")
+            assert np.array_equal(vector, vector_for(int(worker), int(index)))
