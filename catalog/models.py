@@ -122,9 +122,7 @@ class Asset(Base):
     phash: Mapped[str | None] = mapped_column(String(32), default=None)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     title: Mapped[str | None] = mapped_column(CleanText, default=None)
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("assets.id", ondelete="CASCADE"), default=None, index=True
-    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), default=None, index=True)
     source_chunk_id: Mapped[int | None] = mapped_column(
         ForeignKey("chunks.id", ondelete="SET NULL", use_alter=True), default=None
     )

@@ -84,9 +84,7 @@ def load_vectors(catalog: Catalog, space: str, item_ids: Sequence[int]) -> tuple
         for start in range(0, len(item_ids), 500):
             part = [int(i) for i in item_ids[start : start + 500]]
             rows = session.execute(
-                select(Vector.item_id, Vector.dim, Vector.data).where(
-                    Vector.space == space, Vector.item_id.in_(part)
-                )
+                select(Vector.item_id, Vector.dim, Vector.data).where(Vector.space == space, Vector.item_id.in_(part))
             ).all()
             for item_id, row_dim, data in rows:
                 found_ids.append(item_id)
@@ -95,9 +93,7 @@ def load_vectors(catalog: Catalog, space: str, item_ids: Sequence[int]) -> tuple
     return np.asarray(found_ids, dtype=np.int64), unpack(blobs, dim)
 
 
-def iter_vectors(
-    catalog: Catalog, space: str, batch: int = 20_000
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_vectors(catalog: Catalog, space: str, batch: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """All vectors of a space in id order, as (ids, float32 matrix) batches; used to (re)build indexes."""
     last = -1
     while True:

@@ -32,7 +32,7 @@ TagOption = Annotated[list[str] | None, typer.Option("--tag", help="Required tag
 def search(
     query: Annotated[str | None, typer.Argument(help="Text query.")] = None,
     image: Annotated[Path | None, typer.Option("--image", "-i", help="Query image file.")] = None,
-    image_weight: Annotated[float, typer.Option("--image-weight", help="Weight of the image in a combined query.")] = 0.5,
+    image_weight: Annotated[float, typer.Option("--image-weight", help="Image weight in a combined query.")] = 0.5,
     negative: Annotated[str | None, typer.Option("--negative", help="Text to steer away from.")] = None,
     k: KOption = 10,
     kind: Annotated[str, typer.Option("--kind", help="image | generated | text (passages).")] = "image",
@@ -87,7 +87,7 @@ def similar(
 
 @app.command()
 def duplicates(
-    max_hash_distance: Annotated[int | None, typer.Option("--max-hash-distance", help="pHash bits (default 10).")] = None,
+    max_hash_distance: Annotated[int | None, typer.Option("--max-hash-distance", help="pHash bits (10).")] = None,
     min_similarity: Annotated[float | None, typer.Option("--min-similarity", help="Cosine (default 0.90).")] = None,
     folder: FolderOption = None,
     library: LibraryOption = None,

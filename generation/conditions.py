@@ -46,9 +46,10 @@ class DepthEstimator:
 
     @classmethod
     def load(cls, spec: str) -> DepthEstimator:
-        from .models import load_depth_model
+        from .models import load_depth_model, quiet_loading
 
-        model, processor = load_depth_model(spec)
+        with quiet_loading():
+            model, processor = load_depth_model(spec)
         return cls(model, processor, spec)
 
     def __call__(self, image: Image.Image) -> Image.Image:

@@ -7,13 +7,11 @@ memory. LoRA weights are loaded once as the adapter "mmrag" and weighted per cal
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GenerationError
 from .base import Job, ProgressCallback
-from .models import load_controlnet, load_lora, load_pipeline, resolve_device
+from .models import load_controlnet, load_lora, load_pipeline, quiet_loading, resolve_device
 from .schedulers import make_scheduler, sampler_label
 
 if TYPE_CHECKING:
@@ -151,23 +149,3 @@ def _step_callback(progress: ProgressCallback | None) -> Any:
         return tensors
 
     return on_step_end
-
-
-@contextlib.contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Hide diffusers/transformers info chatter and progress bars while models load (errors still show)."""
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-
-    levels = dlog.get_verbosity(), tlog.get_verbosity()
-    dlog.set_verbosity_error()
-    tlog.set_verbosity_error()
-    dlog.disable_progress_bar()
-    tlog.disable_progress_bar()
-    try:
-        yield
-    finally:
-        dlog.set_verbosity(levels[0])
-        tlog.set_verbosity(levels[1])
-        dlog.enable_progress_bar()
-        tlog.enable_progress_bar()

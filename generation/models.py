@@ -7,10 +7,11 @@ hub is only tried when it answers a quick probe (never with HF_HUB_OFFLINE=1). M
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,7 +112,7 @@ def missing_message(spec: str, role: str, reason: str) -> str:
     tiny = "" if role == "lora" else f" For a smoke run without weights use {option} {TINY_TEST} (random weights: noise)."
     return (
         f"{what} {spec!r} not found: {reason}. Provide it as {ways}, or a Hugging Face id already in the HF cache "
-        f"(download it where there is internet — huggingface-cli download {spec if HUB_ID.match(spec) else 'ORG/NAME'} "
+        f"(download it where there is internet — hf download {spec if HUB_ID.match(spec) else 'ORG/NAME'} "
         f"— copy HF_HOME here, and set HF_HUB_OFFLINE=1).{tiny}"
     )
 
@@ -120,7 +121,7 @@ def load_pipeline(spec: str, *, dtype: Any, config: str | None = None) -> Any:
     """A StableDiffusionPipeline (the text-to-image base every other pipeline is made from by from_pipe)."""
     from diffusers import StableDiffusionPipeline
 
-    source = classify(spec, "pipeline")
+    source = check_model_spec(spec, "pipeline", config=config)
     kwargs = {"dtype": dtype, "safety_checker": None, "requires_safety_checker": False}
     LOADS["pipeline"] += 1
     if source.kind == "tiny":
@@ -137,7 +138,7 @@ def load_pipeline(spec: str, *, dtype: Any, config: str | None = None) -> Any:
 def load_controlnet(spec: str, *, dtype: Any) -> Any:
     from diffusers import ControlNetModel
 
-    source = classify(spec, "controlnet")
+    source = check_model_spec(spec, "controlnet")
     LOADS["controlnet"] += 1
     if source.kind == "tiny":
         from .tiny import tiny_model_path
@@ -155,7 +156,7 @@ def load_depth_model(spec: str) -> tuple[Any, Any]:
     """(AutoModelForDepthEstimation, AutoImageProcessor) from a folder, the HF cache or tiny-test."""
     from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
-    source = classify(spec, "depth")
+    source = check_model_spec(spec, "depth")
     LOADS["depth"] += 1
     if source.kind == "tiny":
         from .tiny import tiny_model_path
@@ -172,7 +173,7 @@ def load_depth_model(spec: str) -> tuple[Any, Any]:
 
 def load_lora(pipe: Any, spec: str, scale: float) -> None:
     """Load LoRA weights into the pipeline's UNet/text encoder as adapter 'mmrag' at ``scale``."""
-    source = classify(spec, "lora")
+    source = check_model_spec(spec, "lora")
     LOADS["lora"] += 1
     if source.kind == "hub":
         _hub(lambda s, **kw: pipe.load_lora_weights(s, adapter_name="mmrag", **kw), spec, "lora")
@@ -247,3 +248,26 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith(("/", "./", "../", "~", ".\\")) or spec.lower().endswith(SINGLE_FILE_SUFFIXES) or (
         os.sep != "/" and os.sep in spec
     )
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide diffusers/transformers info chatter and progress bars while models load (errors still show)."""
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    levels = dlog.get_verbosity(), tlog.get_verbosity()
+    bars = dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled()
+    dlog.set_verbosity_error()
+    tlog.set_verbosity_error()
+    dlog.disable_progress_bar()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        dlog.set_verbosity(levels[0])
+        tlog.set_verbosity(levels[1])
+        if bars[0]:
+            dlog.enable_progress_bar()
+        if bars[1]:
+            tlog.enable_progress_bar()

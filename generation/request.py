@@ -110,6 +110,10 @@ class GenerationRequest:
             data.pop("strength")
         if self.lora is None:
             data.pop("lora_scale")
+        if "depth_model" in data:
+            data["depth_model"] = self.depth_model_id
+            if data["depth_model"] is None:
+                data.pop("depth_model")
         data["denoising_steps"] = self.denoising_steps
         data.update(self.extra)
         return data

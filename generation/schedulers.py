@@ -35,6 +35,17 @@ A1111_NAMES = {
 }
 
 
+CLASS_LABELS = {
+    "PNDMScheduler": "PLMS",
+    "DDIMScheduler": "DDIM",
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "LMSDiscreteScheduler": "LMS",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "UniPCMultistepScheduler": "UniPC",
+}
+
+
 def check_scheduler(name: str) -> None:
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r}; valid schedulers: {', '.join(SCHEDULERS)}")
@@ -54,4 +65,4 @@ def make_scheduler(name: str, base_config: Any) -> Any | None:
 
 def sampler_label(name: str, base_class: str) -> str:
     """A human name for the sampler actually used (the class name for 'default')."""
-    return A1111_NAMES.get(name, base_class)
+    return A1111_NAMES.get(name) or CLASS_LABELS.get(base_class, base_class)

@@ -161,15 +161,29 @@ def run_jobs(
     progress: ProgressCallback | None,
 ) -> list[GeneratedImage]:
     outputs: list[GeneratedImage] = []
-    steps_per_job = request.denoising_steps
-    total = steps_per_job * len(jobs)
-    for index, job in enumerate(jobs):
-        done = index * steps_per_job
-        callback = None if progress is None else (lambda step, _total, done=done: progress(done + step, total))
-        images = generator.run(request, job, callback)
+    report = _Progress(progress, len(jobs))
+    for job in jobs:
+        images = generator.run(request, job, report.step if progress else None)
+        report.next_job()
         used = [c.reference for c in job.conditions] or list(references)
         outputs += [GeneratedImage(image, seed, used, job.conditions) for image, seed in zip(images, job.seeds)]
     return outputs
+
+
+class _Progress:
+    """Turns per-call (step, steps) reports into one count over all jobs. The step count comes from the
+    pipeline itself, since some schedulers run one more model call than ``steps`` (PNDM's first step)."""
+
+    def __init__(self, callback: ProgressCallback | None, jobs: int) -> None:
+        self.callback, self.jobs, self.done, self.per_job = callback, jobs, 0, 0
+
+    def step(self, step: int, steps: int) -> None:
+        self.per_job = max(self.per_job, steps)
+        if self.callback is not None:
+            self.callback(self.done + step, self.per_job * self.jobs)
+
+    def next_job(self) -> None:
+        self.done += self.per_job
 
 
 def score(lib: LibraryLike, prompt: str, outputs: list[GeneratedImage]) -> Any:

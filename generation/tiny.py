@@ -18,6 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..errors import ModelNotFoundError
+from .models import quiet_loading
+
 VERSION = "v1"
 KINDS = ("pipeline", "controlnet", "depth")
 CROSS_ATTENTION_DIM = 32
@@ -40,9 +43,10 @@ def tiny_model_path(kind: str, root: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=target.parent))
     try:
-        BUILDERS[kind]().save_pretrained(scratch)
-        if kind == "depth":
-            tiny_depth_processor().save_pretrained(scratch)
+        with quiet_loading():
+            BUILDERS[kind]().save_pretrained(scratch)
+            if kind == "depth":
+                tiny_depth_processor().save_pretrained(scratch)
         try:
             os.replace(scratch, target)
         except OSError:  # another process finished first
@@ -61,7 +65,7 @@ def tiny_pipeline() -> Any:
 
 def tiny_components(seed: int = 0) -> dict[str, Any]:
     import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     with torch.random.fork_rng(devices=[]):
@@ -97,7 +101,23 @@ def tiny_components(seed: int = 0) -> dict[str, Any]:
                 vocab_size=VOCAB_SIZE,
             )
         )
-    scheduler = PNDMScheduler(  # Stable Diffusion 1.5's own scheduler settings
+    return {
+        "unet": unet,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "tokenizer": clip_tokenizer(),
+        "scheduler": tiny_scheduler(),
+        "safety_checker": None,
+        "feature_extractor": None,
+        "image_encoder": None,
+    }
+
+
+def tiny_scheduler() -> Any:
+    """Stable Diffusion 1.5's own scheduler settings."""
+    from diffusers import PNDMScheduler
+
+    return PNDMScheduler(
         beta_start=0.00085,
         beta_end=0.012,
         beta_schedule="scaled_linear",
@@ -105,16 +125,6 @@ def tiny_components(seed: int = 0) -> dict[str, Any]:
         set_alpha_to_one=False,
         steps_offset=1,
     )
-    return {
-        "unet": unet,
-        "vae": vae,
-        "text_encoder": text_encoder,
-        "tokenizer": clip_tokenizer(),
-        "scheduler": scheduler,
-        "safety_checker": None,
-        "feature_extractor": None,
-        "image_encoder": None,
-    }
 
 
 def tiny_controlnet(seed: int = 0) -> Any:
@@ -131,9 +141,12 @@ def tiny_controlnet(seed: int = 0) -> Any:
             cross_attention_dim=CROSS_ATTENTION_DIM,
             conditioning_embedding_out_channels=(16, 32),
         )
-        # ControlNet's zero convolutions make a fresh model a no-op; give them weights so the map matters.
-        for block in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]:
-            torch.nn.init.normal_(block.weight, std=0.02)
+        # A fresh ControlNet is a no-op (zero convolutions, and a zero last layer in the condition embedding);
+        # give those layers weights so the condition map really steers the tiny model.
+        zero_layers = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block,
+                       controlnet.controlnet_cond_embedding.conv_out]
+        for layer in zero_layers:
+            torch.nn.init.normal_(layer.weight, std=0.2)
     return controlnet
 
 
@@ -175,14 +188,36 @@ def clip_tokenizer() -> Any:
 
 
 def _clip_bpe() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    from open_clip.tokenizer import bytes_to_unicode, default_bpe
-
-    lines = gzip.open(default_bpe()).read().decode("utf-8").split("\n")
+    lines = gzip.open(_bpe_file()).read().decode("utf-8").split("\n")
     merges = [tuple(line.split()) for line in lines[1 : 49152 - 256 - 2 + 1]]  # open_clip's own slice
-    symbols = list(bytes_to_unicode().values())
+    symbols = list(_bytes_to_unicode().values())
     tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
     tokens += ["<|startoftext|>", "<|endoftext|>"]
     return {token: index for index, token in enumerate(tokens)}, merges  # type: ignore[return-value]
+
+
+def _bpe_file() -> Path:
+    """open_clip's bundled vocabulary, found without importing open_clip (and torch with it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError("tiny-test needs open_clip's bundled bpe_simple_vocab_16e6.txt.gz (pip install open_clip_torch)")
+    return Path(next(iter(spec.submodule_search_locations))) / "bpe_simple_vocab_16e6.txt.gz"
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's reversible byte → printable character table (as in open_clip.tokenizer)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    chars = printable[:]
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            chars.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, (chr(c) for c in chars), strict=True))
 
 
 BUILDERS = {"pipeline": tiny_pipeline, "controlnet": tiny_controlnet, "depth": tiny_depth_model}

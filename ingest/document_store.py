@@ -108,7 +108,8 @@ class DocumentWriter:
         folder = settings.library / "extracted" / str(document.id)
         for number, embedded in enumerate(images):
             try:
-                decoded = open_image(embedded.data, f"{document.path}#{embedded.name}", settings.ingest.max_image_pixels)
+                name = f"{document.path}#{embedded.name}"
+                decoded = open_image(embedded.data, name, settings.ingest.max_image_pixels)
             except InputError:
                 continue  # an undecodable picture inside a document does not fail the document
             sha = sha256_bytes(embedded.data)

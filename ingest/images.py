@@ -45,7 +45,9 @@ def open_image(data: bytes, name: str, max_pixels: int) -> DecodedImage:
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
-                raise InputError(f"{name}: image too large ({width}x{height} = {width * height:,} pixels, limit {max_pixels:,})")
+                raise InputError(
+                    f"{name}: image too large ({width}x{height} = {width * height:,} pixels, limit {max_pixels:,})"
+                )
             fmt = image.format
             taken_at = _taken_at(image)
             if fmt == "JPEG" and min(width, height) > 2 * DRAFT_MIN_SIDE:

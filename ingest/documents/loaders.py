@@ -15,12 +15,14 @@ from pathlib import Path
 from ...errors import InputError
 from .text import LoadedDocument, TextBuilder
 
-TEXT_EXTENSIONS = frozenset({".txt", ".text"})
+TEXT_EXTENSIONS = frozenset({".txt"})
 MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown"})
 HTML_EXTENSIONS = frozenset({".html", ".htm"})
 PDF_EXTENSIONS = frozenset({".pdf"})
 DOCUMENT_EXTENSIONS = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})
 MAX_LINKED_IMAGE_BYTES = 64 * 1024 * 1024
+WESTERN_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
+NEAR_CHAOS = 0.1
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -79,9 +81,15 @@ def decode_text(data: bytes, name: str) -> str:
         raise InputError(f"{name}: binary content (NUL bytes), not text")
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise InputError(f"{name}: binary or undecodable content (no text encoding fits)")
+    # Short Western texts fit several code pages almost equally well; charset-normalizer then often picks a
+    # Baltic or Central European one. Prefer Windows-1252 / Latin-1 when they are nearly as good.
+    for match in matches:
+        if match.encoding in WESTERN_ENCODINGS and match.chaos <= best.chaos + NEAR_CHAOS:
+            return str(match)
     return str(best)
 
 
@@ -105,29 +113,26 @@ def load_markdown(path: Path, data: bytes) -> LoadedDocument:
     from markdown_it import MarkdownIt
 
     source = _check_text(decode_text(data, path.name), path.name)
-    lines = source.split("\n")
     line_starts = [0]
-    for line in lines:
+    for line in source.split("\n"):
         line_starts.append(line_starts[-1] + len(line) + 1)
     tokens = MarkdownIt("commonmark").parse(source)
     builder = TextBuilder()
     title: str | None = None
     cursor = 0
-    pending_section: str | None = None
     for index, token in enumerate(tokens):
-        if token.type == "heading_open" and token.map:
-            heading = tokens[index + 1].content.strip() if index + 1 < len(tokens) else ""
+        if token.level == 0 and token.nesting >= 0 and token.map:
             start = line_starts[token.map[0]]
             builder.write_verbatim(source[cursor:start])
-            builder.start_segment(page=None, section=heading or None)
             cursor = start
+        if token.type == "heading_open":
+            heading = tokens[index + 1].content.strip() if index + 1 < len(tokens) else ""
+            builder.start_segment(page=None, section=heading or None)
             title = title or (heading if token.tag == "h1" else None)
-        elif token.type == "inline" and token.map and token.children:
+        elif token.type == "inline" and token.children:
             for child in token.children:
                 if child.type == "image":
                     _add_local_image(builder, path, str(child.attrGet("src") or ""))
-        del pending_section
-        pending_section = None
     builder.write_verbatim(source[cursor:])
     return builder.build(title=title, pages=None)
 

@@ -66,11 +66,28 @@ class TextBuilder:
         self._append(lead + " ".join(words) + trail)
 
     def write_verbatim(self, text: str) -> None:
-        """Append text as it is (preformatted blocks, PDF pages), trimming trailing spaces on each line."""
-        lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-        cleaned = "\n".join(_squeeze_blank_lines(lines)).strip("\n")
-        if cleaned.strip():
-            self._append(cleaned)
+        """Append text as it is (preformatted blocks, PDF pages), trimming trailing spaces on each line.
+
+        Line breaks at either end of ``text`` are kept as a line break (one newline) or a paragraph break
+        (a blank line), so consecutive pieces of one source join as they were written.
+        """
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        raw = text.split("\n")
+        lines = [line.rstrip() for line in raw[:-1]] + [raw[-1]]
+        body = "\n".join(_squeeze_blank_lines(lines)).strip("\n")
+        if not body.strip():
+            self._break_for(text)
+            return
+        self._break_for(text[: len(text) - len(text.lstrip(" \t\n"))])
+        self._append(body)
+        self._break_for(text[len(text.rstrip(" \t\n")) :])
+
+    def _break_for(self, whitespace: str) -> None:
+        newlines = whitespace.count("\n")
+        if newlines >= 2:
+            self.paragraph()
+        elif newlines == 1:
+            self.newline()
 
     def newline(self) -> None:
         self._trim_trailing_spaces()
@@ -90,21 +107,19 @@ class TextBuilder:
         self.paragraph()
         self._starts.append((self._length, page, section))
 
-    def add_image(self, data: bytes, name: str) -> None:
-        self.images.append(FoundImage(data=data, name=name, offset=self._length))
+    def add_image(self, data: bytes, name: str, offset: int | None = None) -> None:
+        """Record an image at ``offset`` (default: the current end of the text)."""
+        self.images.append(FoundImage(data=data, name=name, offset=self._length if offset is None else offset))
 
     def build(self, title: str | None, pages: int | None) -> LoadedDocument:
-        self._trim_trailing_spaces()
-        while self._parts and self._parts[-1].endswith("\n"):
-            self._parts[-1] = self._parts[-1].rstrip("\n")
-            self._length = sum(len(p) for p in self._parts)
-        text = "".join(self._parts)
+        text = "".join(self._parts).rstrip()
         starts = self._starts if self._starts and self._starts[0][0] == 0 else [(0, None, None), *self._starts]
         segments = []
         for index, (start, page, section) in enumerate(starts):
             end = starts[index + 1][0] if index + 1 < len(starts) else len(text)
+            end = min(end, len(text))
             if end > start:
-                segments.append(Segment(start, min(end, len(text)), page, section))
+                segments.append(Segment(start, end, page, section))
         for image in self.images:
             image.offset = min(image.offset, max(len(text) - 1, 0))
         return LoadedDocument(text=text, title=title, pages=pages, segments=segments, images=self.images)

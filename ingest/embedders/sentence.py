@@ -66,7 +66,7 @@ class ResolvedModel:
 
 
 class SentenceEmbedder:
-    """A loaded sentence-transformers model; L2-normalised float32 vectors. Build with :func:`load_sentence_embedder`."""
+    """A loaded sentence-transformers model giving L2-normalised float32 vectors (see load_sentence_embedder)."""
 
     def __init__(self, model: Any, resolved: ResolvedModel, device: str, batch_size: int = 32) -> None:
         self.model = model

@@ -14,13 +14,13 @@ _TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-from pg import catalog_url, postgres_admin_url, postgres_url  # noqa: E402,F401 - fixtures, by name
+from pg import catalog_url, postgres_admin_url, postgres_database, postgres_url  # noqa: E402,F401 - fixtures
 
 from mmrag.catalog import Catalog  # noqa: E402
 
 
 @pytest.fixture
-def catalog(catalog_url: str) -> Iterator[Catalog]:
+def catalog(catalog_url: str) -> Iterator[Catalog]:  # noqa: F811 - the fixture imported above
     """A freshly created catalog on each backend, disposed of after the test."""
     opened = Catalog(catalog_url)
     try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pg import sqlite_url
 from sqlalchemy import LargeBinary, create_engine, inspect, text
 from sqlalchemy.orm import Session
 
@@ -66,9 +69,7 @@ def test_missing_version_counts_as_zero(catalog_url: str) -> None:
         Catalog(catalog_url)
 
 
-def test_migration_runs_once_and_records_the_new_version(
-    catalog_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_migration_runs_once_and_records_the_new_version(catalog_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
 
     def migrate(session: Session) -> None:
@@ -133,8 +134,36 @@ def test_postgres_column_types(postgres_url: str) -> None:
         assert getattr(assets["created_at"]["type"], "timezone", False)  # timestamptz
         with catalog.engine.connect() as conn:
             kind = conn.execute(
-                text("SELECT data_type FROM information_schema.columns WHERE table_name='vectors' AND column_name='data'")
+                text(
+                    "SELECT data_type FROM information_schema.columns"
+                    " WHERE table_schema = current_schema() AND table_name = 'vectors' AND column_name = 'data'"
+                )
             ).scalar_one()
         assert kind == "bytea"
     finally:
         catalog.dispose()
+
+
+def _foreign_keys(catalog: Catalog) -> set[tuple[str, str, str]]:
+    inspector = inspect(catalog.engine)
+    return {
+        (table, ",".join(fk["constrained_columns"]), fk["referred_table"])
+        for table in Base.metadata.tables
+        for fk in inspector.get_foreign_keys(table)
+    }
+
+
+def test_both_backends_get_every_foreign_key(postgres_url: str, tmp_path: Path) -> None:
+    """A PostgreSQL catalog created first must not strip the ALTER-added foreign key from a later SQLite one."""
+    expected = {
+        (table.name, ",".join(c.parent.name for c in fk.elements), fk.referred_table.name)
+        for table in Base.metadata.tables.values()
+        for fk in table.foreign_key_constraints
+    }
+    assert ("assets", "source_chunk_id", "chunks") in expected
+    for url in (postgres_url, sqlite_url(tmp_path)):
+        catalog = Catalog(url)
+        try:
+            assert _foreign_keys(catalog) == expected, catalog.dialect
+        finally:
+            catalog.dispose()

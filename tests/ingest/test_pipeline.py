@@ -80,7 +80,8 @@ def test_changes_deletions_touches_and_copies(photos: Path, make_library) -> Non
     assert (photos / "moon.jpg").as_posix() not in ids
     _assert_consistent(lib)
     copy_hits = lib.search_image(photos / "astronaut.jpg", k=2)
-    assert {h.path for h in copy_hits} == {(photos / "astronaut.jpg").as_posix(), (photos / "astronaut-copy.jpg").as_posix()}
+    expected = {(photos / "astronaut.jpg").as_posix(), (photos / "astronaut-copy.jpg").as_posix()}
+    assert {h.path for h in copy_hits} == expected
 
 
 def _path_ids(lib) -> dict[str, int]:

@@ -1,0 +1,49 @@
+"""Pick an answerer by name: extractive (default, no LLM) | openai-like | llama-cpp."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ...ingest.base import TextEmbedder
+from ...settings import RagSettings
+from .base import Answerer
+
+ANSWERERS = ("extractive", "openai-like", "llama-cpp")
+SETTING_OPTIONS = ("base_url", "api_key", "model", "model_path", "max_tokens", "temperature")
+EXTRA_OPTIONS = {"extractive": ("max_sentences", "min_relevance"), "openai-like": ("chat", "timeout"),
+                 "llama-cpp": ("n_ctx", "n_threads")}
+
+
+def make_answerer(
+    name: str,
+    rag: RagSettings,
+    *,
+    embedder: Callable[[], TextEmbedder] | None = None,
+    **options: Any,
+) -> Answerer:
+    """Build the named answerer. ``options`` override ``rag`` settings (base_url, model, api_key, model_path,
+    max_tokens, temperature; None means "keep the setting") or tune the answerer (see EXTRA_OPTIONS).
+    ``embedder`` returns the library's text embedder (called only by the extractive answerer)."""
+    if name not in ANSWERERS:
+        raise ValueError(f"unknown answerer {name!r}; valid answerers: {', '.join(ANSWERERS)}")
+    valid = set(SETTING_OPTIONS) | set(EXTRA_OPTIONS[name])
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for answerer {name!r}; valid options: {sorted(valid)}")
+    updates = {key: value for key, value in options.items() if key in SETTING_OPTIONS and value is not None}
+    rag = rag.model_copy(update=updates) if updates else rag
+    extra = {key: value for key, value in options.items() if key in EXTRA_OPTIONS[name] and value is not None}
+    if name == "extractive":
+        from .extractive import ExtractiveAnswerer
+
+        if embedder is None:
+            raise ValueError("the extractive answerer needs the library's text embedder")
+        return ExtractiveAnswerer(embedder(), **extra)
+    if name == "openai-like":
+        from .openai_like import OpenAILikeAnswerer
+
+        return OpenAILikeAnswerer(rag, **extra)
+    from .llama_cpp import LlamaCppAnswerer
+
+    return LlamaCppAnswerer(rag, **extra)

@@ -1,0 +1,163 @@
+"""Passage search over document chunks: dense (text-space FAISS index), BM25, or both fused by RRF.
+
+Scores by mode: ``dense`` cosine similarity; ``bm25`` the BM25 score; ``hybrid`` the reciprocal-rank-fusion
+score. Each hit's ``extra`` also keeps the per-retriever scores and ranks it got.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import select
+
+from ..catalog.db import Catalog
+from ..catalog.models import OK, TEXT_SPACE, Asset, Chunk
+from ..ingest.base import TextEmbedder
+from ..settings import Settings
+from . import fusion
+from .bm25 import bm25_store
+from .filters import Filters
+from .hits import Hit
+
+MODES = ("dense", "bm25", "hybrid")
+MIN_CANDIDATES = 50  # each retriever's depth in hybrid mode (fusion needs more than the final k)
+
+
+class PassageLibrary(Protocol):
+    """What passage search needs from a library (``mmrag.library.Library`` provides it)."""
+
+    settings: Settings
+    catalog: Catalog
+
+    @property
+    def indexes(self) -> Any:  # IndexSet: .get(space) -> VectorIndex
+        ...
+
+    @property
+    def text_embedder(self) -> TextEmbedder: ...
+
+
+@dataclass
+class Ranking:
+    """One retriever's result: chunk ids best first, with their scores."""
+
+    ids: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"unknown retrieval mode {mode!r}; valid modes: {', '.join(MODES)}")
+    return mode
+
+
+def search_passages(
+    lib: PassageLibrary,
+    query: str,
+    k: int = 10,
+    mode: str | None = None,
+    filters: Filters | dict[str, Any] | None = None,
+    *,
+    weights: tuple[float, float] | None = None,
+    rrf_k: float | None = None,
+) -> list[Hit]:
+    """Top-k passages for a question. ``weights`` = (dense, bm25) for hybrid fusion."""
+    if not isinstance(query, str) or not query.strip():
+        raise ValueError(f"query must be a non-empty string, got {query!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    mode = check_mode(mode or lib.settings.rag.mode)
+    allowed = allowed_chunk_ids(lib.catalog, Filters.parse(filters))
+    if allowed is not None and not len(allowed):
+        return []
+    depth = max(2 * k, MIN_CANDIDATES) if mode == "hybrid" else k + 10
+    rankings: dict[str, Ranking] = {}
+    if mode in ("dense", "hybrid"):
+        rankings["dense"] = dense_ranking(lib, query, depth, allowed)
+    if mode in ("bm25", "hybrid"):
+        rankings["bm25"] = bm25_ranking(lib, query, depth, allowed)
+    ordered = _order(mode, rankings, weights, rrf_k)
+    return fetch_hits(lib.catalog, ordered[: max(2 * k, k + 20)], mode, rankings)[:k]
+
+
+def allowed_chunk_ids(catalog: Catalog, filters: Filters) -> np.ndarray | None:
+    """Chunk ids the filters allow (None: no filter, everything is allowed)."""
+    if filters.is_empty:
+        return None
+    with catalog.session() as session:
+        ids = session.execute(filters.chunk_ids()).scalars().all()
+    return np.asarray(ids, dtype=np.int64)
+
+
+def dense_ranking(lib: PassageLibrary, query: str, depth: int, allowed: np.ndarray | None) -> Ranking:
+    index = _text_index(lib)
+    if index is None or len(index) == 0:
+        return Ranking()
+    vector = lib.text_embedder.embed_texts([query], is_query=True)
+    result = index.search(vector, min(depth, len(index)), allowed_ids=allowed)
+    pairs = [(int(i), float(s)) for i, s in zip(result.ids[0], result.scores[0], strict=True) if i >= 0]
+    return Ranking([i for i, _ in pairs], [s for _, s in pairs])
+
+
+def bm25_ranking(lib: PassageLibrary, query: str, depth: int, allowed: np.ndarray | None) -> Ranking:
+    index = bm25_store(lib.catalog, lib.settings.library).get()
+    ids, scores = index.search(query, depth, allowed)
+    return Ranking([int(i) for i in ids], [float(s) for s in scores])
+
+
+def _text_index(lib: PassageLibrary) -> Any:
+    try:
+        return lib.indexes.get(TEXT_SPACE)
+    except KeyError:  # no text index yet: a library without documents
+        return None
+
+
+def _order(
+    mode: str, rankings: dict[str, Ranking], weights: tuple[float, float] | None, rrf_k: float | None
+) -> list[tuple[int, float]]:
+    if mode != "hybrid":
+        ranking = rankings[mode]
+        return list(zip(ranking.ids, ranking.scores, strict=True))
+    dense_w, bm25_w = weights or (fusion.DENSE_WEIGHT, fusion.BM25_WEIGHT)
+    return fusion.reciprocal_rank_fusion(
+        [rankings["dense"].ids, rankings["bm25"].ids],
+        [dense_w, bm25_w],
+        k=fusion.RRF_K if rrf_k is None else rrf_k,
+    )
+
+
+def fetch_hits(
+    catalog: Catalog, ordered: list[tuple[int, float]], mode: str, rankings: dict[str, Ranking]
+) -> list[Hit]:
+    """Catalog rows for ranked chunk ids, as Hits in the same order (chunks deleted meanwhile are dropped)."""
+    if not ordered:
+        return []
+    with catalog.session() as session:
+        rows = session.execute(
+            select(Chunk.id, Chunk.asset_id, Chunk.ordinal, Chunk.text, Chunk.page, Chunk.section,
+                   Chunk.char_start, Chunk.char_end, Asset.path, Asset.title)
+            .join(Asset, Asset.id == Chunk.asset_id)
+            .where(Chunk.id.in_([i for i, _ in ordered]), Asset.status == OK)
+        ).all()
+    by_id = {row[0]: row for row in rows}
+    positions = {name: _positions(ranking) for name, ranking in rankings.items()}
+    hits = []
+    for chunk_id, score in ordered:
+        row = by_id.get(chunk_id)
+        if row is None:
+            continue
+        extra: dict[str, Any] = {"mode": mode, "ordinal": row[2], "char_start": row[6], "char_end": row[7]}
+        if row[9]:
+            extra["title"] = row[9]
+        for name, found in positions.items():
+            if chunk_id in found:
+                extra[f"{name}_rank"], extra[f"{name}_score"] = found[chunk_id][0], round(found[chunk_id][1], 6)
+        hits.append(Hit(id=row[1], path=row[8], score=round(float(score), 6), kind="document", chunk_id=chunk_id,
+                        text=row[3], page=row[4], section=row[5], extra=extra))
+    return hits
+
+
+def _positions(ranking: Ranking) -> dict[int, tuple[int, float]]:
+    return {cid: (rank, score) for rank, (cid, score) in enumerate(zip(ranking.ids, ranking.scores, strict=True), 1)}

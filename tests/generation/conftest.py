@@ -1,0 +1,117 @@
+"""Fixtures for generation tests: tiny diffusers models built here, saved, and loaded back like real ones."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every tiny-test model of this session is built once, into a private cache folder."""
+    root = tmp_path_factory.mktemp("mmrag-cache")
+    previous = os.environ.get("MMRAG_CACHE_DIR")
+    os.environ["MMRAG_CACHE_DIR"] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop("MMRAG_CACHE_DIR", None)
+    else:
+        os.environ["MMRAG_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny models gain nothing from threads, and on a busy 2-core machine two threads run ~10× slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_generator_cache() -> Iterator[None]:
+    from mmrag.generation.service import release
+
+    yield
+    release()
+
+
+@pytest.fixture(scope="session")
+def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny StableDiffusionPipeline built from configs by the test and written with save_pretrained."""
+    from mmrag.generation.tiny import tiny_pipeline
+
+    folder = tmp_path_factory.mktemp("tiny-sd")
+    tiny_pipeline().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def controlnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mmrag.generation.tiny import tiny_controlnet
+
+    folder = tmp_path_factory.mktemp("tiny-controlnet")
+    tiny_controlnet().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def generator(pipeline_dir: Path, controlnet_dir: Path) -> Any:
+    """One loaded generator (pipeline + ControlNet from the saved folders) shared by the pipeline tests."""
+    from mmrag.generation.diffusers_generator import DiffusersGenerator
+    from mmrag.generation.request import GenerationRequest
+
+    request = GenerationRequest("x", mode="controlnet", model=str(pipeline_dir), controlnet=str(controlnet_dir))
+    return DiffusersGenerator.load(request.validate(), "cpu")
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.astronaut()).resize((96, 64))  # not square: exercises the center crop
+
+
+@pytest.fixture
+def photo_files(tmp_path: Path) -> list[Path]:
+    """Three real photos as files (scikit-image samples)."""
+    from skimage import data
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    paths = []
+    for name in ("astronaut", "chelsea", "coffee"):
+        path = folder / f"{name}.jpg"
+        Image.fromarray(np.asarray(getattr(data, name)())).convert("RGB").resize((96, 80)).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def lib(tmp_path: Path, tiny_clip: Any, photo_files: list[Path]) -> Iterator[Any]:
+    """A library holding the three photos: mmrag's Library when its index layer is present, else a
+    MiniLibrary on the same real Catalog and a real FAISS index (see gen_minilib.py)."""
+    from gen_minilib import library_available
+
+    if library_available():
+        from mmrag import Library
+
+        library = Library(tmp_path / "library", clip_model="tiny-test", device="cpu")
+        library.__dict__["clip"] = tiny_clip
+        library.ingest([photo_files[0].parent])
+    else:
+        from gen_minilib import MiniLibrary
+
+        library = MiniLibrary(tmp_path / "library", tiny_clip)
+        library.add_images(photo_files)
+    yield library
+    library.close()

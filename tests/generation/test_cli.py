@@ -1,0 +1,70 @@
+"""``mmrag generate`` on a real library with the tiny-test models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gen_minilib import MiniLibrary, library_available
+ENV = {"MMRAG_CLIP_MODEL": "tiny-test", "MMRAG_DEVICE": "cpu", "HF_HUB_OFFLINE": "1"}
+FAST = ["--model", "tiny-test", "--steps", "3", "--strength", "0.7", "--width", "32", "--height", "32"]
+
+
+def test_the_cli_module_imports_no_heavy_libraries() -> None:
+    code = "import sys, mmrag.cli.generate; print([m for m in ('torch', 'diffusers', 'cv2') if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.fixture
+def library(tmp_path: Path, photo_files: list[Path], tiny_clip, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A library folder with the three photos. Until mmrag.library's index layer exists, the command opens a
+    MiniLibrary (real catalog + FAISS index) on that folder instead of a Library."""
+    path = tmp_path / "library"
+    if library_available():
+        from mmrag import Library
+
+        with Library(path, clip_model="tiny-test", device="cpu") as lib:
+            lib.__dict__["clip"] = tiny_clip
+            lib.ingest([photo_files[0].parent])
+        return path
+    mini = MiniLibrary(path, tiny_clip)
+    mini.add_images(photo_files)
+    monkeypatch.setattr("mmrag.cli.generate.open_library", lambda library, **_: mini)
+    return path
+
+
+def test_generate_json_lists_outputs(library: Path) -> None:
+    from mmrag.cli import app
+
+    args = ["generate", "a watercolor poster", "--like", "a cat", "--k", "2", "-n", "2", "--seed", "4",
+            "--mode", "controlnet", "--control", "canny", "--control-low", "80", *FAST, "--library", str(library),
+            "--json"]
+    result = CliRunner().invoke(app, args, env=ENV)
+    assert result.exit_code == 0, result.output
+    outputs = json.loads(result.stdout)
+    assert [o["seed"] for o in outputs] == [4, 5, 6, 7]  # 2 references × n=2
+    for output in outputs:
+        assert Path(output["path"]).is_file() and output["asset_id"] > 3 and output["clip_score"] is not None
+        assert len(output["refs"]) == 1 and output["refs"][0]["asset_id"] in (1, 2, 3)
+
+
+def test_generate_table_and_errors(library: Path, photo_files: list[Path]) -> None:
+    from mmrag.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["generate", "same scene in winter", "--ref-image", str(photo_files[0]), *FAST,
+                             "--library", str(library)], env=ENV)
+    assert ok.exit_code == 0, ok.output
+    assert "generated" in ok.stdout and "astronaut" not in ok.stdout  # refs shown by library id
+    bad = runner.invoke(app, ["generate", "x", "--like", "a cat", *FAST, "--width", "100", "--library",
+                              str(library)], env=ENV)
+    assert bad.exit_code == 1 and "width must be a multiple of 8, got 100" in bad.output
+    missing = runner.invoke(app, ["generate", "x", "--like", "a cat", "--model", "./models/sd15", "--library",
+                                  str(library)], env=ENV)
+    assert missing.exit_code == 1 and "Stable Diffusion model './models/sd15' not found" in missing.output

@@ -1,0 +1,230 @@
+"""The real app in a real browser: ``mmrag ui`` on a free loopback port over a small library (tiny CLIP model),
+driven through Playwright with Debian's Chromium. Screenshots go to ``test-artifacts/ui/``.
+
+Skipped when Chromium is not installed, except in CI (``CI=true``), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+START_TIMEOUT_S = 60
+STEP_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is required for the browser test in CI (apt-get install -y chromium)")
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); the browser test needs it")
+    pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"mmrag ui exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"mmrag ui did not answer within {START_TIMEOUT_S} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server this test started: SIGTERM to `mmrag ui` (it passes it on), then its whole group."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # the group holds only what this test started
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(chromium: str, ui_library: Path, tiny_generation_cache: Path) -> Iterator[str]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MMRAG_CACHE_DIR": str(tiny_generation_cache), "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("MMRAG_LIBRARY", None)
+    log = ARTIFACTS / "server.log"
+    command = [sys.executable, "-c", "from mmrag.cli import app; app()", "ui", "--port", str(port),
+               "--library", str(ui_library)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        _wait_healthy(url, process, log)
+        yield url
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def page(server: str, chromium: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+            tab.set_default_timeout(STEP_TIMEOUT_MS)
+            tab.goto(server)
+            tab.get_by_role("heading", name="Search").wait_for()
+            yield tab
+        finally:
+            browser.close()
+
+
+def _settled(page: Any) -> None:
+    """Wait for the script run to finish (Streamlit shows a running indicator meanwhile)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')")
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()
+
+
+def _shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _results_shown(page: Any, label: str) -> None:
+    page.get_by_text(f"results for {label}", exact=False).first.wait_for()
+    page.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('.st-key-results img')];"
+        " return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }")
+
+
+def _search_text(page: Any, text: str) -> float:
+    """Type a query, click Search; seconds from the click until the results grid is rendered."""
+    page.get_by_label("What are you looking for?").fill(text)
+    start = time.perf_counter()
+    page.locator('[data-testid="stFormSubmitButton"] button', has_text="Search").click()
+    _results_shown(page, text)
+    return time.perf_counter() - start
+
+
+def _go(page: Any, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title).wait_for()
+    _settled(page)
+
+
+def test_search_upload_details_ask_generate_in_a_browser(page: Any, ui_library: Path,
+                                                         sample_photos: Path) -> None:
+    # search by text: the first query loads the model, the next ones run on a warm server
+    _search_text(page, "a cat on a sofa")
+    timings = [_search_text(page, query) for query in ("a red rocket", "a bowl of coffee", "an astronaut")]
+    _settled(page)
+    assert page.locator(".st-key-results img").count() == 12
+    server_ms = page.get_by_text("results for an astronaut").first.inner_text()
+    _shot(page, "01-search-text")
+    latency = {"warm_query_seconds": timings, "median_seconds": sorted(timings)[1], "caption": server_ms}
+    (ARTIFACTS / "latency.json").write_text(json.dumps(latency, indent=2))
+    print(f"\nwarm query, click → grid rendered: {[round(t * 1000) for t in timings]} ms ({server_ms})")
+    assert latency["median_seconds"] < 5.0
+
+    # search with an uploaded image: the same photo comes first
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
+        str(sample_photos / "rocket.jpg"))
+    page.get_by_text("rocket.jpg").first.wait_for()
+    page.get_by_label("What are you looking for?").fill("")
+    page.locator('[data-testid="stFormSubmitButton"] button', has_text="Search").click()
+    _results_shown(page, "image:rocket.jpg")
+    _settled(page)
+    first_caption = page.locator(".st-key-results [data-testid='stCaptionContainer']").first.inner_text()
+    assert "rocket.jpg" in first_caption and "score 1.000" in first_caption
+    _shot(page, "02-search-image")
+
+    # details of the first result, then "More like this"
+    page.locator(".st-key-results").get_by_role("button", name="Details").first.click()
+    page.locator(".st-key-details").wait_for()
+    _settled(page)
+    assert "rocket.jpg" in page.locator(".st-key-details").inner_text()
+    _shot(page, "03-details")
+    page.locator(".st-key-details").get_by_role("button", name="More like this").click()
+    page.get_by_text("results for more like #", exact=False).first.wait_for()
+    _results_shown(page, "more like #")
+    _settled(page)
+    assert "rocket.jpg" not in page.locator(".st-key-results").inner_text()
+    _shot(page, "04-more-like-this")
+
+    # pick the first similar image as a reference for Generate
+    page.locator(".st-key-results").get_by_text("Reference").first.click()
+    _settled(page)
+
+    # ask: an answer with citations that open onto their passage
+    _go(page, "Ask")
+    page.get_by_label("Your question").fill("How long does a domestic cat sleep?")
+    page.locator('[data-testid="stFormSubmitButton"] button', has_text="Ask").click()
+    page.locator(".st-key-answer").wait_for()
+    _settled(page)
+    page.locator('[data-testid="stExpander"] summary').first.click()
+    page.get_by_text("sixteen hours", exact=False).last.wait_for()
+    assert "cats.md" in page.locator('[data-testid="stExpander"]').first.inner_text()
+    _shot(page, "05-ask")
+
+    # generate with the tiny pipeline from the picked reference (ControlNet, canny)
+    _go(page, "Generate")
+    assert page.locator('[data-testid="stImage"]').count() >= 1  # the picked reference
+    page.get_by_label("Prompt").fill("a watercolor painting")
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Mode").click()
+    page.get_by_role("option", name="ControlNet (follow its structure)").click()
+    page.get_by_label("Steps").fill("2")
+    page.get_by_label("Seed").fill("7")
+    page.get_by_text("Model and size").click()
+    page.get_by_label("Model", exact=True).fill("tiny-test")
+    page.get_by_label("Width").fill("64")
+    page.get_by_label("Height").fill("64")
+    page.get_by_label("Height").press("Tab")
+    page.locator('[data-testid="stFormSubmitButton"] button', has_text="Generate").click()
+    page.get_by_text("saved to the library", exact=False).wait_for()
+    _settled(page)
+    output = page.locator(".st-key-gen\\.output\\.1") if page.locator(".st-key-gen\\.output\\.1").count() else \
+        page.locator("[class*='st-key-gen'][class*='output']").first
+    assert "seed 7" in output.inner_text() and "canny" in output.inner_text()
+    _shot(page, "06-generate")
+    assert any((ui_library / "generated").glob("*-s7.png"))
+
+    # the library page: counts, models, skipped files
+    _go(page, "Library")
+    page.get_by_text("Skipped files (1)").wait_for()
+    _shot(page, "07-library")

@@ -1,0 +1,75 @@
+"""The app's plain parts: where the library comes from, the ``mmrag ui`` command line, upload checks."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image
+
+from mmrag.cli.ui_cmd import APP_SCRIPT, streamlit_command
+from mmrag.ui.state import library_argument, library_location
+from mmrag.ui.uploads import UploadError, read_image_upload, save_reference_upload
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--library", "/a/b"], "/a/b"),
+    (["--library=/a/b"], "/a/b"),
+    (["-L", "/a/b"], "/a/b"),
+    (["--other", "x"], None),
+    (["--library"], None),
+])
+def test_library_argument(argv: list[str], expected: str | None) -> None:
+    assert library_argument(argv) == expected
+
+
+def test_library_location_prefers_the_argument_then_the_environment(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMRAG_LIBRARY", str(tmp_path / "from-env"))
+    assert library_location(["--library", str(tmp_path / "from-arg")]) == tmp_path / "from-arg"
+    assert library_location([]) == tmp_path / "from-env"
+    monkeypatch.delenv("MMRAG_LIBRARY")
+    from mmrag.settings import default_library_path
+
+    assert library_location([]) == default_library_path()
+
+
+def test_streamlit_command_line(tmp_path: Path) -> None:
+    command = streamlit_command("127.0.0.1", 8765, tmp_path)
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)] and APP_SCRIPT.is_file()
+    options = dict(zip(command[5:-3:2], command[6:-3:2], strict=True))
+    assert options == {"--server.address": "127.0.0.1", "--server.port": "8765", "--server.headless": "true",
+                       "--server.maxUploadSize": "20", "--browser.gatherUsageStats": "false"}
+    assert command[-3:] == ["--", "--library", str(tmp_path)]
+
+
+def _upload(name: str, data: bytes) -> SimpleNamespace:
+    return SimpleNamespace(name=name, size=len(data), getvalue=lambda: data)
+
+
+def _jpeg(size: tuple[int, int] = (40, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_uploads_are_size_limited_and_decoded(tmp_path: Path) -> None:
+    data = _jpeg()
+    upload = read_image_upload(_upload("ok.jpg", data))
+    assert upload.image.size == (40, 30) and upload.image.mode == "RGB" and upload.format == "JPEG"
+    with pytest.raises(UploadError, match=r"big\.jpg: 0\.\d\d MB is larger than the 0\.00 MB limit"):
+        read_image_upload(_upload("big.jpg", data), max_bytes=100)
+    with pytest.raises(UploadError, match=r"big\.jpg: 21 MB is larger than the 20 MB limit"):  # the default
+        read_image_upload(_upload("big.jpg", b"x" * (21 * 1024 * 1024)))
+    with pytest.raises(UploadError, match=r"huge\.jpg: 4000×3000 pixels is more than the limit"):
+        read_image_upload(_upload("huge.jpg", _jpeg((4000, 3000))), max_pixels=1_000_000)
+    with pytest.raises(UploadError, match=r"x\.png: not an image"):
+        read_image_upload(_upload("x.png", b"%PDF-1.4 not an image"))
+
+    path = save_reference_upload(tmp_path / "lib", upload)
+    assert path.parent == tmp_path / "lib" / "uploads" and path.suffix == ".jpg" and path.read_bytes() == data
+    assert save_reference_upload(tmp_path / "lib", upload) == path  # same bytes, same file
+    assert [p.name for p in (tmp_path / "lib" / "uploads").iterdir()] == [path.name]  # no temp file left

@@ -1,0 +1,82 @@
+"""Small pieces the pages share: thumbnails, captions, grids of results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import streamlit as st
+
+if TYPE_CHECKING:
+    from ..retrieval.hits import Hit
+
+T = TypeVar("T")
+GRID_COLUMNS = 4
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover
+
+
+def image_source(library: Path, path: str, sha256: str | None = None) -> str | None:
+    """The library's thumbnail of an image when it has one, else the file itself; None when neither exists."""
+    from ..ingest.images import thumbnail_path
+
+    if sha256:
+        thumb = thumbnail_path(library, sha256)
+        if thumb.is_file():
+            return str(thumb)
+    return path if Path(path).is_file() else None
+
+
+def show_image(source: str | None, caption: str | None = None) -> None:
+    """An image filling its column, or a placeholder when the file is gone."""
+    if source is None or not Path(source).is_file():
+        st.info("file missing", icon=":material/hide_image:")
+        if caption:
+            st.caption(caption)
+        return
+    try:
+        st.image(source, caption=caption, width="stretch")
+    except Exception as exc:  # noqa: BLE001 - an unreadable file must not break the page
+        st.warning(f"cannot show {Path(source).name}: {exc}")
+
+
+def show_hit_image(library: Path, hit: Hit, caption: str | None = None) -> None:
+    show_image(image_source(library, hit.path, hit.extra.get("sha256")), caption)
+
+
+def hit_caption(hit: Hit) -> str:
+    size = f" · {hit.width}×{hit.height}" if hit.width and hit.height else ""
+    return f"#{hit.id} · {Path(hit.path).name}{size} · score {hit.score:.3f}"
+
+
+def grid(items: Sequence[T], columns: int = GRID_COLUMNS) -> Iterator[tuple[T, Any]]:
+    """Each item with the column container it goes in, row by row."""
+    for start in range(0, len(items), columns):
+        row = st.columns(columns)
+        yield from zip(items[start:start + columns], row, strict=False)
+
+
+def image_row(library: Path, hits: Iterable[Hit], columns: int = GRID_COLUMNS) -> None:
+    """Hits as captioned thumbnails, without controls (answers, duplicates)."""
+    for hit, column in grid(list(hits), columns):
+        with column:
+            show_hit_image(library, hit, hit_caption(hit))
+
+
+def run_with_error(action: Callable[[], T], what: str) -> T | None:
+    """Run ``action``; a failure is shown as an error naming ``what`` failed instead of a traceback."""
+    try:
+        return action()
+    except Exception as exc:  # noqa: BLE001 - shown to the user, not swallowed
+        st.error(f"{what} failed: {exc}", icon=":material/error:")
+        return None
