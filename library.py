@@ -201,8 +201,8 @@ class Library:
     def similar(self, asset_id: int, k: int = 10, filters: Filters | dict[str, Any] | None = None) -> list[Hit]:
         """More like library item ``asset_id`` (the item itself is left out)."""
         vector = vector_search.stored_vector(self.catalog, asset_id)
-        return vector_search.search_space(self.catalog, self.indexes.get(IMAGE_SPACE), vector, k,
-                                          Filters.parse(filters), exclude=[int(asset_id)])
+        return vector_search.search_space(self.catalog, self.indexes, vector, k, Filters.parse(filters),
+                                          exclude=[int(asset_id)])
 
     def search(self, text: str | None = None, image: Any = None, *, image_weight: float = 0.5,
                negative: str | None = None, negative_weight: float = 0.5, k: int = 10,
@@ -212,7 +212,7 @@ class Library:
         parsed = Filters.parse(filters)
         query = self.query_vector(text, image, image_weight=image_weight, negative=negative,
                                   negative_weight=negative_weight)
-        return vector_search.search_space(self.catalog, self.indexes.get(IMAGE_SPACE), query, k, parsed)
+        return vector_search.search_space(self.catalog, self.indexes, query, k, parsed)
 
     def query_vector(self, text: str | None = None, image: Any = None, *, image_weight: float = 0.5,
                      negative: str | None = None, negative_weight: float = 0.5) -> np.ndarray:

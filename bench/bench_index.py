@@ -87,6 +87,7 @@ def index_row(name: str, index: FaissIndex, build_s: float, q: np.ndarray, truth
            "file_B_per_vec": round(path.stat().st_size / n, 1), "save_s": round(save_s, 2),
            "load_s": round(load_s, 2)}
     path.unlink()
+    path.with_suffix(".json").unlink()
     print(json.dumps(row), file=sys.stderr, flush=True)
     return row
 

@@ -1,32 +1,62 @@
-"""Opening a catalog: engine set-up (SQLite WAL or PostgreSQL), schema creation and version checks."""
+"""Opening a catalog: engine set-up (SQLite WAL or PostgreSQL), schema creation and version checks.
+
+Everything here is safe with several processes on one database: schema creation and migrations run under a
+database-wide lock (``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL), and
+meta writes are single atomic upserts, so two processes opening a fresh database, or bumping the same
+generation, never collide.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    MetaData,
+    Text,
+    cast,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 from ..errors import LibraryError, SchemaVersionError
 from .models import SCHEMA_VERSION, Base, Meta
 
-# Migrations from version N to N+1, applied in order when an older catalog is opened.
-MIGRATIONS: dict[int, object] = {}
+# Migrations from version N to N+1, applied in order (under the schema lock, in one transaction) when an
+# older catalog is opened. Each gets a session joined to that transaction and must not commit it.
+MIGRATIONS: dict[int, Callable[[Session], None]] = {}
+
+SCHEMA_VERSION_KEY = "schema_version"
+# Key of the PostgreSQL advisory lock held while creating or migrating the schema (any constant will do).
+_PG_SCHEMA_LOCK = 0x6D6D726167  # "mmrag"
+_META = Meta.__table__
 
 
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout so readers and a writer coexist."""
-    if url.startswith("sqlite"):
-        database = url.split(":///", 1)[-1]
-        if database and database != ":memory:":
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -45,45 +75,66 @@ class Catalog:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._prepare_schema(create)
+        try:
+            self._prepare_schema(create)
+        except OperationalError as exc:
+            self.engine.dispose()
+            raise LibraryError(f"cannot open catalog {self.safe_url}: {exc.orig or exc}") from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def _prepare_schema(self, create: bool) -> None:
-        has_meta = inspect(self.engine).has_table("meta")
-        if not has_meta:
-            if not create:
+        """Check the schema without a lock; create, migrate or complete it under the schema lock if needed."""
+        with self.engine.connect() as conn:
+            version = _read_version(conn)
+            if version is None and not create:
                 raise LibraryError(f"no mmrag catalog at {self.safe_url}")
-            Base.metadata.create_all(self.engine)
-            self._init_version()
+            if version is not None:
+                self._check_not_newer(version)
+                if version == SCHEMA_VERSION and not _missing_tables(conn):
+                    return
+        with self.engine.connect() as conn:
+            _lock_schema(conn)
+            self._create_or_upgrade(conn)
+            conn.commit()
+
+    def _create_or_upgrade(self, conn: Connection) -> None:
+        version = _read_version(conn)  # again: another process may have done it while we waited
+        if version is None:
+            _create_tables(conn)
+            conn.execute(insert(_META).values(key=SCHEMA_VERSION_KEY, value=str(SCHEMA_VERSION)))
             return
-        version = int(self.get_meta("schema_version") or 0)
-        if version > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"catalog {self.safe_url} has schema version {version}, newer than this mmrag "
-                f"(supports {SCHEMA_VERSION}); upgrade mmrag to open it"
-            )
+        self._check_not_newer(version)
         while version < SCHEMA_VERSION:
             migrate = MIGRATIONS.get(version)
             if migrate is None:
                 raise SchemaVersionError(
                     f"catalog {self.safe_url} has schema version {version}, which this mmrag cannot migrate"
                 )
-            with self.session() as session:
-                migrate(session)  # type: ignore[operator]
-                version += 1
-                session.merge(Meta(key="schema_version", value=str(version)))
-        Base.metadata.create_all(self.engine)  # tables added without a schema bump (idempotent)
+            with Session(bind=conn) as session:
+                migrate(session)
+                session.flush()
+            version += 1
+            _write_meta(conn, SCHEMA_VERSION_KEY, str(version))
+        _create_tables(conn)  # tables added without a schema bump (idempotent)
 
-    def _init_version(self) -> None:
-        try:
-            with self.session() as session:
-                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-        except IntegrityError:  # another process created it at the same moment
-            pass
+    def _check_not_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"catalog {self.safe_url} has schema version {version}, newer than this mmrag "
+                f"(supports {SCHEMA_VERSION}); upgrade mmrag to open it"
+            )
 
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden, for messages."""
         return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql`` (the SQLAlchemy dialect name)."""
+        return self.engine.dialect.name
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -104,24 +155,28 @@ class Catalog:
             return row.value if row else None
 
     def set_meta(self, key: str, value: str, session: Session | None = None) -> None:
+        """Insert or replace one key (an atomic upsert: concurrent first writers do not collide)."""
         if session is None:
             with self.session() as own:
-                own.merge(Meta(key=key, value=value))
-        else:
-            session.merge(Meta(key=key, value=value))
+                self.set_meta(key, value, own)
+            return
+        _write_meta(session.connection(), key, value)
+        _expire_cached(session, key)
 
-    def bump_generation(self, session: Session, space: str) -> None:
-        """Mark the vectors of a space as changed, inside the caller's transaction.
+    def bump_generation(self, session: Session, space: str) -> int:
+        """Mark the vectors of a space as changed, in the caller's transaction; returns the new generation.
 
         Index sidecars record the generation they reflect; a mismatch at load time means the index must be
-        brought up to date from the vectors table.
+        brought up to date from the vectors table. The increment is one atomic statement (an upsert that
+        adds 1 to the stored value), so concurrent writers never lose a bump: on PostgreSQL the second
+        writer waits on the row lock until the first commits or rolls back. The row stays locked until the
+        caller's transaction ends, so bump late in a transaction, and bump several spaces in a fixed order
+        (``SPACES``) to avoid deadlocks between writers.
         """
         key = f"vectors_generation:{space}"
-        result = session.execute(
-            update(Meta).where(Meta.key == key).values(value=str(_next_generation(session, key)))
-        )
-        if result.rowcount == 0:
-            session.add(Meta(key=key, value="1"))
+        value = _increment_meta(session.connection(), key)
+        _expire_cached(session, key)
+        return value
 
     def generation(self, space: str) -> int:
         return int(self.get_meta(f"vectors_generation:{space}") or 0)
@@ -130,6 +185,89 @@ class Catalog:
         self.engine.dispose()
 
 
-def _next_generation(session: Session, key: str) -> int:
-    current = session.execute(select(Meta.value).where(Meta.key == key)).scalar_one_or_none()
-    return int(current or 0) + 1
+def _read_version(conn: Connection) -> int | None:
+    """The stored schema version, 0 when ``meta`` has none, None when there is no catalog at all."""
+    if not inspect(conn).has_table(_META.name):
+        return None
+    value = conn.execute(select(_META.c.value).where(_META.c.key == SCHEMA_VERSION_KEY)).scalar_one_or_none()
+    return int(value or 0)
+
+
+def _missing_tables(conn: Connection) -> set[str]:
+    return set(Base.metadata.tables) - set(inspect(conn).get_table_names())
+
+
+def _create_tables(conn: Connection) -> None:
+    """``create_all`` on a copy of the metadata.
+
+    On backends with ALTER, SQLAlchemy adds the ``use_alter`` foreign key (assets.source_chunk_id) after
+    CREATE TABLE and marks the constraint object to be left out of CREATE TABLE from then on; on the shared
+    metadata that mark would make a later SQLite catalog in the same process lack that foreign key.
+    """
+    copy = MetaData()
+    for table in Base.metadata.tables.values():
+        table.to_metadata(copy)
+    copy.create_all(conn)
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Serialise schema creation/migration between processes until ``conn``'s transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))
+    elif conn.dialect.name == "sqlite":
+        # pysqlite leaves DDL and SELECT outside transactions unless one is open: open a write one now.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _upsert(conn: Connection, values: dict[str, str]) -> Insert | None:
+    """An ``INSERT … ON CONFLICT (key)`` statement for the backends that have one, else None."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        return None
+    return dialect_insert(_META).values(values)
+
+
+def _write_meta(conn: Connection, key: str, value: str) -> None:
+    stmt = _upsert(conn, {"key": key, "value": value})
+    if stmt is not None:
+        conn.execute(stmt.on_conflict_do_update(index_elements=[_META.c.key], set_={"value": value}))  # type: ignore[attr-defined]
+        return
+    if conn.execute(update(_META).where(_META.c.key == key).values(value=value)).rowcount == 0:
+        _insert_or_retry(conn, key, value, update(_META).where(_META.c.key == key).values(value=value))
+
+
+def _increment_meta(conn: Connection, key: str) -> int:
+    plus_one = cast(cast(_META.c.value, BigInteger) + 1, Text)
+    stmt = _upsert(conn, {"key": key, "value": "1"})
+    if stmt is not None:
+        stmt = stmt.on_conflict_do_update(index_elements=[_META.c.key], set_={"value": plus_one})  # type: ignore[attr-defined]
+        if conn.dialect.insert_returning:
+            return int(conn.execute(stmt.returning(_META.c.value)).scalar_one())
+        conn.execute(stmt)  # SQLite before 3.35: no RETURNING, but the row is ours until commit
+        return int(conn.execute(select(_META.c.value).where(_META.c.key == key)).scalar_one())
+    bump = update(_META).where(_META.c.key == key).values(value=plus_one)
+    if conn.execute(bump).rowcount == 0:
+        _insert_or_retry(conn, key, "1", bump)
+    return int(conn.execute(select(_META.c.value).where(_META.c.key == key)).scalar_one())
+
+
+def _insert_or_retry(conn: Connection, key: str, value: str, on_conflict: object) -> None:
+    """Generic fallback: insert in a savepoint; if another writer inserted first, run ``on_conflict``."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(_META).values(key=key, value=value))
+    except IntegrityError:
+        conn.execute(on_conflict)  # type: ignore[call-overload]
+
+
+def _expire_cached(session: Session, key: str) -> None:
+    """Forget a Meta row the session may hold, since it was changed behind the ORM's back."""
+    cached = session.identity_map.get(session.identity_key(Meta, key))
+    if cached is not None:
+        session.expire(cached)

@@ -86,7 +86,8 @@ def _run(lib: Any, prompt: str, options: dict[str, Any]) -> GenerationResult:
 
 
 def _print_result(result: GenerationResult) -> None:
-    table = Table("asset", "seed", "clip", "ref sim", "refs", "path", box=None)
+    table = Table("asset", "seed", "clip", "ref sim", "refs", box=None)
+    table.add_column("path", overflow="fold")
     for image in result.images:
         refs = ", ".join(r.label for r in image.references) or "-"
         table.add_row(

@@ -120,7 +120,8 @@ def _print_hits(hits: list, json: bool) -> None:  # type: ignore[type-arg]
     if not hits:
         out.print("no results")
         return
-    table = Table("score", "id", "path", box=None)
+    table = Table("score", "id", box=None)
+    table.add_column("path", overflow="fold")
     passages = any(hit.chunk_id is not None for hit in hits)
     if passages:
         table.add_column("where")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ class FaissIndex:
         self.use_gpu = use_gpu
         self._gpu: faiss.Index | None = None
         self._gpu_failed = False
+        self._gpu_lock = threading.Lock()
         self._sorted_ids: np.ndarray | None = None
         self._set_index(index)
 
@@ -164,6 +166,13 @@ class FaissIndex:
     def ids(self) -> np.ndarray:
         return self._ids_sorted().copy()
 
+    def contains(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Boolean mask: which of ``ids`` are in the index (O(m log n))."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        stored = self._ids_sorted()
+        pos = np.minimum(np.searchsorted(stored, ids), max(len(stored) - 1, 0))
+        return (stored[pos] == ids) if len(stored) else np.zeros(len(ids), dtype=bool)
+
     def memory_bytes(self) -> int:
         """Estimate of resident bytes: codes, ids, id maps, centroids, graph links."""
         n = int(self._index.ntotal)
@@ -201,7 +210,7 @@ class FaissIndex:
             raise ValueError(f"{len(ids)} ids but {len(x)} vectors")
         if not len(ids):
             return
-        if len(np.unique(ids)) != len(ids) or np.isin(ids, self._ids_sorted(), assume_unique=True).any():
+        if len(np.unique(ids)) != len(ids) or self.contains(ids).any():
             raise ValueError("ids must be unique and not in the index yet (remove them first to replace)")
         if not self.is_trained:
             self.train(x)
@@ -210,7 +219,8 @@ class FaissIndex:
         self._gpu = None
 
     def remove(self, ids: Sequence[int] | np.ndarray) -> int:
-        ids = np.intersect1d(_as_ids(ids), self._ids_sorted())
+        ids = np.unique(_as_ids(ids))
+        ids = ids[self.contains(ids)]
         if not len(ids):
             return 0
         if self._ivf is not None:  # the hash-table direct map removes only through an IDSelectorArray
@@ -246,7 +256,8 @@ class FaissIndex:
             if len(self) == 0:
                 return _empty(len(q), k)
             return self._finish(*self._search_all(q, k))
-        allowed = np.intersect1d(_as_ids(allowed_ids), self._ids_sorted())
+        allowed = np.unique(_as_ids(allowed_ids))
+        allowed = allowed[self.contains(allowed)]
         if not len(allowed) or not len(q):
             return _empty(len(q), k)
         if not self._flat_scan and len(allowed) <= max(EXACT_MAX, k):
@@ -315,6 +326,10 @@ class FaissIndex:
         """The GPU copy when enabled and available (made lazily after each change), else the CPU index."""
         if not self.use_gpu or self._gpu_failed or not _num_gpus():
             return self._index
+        with self._gpu_lock:
+            return self._gpu_copy()
+
+    def _gpu_copy(self) -> faiss.Index:
         if self._gpu is None:
             try:
                 self._gpu_res = getattr(self, "_gpu_res", None) or faiss.StandardGpuResources()
@@ -349,6 +364,9 @@ def _stored_ids(index: FaissIndex) -> np.ndarray:
 def _prepare(index: faiss.Index) -> faiss.Index:
     """Give a fresh index its id handling and default search parameters."""
     ivf = _try_extract_ivf(index)
+    for part in (ivf, faiss.downcast_index(index)):
+        if part is not None and hasattr(part, "do_polysemous_training"):
+            part.do_polysemous_training = False  # the factory turns it on; it makes PQ training very slow
     if ivf is not None:
         ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
         ivf.nprobe = default_nprobe(ivf.nlist)
@@ -362,7 +380,7 @@ def _prepare(index: faiss.Index) -> faiss.Index:
 
 def _try_extract_ivf(index: faiss.Index) -> faiss.IndexIVF | None:
     try:
-        return faiss.extract_index_ivf(index)
+        return faiss.downcast_index(faiss.extract_index_ivf(index))
     except RuntimeError:
         return None
 

@@ -18,8 +18,9 @@ from ..errors import InputError
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 36867
 DATETIME = 306
-# Decode JPEGs at reduced scale (DCT scaling) when the model and thumbnails need no more pixels.
-DRAFT_MIN_SIDE = 448
+# JPEGs are decoded at reduced scale (DCT scaling) down to the smallest size the model and the
+# thumbnails need: both sides stay >= this many pixels (CLIP crops 224, thumbnails are 256).
+DEFAULT_DRAFT_SIZE = 256
 
 
 @dataclass
@@ -35,8 +36,11 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def open_image(data: bytes, name: str, max_pixels: int) -> DecodedImage:
-    """Decode image bytes into an upright RGB image, or raise InputError with the reason."""
+def open_image(data: bytes, name: str, max_pixels: int, draft_size: int | None = None) -> DecodedImage:
+    """Decode image bytes into an upright RGB image, or raise InputError with the reason.
+
+    With ``draft_size``, JPEGs decode at the smallest DCT scale that keeps both sides >= draft_size.
+    """
     if not data:
         raise InputError(f"{name}: empty file (0 bytes)")
     try:
@@ -50,8 +54,8 @@ def open_image(data: bytes, name: str, max_pixels: int) -> DecodedImage:
                 )
             fmt = image.format
             taken_at = _taken_at(image)
-            if fmt == "JPEG" and min(width, height) > 2 * DRAFT_MIN_SIDE:
-                image.draft("RGB", (DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))
+            if draft_size and fmt == "JPEG" and min(width, height) >= 2 * draft_size:
+                image.draft("RGB", (draft_size, draft_size))
             image.load()
             image = ImageOps.exif_transpose(image) or image
             rgb = to_rgb(image)

@@ -74,6 +74,7 @@ def image_job(
     max_pixels: int,
     max_bytes: int,
     thumb_size: int,
+    draft_size: int | None = None,
 ) -> FileResult:
     """Read, hash and, when the content is new, decode one image (runs in a worker thread)."""
     try:
@@ -83,7 +84,7 @@ def image_job(
             return FileResult(found, "touch", sha)
         if sha in by_sha:
             return FileResult(found, "reuse", sha, reuse_from=by_sha[sha])
-        decoded = open_image(data, found.path, max_pixels)
+        decoded = open_image(data, found.path, max_pixels, draft_size)
         save_thumbnail(decoded.rgb, thumbnail_path(library, sha), thumb_size)
         meta = ImageMeta(
             decoded.width,

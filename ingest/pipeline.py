@@ -133,6 +133,7 @@ class Ingestor:
             max_pixels=settings.ingest.max_image_pixels,
             max_bytes=settings.ingest.max_file_bytes,
             thumb_size=settings.ingest.thumbnail_size,
+            draft_size=max(settings.ingest.thumbnail_size, getattr(clip, "image_size", 224)),
         )
         window = max(2 * settings.batch_size, settings.ingest.commit_every) + settings.workers
         executor = ThreadPoolExecutor(settings.workers, "mmrag-decode") if settings.workers else None

@@ -56,7 +56,8 @@ def _hashed_images(catalog: Catalog, filters: Filters) -> tuple[np.ndarray, list
     with catalog.session() as session:
         rows = session.execute(select(Asset.id, Asset.path, Asset.phash).where(*conditions).order_by(Asset.id)).all()
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-    hashes = np.asarray([bytes.fromhex(r[2].rjust(16, "0")) for r in rows], dtype=np.uint8).reshape(-1, 8)
+    packed = b"".join(bytes.fromhex(r[2].rjust(16, "0")) for r in rows)
+    hashes = np.frombuffer(packed, dtype=np.uint8).reshape(-1, 8)
     return ids, [r[1] for r in rows], hashes
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import func, select
 
 from ..catalog import IMAGE_SPACE, Asset, Catalog, Vector
 from ..catalog.vectors import load_vectors
-from ..index.base import VectorIndex
 from .filters import Filters
 from .hits import Hit
 
@@ -48,9 +47,19 @@ def combine(parts: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
     return (vector / norm).astype(np.float32)
 
 
+class SpaceSearcher(Protocol):
+    """What search needs of the index layer (``IndexSet`` satisfies it)."""
+
+    def search(self, space: str, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> Any: ...
+
+    def get(self, space: str) -> Any: ...
+
+    def refresh(self, space: str | None = None) -> None: ...
+
+
 def search_space(
     catalog: Catalog,
-    index: VectorIndex,
+    indexes: SpaceSearcher,
     query: np.ndarray,
     k: int,
     filters: Filters,
@@ -68,13 +77,17 @@ def search_space(
     allowed = _allowed_ids(catalog, filters, exclude)
     if allowed is not None and not len(allowed):
         return []
+    indexes.refresh(space)  # pick up what another process committed since the index was loaded
+    size = len(indexes.get(space) or ())
+    if not size:
+        return []
     want = k + len(exclude)
     for _ in range(3):
-        result = index.search(query, min(want, max(len(index), 1)), allowed_ids=allowed)
+        result = indexes.search(space, query, min(want, size), allowed_ids=allowed)
         pairs = [(int(i), float(s)) for i, s in zip(result.ids[0], result.scores[0], strict=True) if i >= 0]
         pairs = [(i, s) for i, s in pairs if i not in exclude]
         hits = _hits(catalog, pairs)
-        if len(hits) >= k or len(pairs) < want or want >= len(index):
+        if len(hits) >= k or len(pairs) < want or want >= size:
             return hits[:k]
         want *= 2  # some ids were deleted after the index was loaded: look further
     return hits[:k]

@@ -102,16 +102,47 @@ def _write_page(
 
 
 def _find_title(text: str, title: str, start: int) -> int | None:
-    """Offset of the start of the line holding ``title`` (compared without case or extra spaces)."""
-    wanted = " ".join(title.lower().split())
+    """Offset of the start of the line where ``title`` begins at or after ``start``.
+
+    Compared without case, with any run of whitespace (line breaks included: long titles wrap) as one space
+    and typographic quotes as plain ones."""
+    wanted = _fold(" ".join(title.split()))
     if not wanted:
         return None
-    offset = 0
-    for line in text.split("\n"):
-        if offset >= start and wanted in " ".join(line.lower().split()):
-            return offset
-        offset += len(line) + 1
-    return None
+    folded, positions = _fold_with_positions(text)
+    at = folded.find(wanted, _folded_index(positions, start))
+    if at < 0:
+        return None
+    found = positions[at]
+    return text.rfind("\n", 0, found) + 1
+
+
+def _fold(text: str) -> str:
+    return text.lower().translate(_QUOTES)
+
+
+def _fold_with_positions(text: str) -> tuple[str, list[int]]:
+    """``text`` folded with whitespace runs squeezed, and the original offset of every folded character."""
+    chars: list[str] = []
+    positions: list[int] = []
+    for offset, ch in enumerate(text):
+        if ch.isspace():
+            if chars and chars[-1] == " ":
+                continue
+            ch = " "
+        lower = ch.lower()
+        chars.append(lower if len(lower) == 1 else ch)  # keep one folded character per original one
+        positions.append(offset)
+    return "".join(chars).translate(_QUOTES), positions
+
+
+def _folded_index(positions: list[int], start: int) -> int:
+    from bisect import bisect_left
+
+    return bisect_left(positions, start)
+
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
 
 
 def _outline(reader: Any) -> list[OutlineEntry]:

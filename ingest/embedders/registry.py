@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 def _open_clip(settings: Settings) -> ImageTextEmbedder:
     from .clip import OpenClipEmbedder
 
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
     return OpenClipEmbedder.load(settings.clip_model, settings.clip_pretrained, settings.device)
 
 

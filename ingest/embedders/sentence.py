@@ -134,7 +134,8 @@ def resolve_sentence_model(name: str) -> ResolvedModel:
     cached = cached_file(hub_id, ("modules.json",))
     if cached is not None:
         folder = Path(cached).parent
-        return ResolvedModel(short, folder, hub_id, _weights_sha(folder), "hf-cache")
+        sha = _weights_sha(folder)
+        return ResolvedModel(_canonical_name(short, sha), folder, hub_id, sha, "hf-cache")
     if hub_reachable():
         return ResolvedModel(short, None, hub_id, None, "download")
     problems.append("not in the Hugging Face cache" + (" (HF_HUB_OFFLINE=1 is set)" if offline() else ""))
@@ -148,7 +149,16 @@ def _from_folder(path: Path) -> ResolvedModel:
             f"folder {str(path)!r} is not a sentence-transformers model (no modules.json or config.json). "
             f"{_ways(str(path))}"
         )
-    return ResolvedModel(path.resolve().name, path.resolve(), path.name, _weights_sha(path), "folder")
+    sha = _weights_sha(path)
+    return ResolvedModel(_canonical_name(path.resolve().name, sha), path.resolve(), path.name, sha, "folder")
+
+
+def _canonical_name(name: str, sha: str | None) -> str:
+    """A packaged model's name when the weights are its weights (same vectors → same fingerprint)."""
+    for short, packaged in PACKAGED_MODELS.items():
+        if sha == packaged.sha256:
+            return short
+    return name
 
 
 def _from_package(short: str, packaged: PackagedModel, problems: list[str]) -> ResolvedModel | None:

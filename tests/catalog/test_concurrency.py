@@ -22,29 +22,40 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 def _join(processes: list[SpawnProcess], timeout: float = 240) -> None:
     for process in processes:
         process.join(timeout)
-    for process in processes:
-        if process.is_alive():
-            process.kill()
     assert [p.exitcode for p in processes] == [0] * len(processes), "a worker failed (see its traceback above)"
 
 
+def _kill_leftovers(processes: list[SpawnProcess]) -> None:
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join(10)
+
+
 def test_concurrent_writers_lose_nothing(catalog_url: str) -> None:
-    """4 spawned writers race to create the schema, then each commits 50 assets+vectors, one bump each."""
+    """4 spawned writers race to create the schema, then each commits 50 assets+vectors, one bump each.
+
+    A fifth process reads generations and counts meanwhile, as a search would.
+    """
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(WORKERS + 1)
     stop = context.Event()
     results = context.Queue()
     writers = [
-        context.Process(target=writer, args=(catalog_url, worker, PER_WORKER, start), name=f"writer-{worker}")
-        for worker in range(WORKERS)
+        context.Process(target=writer, args=(catalog_url, w, PER_WORKER, start), name=f"writer-{w}", daemon=True)
+        for w in range(WORKERS)
     ]
-    search = context.Process(target=reader, args=(catalog_url, start, stop, results), name="reader")
-    for process in [*writers, search]:
-        process.start()
-    _join(writers)
-    stop.set()
-    reads, seen_generation = results.get(timeout=60)
-    _join([search])
+    search = context.Process(target=reader, args=(catalog_url, start, stop, results), name="reader", daemon=True)
+    try:
+        for process in [*writers, search]:
+            process.start()
+        _join(writers)
+        stop.set()
+        reads, seen_generation = results.get(timeout=60)  # before join: a queue must be drained first
+        _join([search], timeout=60)
+    finally:
+        stop.set()
+        _kill_leftovers([*writers, search])
 
     catalog = Catalog(catalog_url, create=False)
     try:

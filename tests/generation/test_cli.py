@@ -61,7 +61,8 @@ def test_generate_table_and_errors(library: Path, photo_files: list[Path]) -> No
     ok = runner.invoke(app, ["generate", "same scene in winter", "--ref-image", str(photo_files[0]), *FAST,
                              "--library", str(library)], env=ENV)
     assert ok.exit_code == 0, ok.output
-    assert "generated" in ok.stdout and "astronaut" not in ok.stdout  # refs shown by library id
+    row = ok.stdout.splitlines()[1].split()
+    assert row[0] == "4" and row[4] == "#1"  # the new asset id, and the reference by its library id
     bad = runner.invoke(app, ["generate", "x", "--like", "a cat", *FAST, "--width", "100", "--library",
                               str(library)], env=ENV)
     assert bad.exit_code == 1 and "width must be a multiple of 8, got 100" in bad.output

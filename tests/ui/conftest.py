@@ -26,7 +26,7 @@ def tiny_generation_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         os.environ["MMRAG_CACHE_DIR"] = previous
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ui_library(tmp_path_factory: pytest.TempPathFactory, sample_photos: Path, tiny_clip: Any) -> Path:
-    """A library folder shared by a module's read-mostly tests."""
+    """A library folder shared by the UI tests (they add feedback and generated images, nothing else)."""
     return build_library(tmp_path_factory.mktemp("ui"), sample_photos, tiny_clip)

@@ -1,0 +1,280 @@
+"""Documents and RAG benchmarks (issue 3).
+
+    python bench/bench_rag.py quality [--corpus html pdf] [--json out.json]
+        R FAQ retrieval evaluation (bench/rag_eval/r_faq_questions.json): recall@5 and MRR@10 of dense, BM25
+        and hybrid retrieval, split by question style, an RRF sweep, and the extractive answerer's checks.
+    python bench/bench_rag.py latency [--chunks 100000] [--runs 5]
+        P6: retrieval latency over a synthetic library of N chunks (query encode + search + catalog fetch).
+
+Both build real libraries (``mmrag.Library``, tiny-test CLIP; all-MiniLM-L6-v2 text model) in a temp folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "rag_eval"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from evalset import CORPORA, Question, is_gold, load  # noqa: E402
+
+DEPTH = 100
+SWEEP_K = (5, 10, 20, 30, 60, 100)
+SWEEP_BM25_WEIGHT = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+
+
+def open_library(root: Path) -> Any:
+    from mmrag import Library
+
+    return Library(root, clip_model="tiny-test", device="cpu")
+
+
+# -- quality ------------------------------------------------------------------------------------------------
+
+
+def metrics(rankings: Sequence[Sequence[str | None]], questions: Sequence[Question]) -> dict[str, float]:
+    """recall@5 (a gold passage in the top 5) and MRR@10 over ranked section lists."""
+    recall, reciprocal = [], []
+    for sections, question in zip(rankings, questions, strict=True):
+        ranks = [rank for rank, section in enumerate(sections[:10], 1) if is_gold(section, question)]
+        recall.append(1.0 if ranks and ranks[0] <= 5 else 0.0)
+        reciprocal.append(1.0 / ranks[0] if ranks else 0.0)
+    return {"recall@5": round(statistics.mean(recall), 3), "mrr@10": round(statistics.mean(reciprocal), 3)}
+
+
+def rank_all(lib: Any, questions: Sequence[Question]) -> tuple[list[list[int]], list[list[int]], float]:
+    from mmrag.retrieval.text_search import bm25_ranking, dense_ranking
+
+    dense, bm25 = [], []
+    started = time.perf_counter()
+    for question in questions:
+        dense.append(dense_ranking(lib, question.text, DEPTH, None).ids)
+        bm25.append(bm25_ranking(lib, question.text, DEPTH, None).ids)
+    return dense, bm25, time.perf_counter() - started
+
+
+def chunk_sections(lib: Any) -> dict[int, str | None]:
+    from sqlalchemy import select
+
+    from mmrag.catalog.models import Chunk
+
+    with lib.catalog.session() as session:
+        return dict(session.execute(select(Chunk.id, Chunk.section)).all())
+
+
+def evaluate(lib: Any, questions: list[Question]) -> dict[str, Any]:
+    from mmrag.retrieval import fusion
+
+    sections = chunk_sections(lib)
+    dense, bm25, seconds = rank_all(lib, questions)
+
+    def score(ranked: list[list[int]], subset: Callable[[Question], bool] = lambda q: True) -> dict[str, float]:
+        pairs = [(r, q) for r, q in zip(ranked, questions, strict=True) if subset(q)]
+        return metrics([[sections.get(i) for i in r] for r, _ in pairs], [q for _, q in pairs])
+
+    def hybrid(k: float, bm25_weight: float) -> list[list[int]]:
+        return [[i for i, _ in fusion.reciprocal_rank_fusion([d, b], [1.0, bm25_weight], k=k)]
+                for d, b in zip(dense, bm25, strict=True)]
+
+    default = hybrid(fusion.RRF_K, fusion.BM25_WEIGHT / fusion.DENSE_WEIGHT)
+    table = {}
+    for name, ranked in (("dense", dense), ("bm25", bm25), ("hybrid", default)):
+        table[name] = {"all": score(ranked),
+                       "paraphrase": score(ranked, lambda q: q.style == "paraphrase"),
+                       "verbatim": score(ranked, lambda q: q.style == "verbatim")}
+    sweep = {f"k={k},w_bm25={w}": score(hybrid(k, w)) for k in SWEEP_K for w in SWEEP_BM25_WEIGHT}
+    return {"questions": len(questions), "retrieval": table, "rrf_sweep": sweep,
+            "ms_per_question_both_retrievers": round(1000 * seconds / len(questions), 1)}
+
+
+def answer_checks(lib: Any, questions: list[Question], unanswerable: list[str]) -> dict[str, Any]:
+    """Extractive answerer: is the first citation a gold passage; is off-topic refused; relevance spread."""
+    from mmrag.retrieval.answerers.extractive import MIN_RELEVANCE, ExtractiveAnswerer
+    from mmrag.retrieval.text_search import search_passages
+
+    answerer = ExtractiveAnswerer(lib.text_embedder)
+    first_gold, refused_answerable, best_cos_answerable = 0, 0, []
+    for question in questions:
+        passages = search_passages(lib, question.text, lib.settings.rag.top_k, mode="hybrid")
+        answer = answerer.answer(question.text, passages)
+        best_cos_answerable.append(_best_cosine(lib, question.text, passages))
+        refused_answerable += not answer.answered
+        first_gold += bool(answer.citations) and is_gold(answer.citations[0].section, question)
+    refused, best_cos_offtopic = 0, []
+    for text in unanswerable:
+        passages = search_passages(lib, text, lib.settings.rag.top_k, mode="hybrid")
+        refused += not answerer.answer(text, passages).answered
+        best_cos_offtopic.append(_best_cosine(lib, text, passages))
+    return {"threshold": MIN_RELEVANCE,
+            "first_citation_gold": f"{first_gold}/{len(questions)}",
+            "answerable_refused": f"{refused_answerable}/{len(questions)}",
+            "offtopic_refused": f"{refused}/{len(unanswerable)}",
+            "best_passage_cosine_answerable": _spread(best_cos_answerable),
+            "best_passage_cosine_offtopic": _spread(best_cos_offtopic)}
+
+
+def _best_cosine(lib: Any, question: str, passages: list[Any]) -> float:
+    from mmrag.ingest.documents.chunking import embedding_text
+
+    if not passages:
+        return 0.0
+    embedder = lib.text_embedder
+    query = embedder.embed_texts([question], is_query=True)[0]
+    return float((embedder.embed_texts([embedding_text(p.section, p.text) for p in passages]) @ query).max())
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"min": round(ordered[0], 3), "p10": round(ordered[len(ordered) // 10], 3),
+            "median": round(statistics.median(ordered), 3), "max": round(ordered[-1], 3)}
+
+
+def quality(corpora: list[str], out: Path | None) -> dict[str, Any]:
+    questions, unanswerable = load()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="mmrag-bench-rag-") as temp:
+        for name in corpora:
+            source = CORPORA[name]
+            if not source.is_file():
+                raise SystemExit(f"{source} missing: apt-get install r-doc-html r-doc-pdf")
+            folder = Path(temp) / f"docs-{name}"
+            folder.mkdir()
+            shutil.copy(source, folder / source.name)
+            lib = open_library(Path(temp) / f"lib-{name}")
+            started = time.perf_counter()
+            report = lib.ingest([folder])
+            ingest_s = time.perf_counter() - started
+            result = evaluate(lib, questions)
+            result["answers"] = answer_checks(lib, questions, unanswerable)
+            result["ingest_s"] = round(ingest_s, 1)
+            result["chunks"] = len(chunk_sections(lib))
+            result["ingest_report"] = str(report)
+            results[name] = result
+            print(json.dumps({name: result}, indent=1, ensure_ascii=False), flush=True)
+            lib.close()
+    if out:
+        out.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    return results
+
+
+# -- latency (P6) ---------------------------------------------------------------------------------------------
+
+
+def synthetic_library(root: Path, chunks: int, per_document: int = 100, seed: int = 0) -> Any:
+    """A library with ``chunks`` passages whose words follow the R manuals' word frequencies; random unit
+    vectors stand in for embeddings (latency does not depend on what the vectors mean)."""
+    import numpy as np
+
+    from mmrag.catalog.models import TEXT_SPACE, Asset, Chunk
+    from mmrag.catalog.vectors import put_vectors
+
+    lib = open_library(root)
+    rng = np.random.default_rng(seed)
+    vocabulary, weights = _vocabulary()
+    dim, fingerprint = lib.text_embedder.dim, lib.text_embedder.fingerprint
+    for first in range(0, chunks, per_document * 10):
+        with lib.catalog.session() as session:
+            rows: list[Chunk] = []
+            for doc in range(first // per_document, min(chunks, first + per_document * 10) // per_document):
+                asset = Asset(path=f"/synthetic/doc{doc:06d}.txt", folder="/synthetic", kind="document", size=1)
+                session.add(asset)
+                session.flush()
+                for ordinal in range(per_document):
+                    words = rng.choice(vocabulary, size=int(rng.integers(80, 160)), p=weights)
+                    rows.append(Chunk(asset_id=asset.id, ordinal=ordinal, text=" ".join(words),
+                                      section=f"Section {ordinal // 10}", char_end=1))
+            session.add_all(rows)
+            session.flush()
+            vectors = rng.standard_normal((len(rows), dim)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            put_vectors(session, lib.catalog, TEXT_SPACE, [r.id for r in rows], vectors, model=fingerprint)
+    lib.catalog.set_meta(f"model:{TEXT_SPACE}", fingerprint)
+    return lib
+
+
+def _vocabulary() -> tuple[list[str], Any]:
+    from collections import Counter
+
+    import numpy as np
+
+    from mmrag.ingest.documents.loaders import load_document
+
+    counts: Counter[str] = Counter()
+    for path in sorted(CORPORA["html"].parent.glob("R-*.html")):
+        counts.update(word for word in load_document(path).text.lower().split() if word.isalpha())
+    words, freq = zip(*counts.most_common(20_000), strict=True)
+    weights = np.asarray(freq, dtype=np.float64)
+    return list(words), weights / weights.sum()
+
+
+def latency(chunks: int, runs: int, queries: int) -> dict[str, Any]:
+    from mmrag.retrieval.bm25 import bm25_store
+    from mmrag.retrieval.text_search import search_passages
+
+    questions = [q.text for q in load()[0]][:queries]
+    with tempfile.TemporaryDirectory(prefix="mmrag-bench-p6-") as temp:
+        started = time.perf_counter()
+        lib = synthetic_library(Path(temp) / "lib", chunks)
+        build = {"catalog_s": round(time.perf_counter() - started, 1)}
+        started = time.perf_counter()
+        index = lib.indexes.get("text")
+        build["faiss_open_s"] = round(time.perf_counter() - started, 1)
+        build["faiss_spec"] = getattr(index, "spec", "?")
+        started = time.perf_counter()
+        bm25_store(lib.catalog, lib.settings.library).get()
+        build["bm25_build_s"] = round(time.perf_counter() - started, 1)
+        lib.text_embedder.embed_texts(["warm up"], is_query=True)
+        results: dict[str, Any] = {"chunks": chunks, "queries": len(questions), "runs": runs, "build": build}
+        for mode in ("dense", "bm25", "hybrid"):
+            p50s, p95s = [], []
+            for _ in range(runs):
+                times = []
+                for question in questions:
+                    started = time.perf_counter()
+                    hits = search_passages(lib, question, 10, mode=mode)
+                    times.append(1000 * (time.perf_counter() - started))
+                    assert hits, f"no hits for {question!r} in mode {mode}"
+                times.sort()
+                p50s.append(statistics.median(times))
+                p95s.append(times[int(0.95 * (len(times) - 1))])
+            results[mode] = {"p50_ms": round(statistics.median(p50s), 1), "p95_ms": round(statistics.median(p95s), 1)}
+            print(mode, results[mode], flush=True)
+        lib.close()
+    results["load_average"] = os.getloadavg()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    q = sub.add_parser("quality")
+    q.add_argument("--corpus", nargs="+", choices=sorted(CORPORA), default=["html", "pdf"])
+    q.add_argument("--json", type=Path)
+    lat = sub.add_parser("latency")
+    lat.add_argument("--chunks", type=int, default=100_000)
+    lat.add_argument("--runs", type=int, default=5)
+    lat.add_argument("--queries", type=int, default=50)
+    lat.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.command == "quality":
+        quality(args.corpus, args.json)
+    else:
+        result = latency(args.chunks, args.runs, args.queries)
+        print(json.dumps(result, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""IndexSet: one FaissIndex per vector space, loaded lazily and kept in step with the catalog.
+
+The catalog's ``vectors`` table is the truth. An index file records (sidecar) the vectors generation it
+reflects, the largest ``vectors.id`` it has seen and a digest of the last TAIL_ROWS rows. When the catalog's
+generation differs, the index is synced from the table:
+
+* ids in the table but not in the index are added, ids in the index but not in the table are removed;
+* a re-embedded item keeps its item id but gets a new vector row (ingest deletes, then inserts), so items
+  whose row id is above the recorded maximum are re-loaded;
+* SQLite without AUTOINCREMENT reuses the largest row ids after a delete, so a re-embedded newest item can
+  come back under the *same* row id. Rows in the recorded tail window are therefore compared by
+  (row id, item id, CRC of the vector); if not one of them survived unchanged the damage may reach below the
+  window, and the index is re-filled from the table (keeping its training).
+
+A writer's own ``add`` calls are remembered until the next sync, so saving does not re-load them.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, text
+
+from ..catalog import SPACES, Catalog, Vector
+from ..catalog.vectors import count_vectors, iter_vectors, load_vectors, vector_ids
+from ..errors import IndexCorruptError, LibraryError
+from . import files
+from .base import SearchResult
+from .faiss_index import FaissIndex, _empty
+from .spec import AUTO, choose_spec, ivf_nlist, trainable_spec, validate_spec
+
+log = logging.getLogger(__name__)
+
+TAIL_ROWS = 1024
+TRAIN_MIN = 1 << 16  # PQ codebooks want 256 points per centroid
+BATCH = 20_000
+
+
+class _RWLock:
+    """Many searches at once, or one mutation."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writer)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writer and not self._readers)
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@dataclass
+class _Space:
+    index: FaissIndex | None
+    policy: str  # "auto" or the factory string asked for
+    generation: int = -1  # catalog generation as of the last sync
+    max_row: int = 0  # largest vectors.id seen at the last sync
+    tail: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))  # row id, item id, crc
+    pending: set[int] = field(default_factory=set)  # item ids added by this writer since the last sync
+    dirty: bool = True
+
+
+class IndexSet:
+    """The indexes of one library (``<library>/index/<space>.faiss``)."""
+
+    def __init__(self, catalog: Catalog, folder: Path, *, spec: str = AUTO, memory_budget_mb: int = 4096,
+                 use_gpu: bool = True, writable: bool = True) -> None:
+        if not isinstance(spec, str) or not spec.strip():
+            raise ValueError(f"spec must be 'auto' or a FAISS factory string, got {spec!r}")
+        self.catalog = catalog
+        self.folder = Path(folder)
+        self.spec = spec.strip()
+        self.memory_budget_mb = memory_budget_mb
+        self.use_gpu = use_gpu
+        self.writable = writable
+        self._spaces: dict[str, _Space] = {}
+        self._lock = _RWLock()
+        self._save_lock = threading.Lock()
+        self._reusable: bool | None = None
+
+    # -- access --------------------------------------------------------------------------------------
+    def path(self, space: str) -> Path:
+        if space not in SPACES:
+            raise ValueError(f"unknown vector space {space!r}; valid: {', '.join(SPACES)}")
+        return self.folder / f"{space}.faiss"
+
+    def get(self, space: str) -> FaissIndex | None:
+        """The space's index (None while the space has no vectors); loads or builds it on first use."""
+        self.path(space)
+        sp = self._spaces.get(space)
+        if sp is None:
+            with self._lock.write():
+                sp = self._spaces.get(space) or self._open(space)
+                self._spaces[space] = sp
+        return sp.index
+
+    def refresh(self, space: str | None = None) -> None:
+        """Bring loaded indexes up to date with the catalog (cheap when its generation has not moved)."""
+        for name in [space] if space else list(self._spaces):
+            sp = self._spaces.get(name)
+            if sp is not None and sp.generation != self.catalog.generation(name):
+                with self._lock.write():
+                    self._sync(name, sp)
+
+    def search(self, space: str, queries: np.ndarray, k: int,
+               allowed_ids: np.ndarray | None = None) -> SearchResult:
+        index = self.get(space)
+        if index is None:  # no vectors yet: validate the arguments, find nothing
+            q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+            FaissIndex.create(max(1, q.shape[-1]), "Flat", use_gpu=False).search(q, k)
+            return _empty(len(q), k)
+        with self._lock.read():
+            return index.search(queries, k, allowed_ids)
+
+    # -- mutation ------------------------------------------------------------------------------------
+    def add(self, space: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add or replace (same id, new vector) items; call after the catalog transaction commits."""
+        self.get(space)
+        with self._lock.write():
+            sp = self._spaces[space]
+            if sp.index is None:
+                dim = int(np.shape(vectors)[-1])
+                spec = choose_spec(len(ids), dim, self.memory_budget_mb) if sp.policy == AUTO else sp.policy
+                sp.index = FaissIndex.create(dim, spec, use_gpu=self.use_gpu)
+            sp.index.remove(ids)
+            sp.index.add(ids, vectors)
+            sp.pending.update(int(i) for i in np.asarray(ids).reshape(-1))
+            sp.dirty = True
+
+    def remove(self, space: str, ids: Sequence[int] | np.ndarray) -> int:
+        self.get(space)
+        with self._lock.write():
+            sp = self._spaces[space]
+            if sp.index is None:
+                return 0
+            sp.pending.difference_update(int(i) for i in np.asarray(ids).reshape(-1))
+            removed = sp.index.remove(ids)
+            sp.dirty = sp.dirty or bool(removed)
+            return removed
+
+    def rebuild(self, space: str, spec: str | None = None) -> FaissIndex | None:
+        """Rebuild from the stored vectors (no re-embedding); ``spec`` may change the index type."""
+        self.path(space)
+        with self._lock.write():
+            self._spaces[space] = self._build(space, (spec or self.spec).strip())
+            return self._spaces[space].index
+
+    def save(self, space: str | None = None) -> list[Path]:
+        """Sync with the catalog, apply the auto policy, then write changed indexes atomically."""
+        if not self.writable:
+            raise LibraryError(f"index set {self.folder} is read-only; only the writer saves indexes")
+        written = []
+        with self._save_lock:
+            for name in [space] if space else list(self._spaces):
+                if self._save_one(name):
+                    written.append(self.path(name))
+        return written
+
+    def _save_one(self, space: str) -> bool:
+        with self._lock.write():
+            sp = self._spaces.get(space)
+            if sp is None or sp.index is None:
+                return False
+            self._sync(space, sp)
+            sp = self._upgrade(space, sp)
+            path = self.path(space)
+            if not sp.dirty and path.exists():
+                return False
+            meta = {"generation": sp.generation, "policy": sp.policy, "model": self._model(space),
+                    "max_row": sp.max_row, "tail": _encode(sp.tail)}
+            sp.dirty = False
+        with self._lock.read():  # searches go on while the file is written; mutations wait
+            sp.index.save(path, **meta)
+        return True
+
+    # -- status --------------------------------------------------------------------------------------
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Per space: spec, count, nprobe, device, file size, memory estimate, generations."""
+        out = {}
+        for space in SPACES:
+            path = self.path(space)
+            sp = self._spaces.get(space)
+            info: dict[str, Any] = {"file": str(path), "file_bytes": path.stat().st_size if path.exists() else None,
+                                    "catalog_generation": self.catalog.generation(space), "loaded": sp is not None}
+            if sp is not None and sp.index is not None:
+                ix = sp.index
+                info |= {"spec": ix.spec, "policy": sp.policy, "count": len(ix), "nprobe": ix.nprobe,
+                         "ef_search": ix.ef_search, "device": ix.device, "memory_bytes": ix.memory_bytes(),
+                         "generation": sp.generation, "needs_rebuild": ix.needs_rebuild}
+            elif sp is None and path.exists():
+                try:
+                    meta = files.read_sidecar(path)
+                    info |= {k: meta.get(k) for k in ("spec", "policy", "count", "nprobe", "generation")}
+                except IndexCorruptError as exc:
+                    info["error"] = str(exc)
+            out[space] = info
+        return out
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _open(self, space: str) -> _Space:
+        path = self.path(space)
+        if not path.exists() and not files.sidecar_path(path).exists():
+            return self._build(space, self.spec)
+        index, meta = FaissIndex.load(path, use_gpu=self.use_gpu)
+        model = self._model(space)
+        if meta.get("model") is not None and model is not None and meta["model"] != model:
+            raise IndexCorruptError(f"index file {path} was built from model {meta.get('model')!r} but the "
+                                    f"catalog's {space} vectors come from {model!r}; run `mmrag rebuild`")
+        dim = _table_dim(self.catalog, space)
+        if dim is not None and dim != index.dim:
+            raise IndexCorruptError(f"index file {path} has dim {index.dim} but the catalog's {space} vectors "
+                                    f"have dim {dim}; run `mmrag rebuild`")
+        sp = _Space(index, meta.get("policy", AUTO), int(meta["generation"]), int(meta.get("max_row", 0)),
+                    _decode(meta.get("tail")), dirty=False)
+        self._sync(space, sp)
+        return sp
+
+    def _build(self, space: str, spec: str) -> _Space:
+        generation = self.catalog.generation(space)
+        max_row, tail = _row_marks(self.catalog, space)
+        n, dim = count_vectors(self.catalog, space), _table_dim(self.catalog, space)
+        sp = _Space(None, spec, generation, max_row, tail)
+        if not n or dim is None:
+            return sp
+        chosen = choose_spec(n, dim, self.memory_budget_mb) if spec == AUTO else validate_spec(spec, dim)
+        sp.index = FaissIndex.create(dim, chosen, use_gpu=self.use_gpu)
+        self._fill(space, sp.index, n)
+        log.info("built %s index %s over %d vectors", space, sp.index.spec, len(sp.index))
+        return sp
+
+    def _fill(self, space: str, index: FaissIndex, n: int) -> None:
+        """Train (on a seeded uniform sample) if needed, then add every stored vector of the space."""
+        if not index.is_trained:
+            size = min(n, max(64 * (ivf_nlist(index.requested_spec) or 1), TRAIN_MIN))
+            picks = np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+            sample, seen = [], 0
+            for _ids, vecs in iter_vectors(self.catalog, space, BATCH):
+                lo, hi = np.searchsorted(picks, [seen, seen + len(vecs)])
+                sample.append(vecs[picks[lo:hi] - seen])
+                seen += len(vecs)
+            index.train(np.vstack(sample))
+        for ids, vecs in iter_vectors(self.catalog, space, BATCH):
+            index.add(ids, vecs)
+
+    def _sync(self, space: str, sp: _Space) -> None:
+        """Apply catalog changes made since ``sp.generation`` (caller holds the write lock)."""
+        generation = self.catalog.generation(space)
+        if generation == sp.generation:
+            return
+        old_max, old_tail = sp.max_row, sp.tail
+        sp.max_row, sp.tail = _row_marks(self.catalog, space)  # read before the table: later rows are re-seen
+        if sp.index is None:
+            built = self._build(space, sp.policy)
+            sp.index, sp.generation, sp.max_row, sp.tail = built.index, built.generation, built.max_row, built.tail
+            sp.dirty = True
+            return
+        stored = vector_ids(self.catalog, space)
+        changed = self._changed_items(space, old_max, old_tail)
+        if changed is None:  # row ids may have been reused below the tail window: re-fill from the table
+            log.warning("%s index: re-filling from the catalog (vector row ids were reused)", space)
+            sp.index.clear()
+            self._fill(space, sp.index, len(stored))
+        else:
+            present = sp.index.ids()
+            reload = np.setdiff1d(changed, np.fromiter(sp.pending, np.int64, len(sp.pending)))
+            sp.index.remove(np.union1d(np.setdiff1d(present, stored), reload))
+            self._add_from_table(space, sp.index, np.union1d(np.setdiff1d(stored, present), reload))
+        sp.generation, sp.dirty = generation, True
+        sp.pending.clear()
+
+    def _add_from_table(self, space: str, index: FaissIndex, ids: np.ndarray) -> None:
+        for start in range(0, len(ids), BATCH):
+            found, vecs = load_vectors(self.catalog, space, ids[start:start + BATCH])
+            if len(found):
+                index.remove(found)  # loaded twice if the table changed meanwhile
+                index.add(found, vecs)
+
+    def _changed_items(self, space: str, old_max: int, old_tail: np.ndarray) -> np.ndarray | None:
+        """Item ids whose vector row is newer than the last sync; None when that cannot be told."""
+        with self.catalog.session() as s:
+            newer = s.execute(select(Vector.item_id).where(Vector.space == space, Vector.id > old_max)).scalars()
+            items = set(newer)
+            if not len(old_tail) or not self._ids_reusable():
+                return np.fromiter(items, np.int64, len(items))
+            lo = int(old_tail[:, 0].min())
+            rows = s.execute(select(Vector.id, Vector.item_id, Vector.data)
+                             .where(Vector.space == space, Vector.id.between(lo, old_max))).all()
+            before = s.execute(select(func.count()).where(Vector.space == space, Vector.id < lo)).scalar_one()
+        old = {tuple(r) for r in old_tail.tolist()}
+        now = {(r.id, r.item_id, zlib.crc32(r.data)) for r in rows}
+        if before and not now & old:  # nothing in the window survived: reuse may reach below it
+            return None
+        items.update(item for _, item, _ in now - old)
+        return np.fromiter(items, np.int64, len(items))
+
+    def _ids_reusable(self) -> bool:
+        """SQLite reuses the largest rowid after a delete unless the table is declared AUTOINCREMENT."""
+        if self._reusable is None:
+            self._reusable = False
+            if self.catalog.engine.dialect.name == "sqlite":
+                with self.catalog.session() as s:
+                    sql = s.execute(text("SELECT sql FROM sqlite_master WHERE name = 'vectors'")).scalar()
+                self._reusable = "AUTOINCREMENT" not in (sql or "").upper()
+        return self._reusable
+
+    def _upgrade(self, space: str, sp: _Space) -> _Space:
+        """Auto policy: Flat past the threshold becomes IVF, an IVF 4x too coarse is re-trained, and so on."""
+        ix = sp.index
+        assert ix is not None
+        if sp.policy == AUTO:
+            want = choose_spec(len(ix), ix.dim, self.memory_budget_mb)
+            grown = (ivf_nlist(want) or 0) >= 4 * (ivf_nlist(ix.spec) or 1)
+            stale = grown or (want != "Flat" and _family(want) != _family(ix.spec))  # never back to Flat
+        else:
+            want = sp.policy
+            stale = ix.spec != want and trainable_spec(want, len(ix)) == want
+        if stale or ix.needs_rebuild:
+            log.info("%s index: rebuilding %s as %s", space, ix.spec, want)
+            built = self._build(space, sp.policy)
+            built.dirty = True
+            self._spaces[space] = built
+            return built
+        return sp
+
+    def _model(self, space: str) -> str | None:
+        return self.catalog.get_meta(f"model:{space}")
+
+
+def _family(spec: str) -> tuple[str, str]:
+    kind = "IVF" if ivf_nlist(spec) else spec.split(",")[0].rstrip("0123456789")
+    return kind, spec.split(",")[-1]
+
+
+def _table_dim(catalog: Catalog, space: str) -> int | None:
+    with catalog.session() as s:
+        return s.execute(select(Vector.dim).where(Vector.space == space).limit(1)).scalar_one_or_none()
+
+
+def _row_marks(catalog: Catalog, space: str) -> tuple[int, np.ndarray]:
+    """Largest vector row id of the space and (row id, item id, crc) of its last TAIL_ROWS rows."""
+    with catalog.session() as s:
+        rows = s.execute(select(Vector.id, Vector.item_id, Vector.data).where(Vector.space == space)
+                         .order_by(Vector.id.desc()).limit(TAIL_ROWS)).all()
+    tail = np.array([(r.id, r.item_id, zlib.crc32(r.data)) for r in rows], dtype=np.int64).reshape(-1, 3)
+    return (int(tail[0, 0]) if len(tail) else 0), tail
+
+
+def _encode(tail: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(tail, dtype="<i8").tobytes()).decode()
+
+
+def _decode(value: object) -> np.ndarray:
+    if not isinstance(value, str):
+        return np.zeros((0, 3), np.int64)
+    return np.frombuffer(base64.b64decode(value), dtype="<i8").reshape(-1, 3).astype(np.int64)

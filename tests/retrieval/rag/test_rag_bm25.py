@@ -1,0 +1,114 @@
+"""BM25: tokenization (English and CJK), search with allowed ids, persistence, rebuild when stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmrag.catalog.db import Catalog
+from mmrag.catalog.models import TEXT_SPACE, Asset, Chunk
+from mmrag.retrieval.bm25 import TOKENIZER_VERSION, Bm25Index, Bm25Store, tokenize
+
+DOCS = [
+    "Hold the reset button for ten seconds to restore the factory settings.",
+    "The router's lights blink green while the firmware is updating.",
+    "Refunds are paid within 30 days of the return of the product.",
+    "路由器的复位按钮在背面。",  # the router's reset button is on the back
+    "退货后三十天内退款。",  # refunds within thirty days after returning
+]
+
+
+def test_english_tokens_are_lowercased_stemmed_without_stopwords() -> None:
+    assert tokenize("The Routers are RESETTING the lights") == ["router", "reset", "light"]
+    assert tokenize("convert converting converted") == ["convert"] * 3
+    assert tokenize("as.numeric(levels(f))") == ["numer", "level", "f"]  # "as" is a stop word
+
+
+def test_cjk_becomes_characters_and_bigrams() -> None:
+    assert tokenize("复位按钮") == ["复", "位", "按", "钮", "复位", "位按", "按钮"]
+    assert tokenize("ルーター reset") == ["ル", "ー", "タ", "ー", "ルー", "ータ", "ター", "reset"]
+    assert tokenize("R语言") == ["r", "语", "言", "语言"]
+
+
+@pytest.fixture
+def index() -> Bm25Index:
+    return Bm25Index.build(np.array([11, 12, 13, 14, 15]), DOCS, generation=3)
+
+
+def test_search_ranks_and_respects_allowed_ids(index: Bm25Index) -> None:
+    ids, scores = index.search("how do I reset my router", 3)
+    assert ids[0] == 11 and len(ids) == 2 and scores[0] >= scores[1] > 0
+    ids, _ = index.search("reset router", 3, allowed_ids=np.array([12, 13]))
+    assert list(ids) == [12]
+    assert index.search("completely unrelated zebra", 3)[0].size == 0
+
+
+def test_chinese_query_finds_chinese_passage(index: Bm25Index) -> None:
+    ids, _ = index.search("复位按钮在哪里", 2)
+    assert ids[0] == 14
+    ids, _ = index.search("多少天退款", 2)
+    assert ids[0] == 15
+
+
+def test_save_and_load_round_trip(index: Bm25Index, tmp_path: Path) -> None:
+    folder = tmp_path / "index" / "bm25"
+    index.save(folder)
+    index.save(folder)  # replacing an existing index works
+    loaded = Bm25Index.load(folder)
+    assert loaded is not None and loaded.generation == 3
+    np.testing.assert_array_equal(loaded.ids, index.ids)
+    assert list(loaded.search("refund days", 2)[0]) == list(index.search("refund days", 2)[0])
+    assert [p.name for p in tmp_path.joinpath("index").iterdir()] == ["bm25"]  # no temp folders left
+
+
+def test_damaged_or_old_index_is_not_loaded(index: Bm25Index, tmp_path: Path) -> None:
+    folder = tmp_path / "bm25"
+    index.save(folder)
+    meta = folder / "meta.json"
+    meta.write_text(meta.read_text().replace(f'"tokenizer": {TOKENIZER_VERSION}', '"tokenizer": -1'))
+    assert Bm25Index.load(folder) is None
+    (folder / "ids.npy").write_bytes(b"garbage")
+    assert Bm25Index.load(folder) is None
+
+
+def _add_document(catalog: Catalog, name: str, texts: list[str]) -> list[int]:
+    with catalog.session() as session:
+        asset = Asset(path=f"/docs/{name}", folder="/docs", kind="document")
+        session.add(asset)
+        session.flush()
+        chunks = [Chunk(asset_id=asset.id, ordinal=i, text=t, section="Help") for i, t in enumerate(texts)]
+        session.add_all(chunks)
+        session.flush()
+        catalog.bump_generation(session, TEXT_SPACE)
+        return [c.id for c in chunks]
+
+
+def test_store_rebuilds_when_the_catalog_generation_moves(tmp_path: Path) -> None:
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    store = Bm25Store(catalog, tmp_path / "index" / "bm25")
+    assert len(store.get()) == 0
+    first = _add_document(catalog, "a.txt", DOCS[:2])
+    index = store.get()
+    assert index.generation == catalog.generation(TEXT_SPACE) and list(index.ids) == first
+    assert store.get() is index  # unchanged catalog: the loaded index is reused
+    second = _add_document(catalog, "b.txt", DOCS[2:3])
+    ids, _ = store.get().search("refund", 1)
+    assert list(ids) == second
+    reopened = Bm25Store(catalog, tmp_path / "index" / "bm25").get()  # a new process loads the saved one
+    assert reopened.generation == catalog.generation(TEXT_SPACE) and len(reopened) == 3
+    catalog.dispose()
+
+
+def test_section_titles_are_searchable(tmp_path: Path) -> None:
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    with catalog.session() as session:
+        asset = Asset(path="/docs/faq.html", folder="/docs", kind="document")
+        session.add(asset)
+        session.flush()
+        session.add(Chunk(asset_id=asset.id, ordinal=0, text="Use the levels.", section="Converting factors"))
+        catalog.bump_generation(session, TEXT_SPACE)
+    ids, _ = Bm25Store(catalog, tmp_path / "bm25").get().search("convert a factor", 1)
+    assert len(ids) == 1
+    catalog.dispose()
