@@ -49,7 +49,7 @@ def fail(exc: BaseException | str, code: int = 1) -> None:
     from ..errors import MmragError
 
     if isinstance(exc, (MmragError, ValueError, TypeError, FileNotFoundError)) or isinstance(exc, str):
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(code)
     raise exc
 

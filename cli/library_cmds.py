@@ -6,8 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from .common import JsonOption, LibraryOption, app, console, fail, open_library, out, print_json
 
@@ -52,12 +61,17 @@ def ingest(
         out.print(f"  … and {len(report.skipped) - 50} more (see `mmrag skipped`)")
 
 
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.1f} files/s" if task.speed else "")
+
+
 class _progress:
     """A rich progress bar with rate and ETA on stderr (nothing when --json)."""
 
     def __init__(self, disabled: bool) -> None:
         self.bar = Progress(
-            TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} files/s"),
+            TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
             TimeRemainingColumn(), console=console, disable=disabled, transient=False,
         )
 

@@ -23,7 +23,7 @@ def save_ldm_checkpoint(pipe: Any, path: Path) -> Path:
     state = {}
     state |= {f"model.diffusion_model.{k}": v for k, v in unet_to_ldm(pipe.unet).items()}
     state |= {f"first_stage_model.{k}": v for k, v in vae_to_ldm(pipe.vae).items()}
-    state |= {f"cond_stage_model.transformer.{k}": v for k, v in pipe.text_encoder.state_dict().items()}
+    state |= {f"cond_stage_model.transformer.{_clip_key(k)}": v for k, v in pipe.text_encoder.state_dict().items()}
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     return path
 
@@ -99,3 +99,9 @@ def _vae_key(key: str, levels: int) -> str:
     if m := re.match(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.*)", key):
         return f"{m[1]}.mid.attn_1.{m[2]}"
     raise KeyError(f"no LDM name for VAE key {key!r}")
+
+
+def _clip_key(key: str) -> str:
+    """SD 1.x checkpoints hold transformers' CLIPTextModel keys under ``text_model.`` (transformers 5 dropped
+    that level from its own state dict)."""
+    return key if key.startswith("text_model.") else f"text_model.{key}"

@@ -131,3 +131,21 @@ def test_lora_weights_load_and_scale(pipeline_dir: Path, tmp_path: Path) -> None
         outputs[name] = run(gen, request, [], [11])[0]
     assert np.array_equal(outputs["plain"], outputs["zero"])  # scale 0 switches the LoRA off
     assert not np.array_equal(outputs["plain"], outputs["full"])
+
+
+def test_single_file_checkpoint_loads_through_from_single_file(generator, pipeline_dir: Path, tmp_path: Path) -> None:
+    from gen_ldm_format import save_ldm_checkpoint
+
+    from mmrag.errors import ModelNotFoundError
+
+    checkpoint = save_ldm_checkpoint(generator.base, tmp_path / "tiny-sd15.safetensors")  # LDM/A1111 key names
+    request = GenerationRequest("x", model=str(checkpoint), model_config=str(pipeline_dir)).validate()
+    single = DiffusersGenerator.load(request, "cpu")
+    for name in ("unet", "vae", "text_encoder"):
+        expected, loaded = getattr(generator.base, name).state_dict(), getattr(single.base, name).state_dict()
+        assert expected.keys() == loaded.keys() and all(torch.equal(expected[k], loaded[k]) for k in expected)
+    txt2img = {"mode": "txt2img", "steps": 2}
+    assert np.array_equal(run(single, make_request(single, **txt2img), [], [8])[0],
+                          run(generator, make_request(generator, **txt2img), [], [8])[0])
+    with pytest.raises(ModelNotFoundError, match="needs the diffusers config of 'stable-diffusion-v1-5/.*--model-config"):
+        DiffusersGenerator.load(GenerationRequest("x", model=str(checkpoint)).validate(), "cpu")

@@ -88,7 +88,7 @@ def test_ivf_pq_and_sq_work(data, exact) -> None:  # type: ignore[no-untyped-def
     assert recall(built("IVF64,PQ8x4", ids, x).search(q, 10).ids, truth) >= 0.3
 
 
-@pytest.mark.parametrize("spec", ["Flat", "IVF64,Flat", "IVF64,SQ8", "HNSW16", "PQ8x4"])
+@pytest.mark.parametrize("spec", ["Flat", "IVF64,Flat", "IVF64,SQ8", "HNSW16", "PQ32x4"])
 def test_add_remove_search(spec: str, data) -> None:  # type: ignore[no-untyped-def]
     ids, x, q = data
     index = built(spec, ids[:2000], x[:2000])
@@ -107,7 +107,7 @@ def test_add_remove_search(spec: str, data) -> None:  # type: ignore[no-untyped-
     assert index.memory_bytes() > 0
 
 
-@pytest.mark.parametrize("spec", ["Flat", "IVF64,Flat", "IVF64,SQ8", "HNSW16", "PQ8x4"])
+@pytest.mark.parametrize("spec", ["Flat", "IVF64,Flat", "IVF64,SQ8", "HNSW16", "PQ32x4"])
 @pytest.mark.parametrize("n_allowed", [3, 12, 40, 1500])
 def test_selective_filter_still_returns_k(spec: str, n_allowed: int, data, exact, shared) -> None:  # type: ignore
     ids, x, q = data
