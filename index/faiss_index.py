@@ -119,6 +119,11 @@ class FaissIndex:
         return int(self._index.ntotal) - self.tombstones
 
     @property
+    def faiss_index(self) -> faiss.Index:
+        """The underlying CPU index (for tools and benchmarks; mutate it only through this class)."""
+        return self._index
+
+    @property
     def is_trained(self) -> bool:
         return bool(self._index.is_trained)
 

@@ -317,7 +317,7 @@ class IndexSet:
             before = s.execute(select(func.count()).where(Vector.space == space, Vector.id < lo)).scalar_one()
         old = {tuple(r) for r in old_tail.tolist()}
         now = {(r.id, r.item_id, zlib.crc32(r.data)) for r in rows}
-        if False:  # nothing in the window survived: reuse may reach below it
+        if before and not now & old:  # nothing in the window survived: reuse may reach below it
             return None
         items.update(item for _, item, _ in now - old)
         return np.fromiter(items, np.int64, len(items))

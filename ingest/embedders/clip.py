@@ -48,7 +48,7 @@ def resolve_device(device: str) -> str:
 def clip_fingerprint(name: str, pretrained: str | None) -> str:
     """The identity of a CLIP configuration, known without loading it (checked when a library opens)."""
     if name == TINY_TEST:
-        return f"open_clip:{TINY_TEST}:seed0"
+        return f"open_clip:{TINY_TEST}:{_tiny_weights(pretrained) or 'seed0'}"
     tag = "none" if (pretrained or "").lower() in RANDOM_WEIGHTS else pretrained
     return f"open_clip:{name}:{tag}"
 
@@ -77,7 +77,9 @@ class OpenClipEmbedder:
 
         device = resolve_device(device)
         if name == TINY_TEST:
-            return cls._tiny(device)
+            open_clip.add_model_config(CONFIG_DIR / f"{TINY_TEST}.json")
+            if _tiny_weights(pretrained) is None:
+                return cls._tiny(device)
         tag = None if (pretrained or "").lower() in RANDOM_WEIGHTS else pretrained
         source = _local_weights(name, tag)
         try:
@@ -92,7 +94,6 @@ class OpenClipEmbedder:
         import open_clip
         import torch
 
-        open_clip.add_model_config(CONFIG_DIR / f"{TINY_TEST}.json")
         with torch.random.fork_rng(devices=[]), _quiet_root_logger():
             torch.manual_seed(0)  # same random weights in every process: vectors stay comparable
             model, _, preprocess = open_clip.create_model_and_transforms(TINY_TEST, pretrained=None, device="cpu")
@@ -139,6 +140,11 @@ class OpenClipEmbedder:
         with torch.inference_mode():
             features = self.model.encode_text(tokens)
         return _normalise(features)
+
+
+def _tiny_weights(pretrained: str | None) -> str | None:
+    """tiny-test takes saved weights from a file; any other value means the seeded random weights."""
+    return pretrained if pretrained and os.path.isfile(pretrained) else None
 
 
 def _local_weights(name: str, tag: str | None) -> str | None:
