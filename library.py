@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -19,7 +20,7 @@ import numpy as np
 from sqlalchemy import select
 
 from .catalog import IMAGE_SPACE, SPACES, TEXT_SPACE, Asset, Catalog, Tag
-from .errors import LibraryLockedError, ModelMismatchError
+from .errors import IndexCorruptError, LibraryLockedError, ModelMismatchError
 from .ingest.report import IngestReport
 from .retrieval import search as vector_search
 from .retrieval.filters import Filters
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from .index.index_set import IndexSet
     from .ingest.base import ImageTextEmbedder, TextEmbedder
     from .ingest.pipeline import ProgressCallback
+
+log = logging.getLogger(__name__)
 
 LOCK_FILE = ".write.lock"
 KIND_SPACES = {"image": IMAGE_SPACE, "generated": IMAGE_SPACE, "text": TEXT_SPACE, "document": TEXT_SPACE}
@@ -102,8 +105,8 @@ class Library:
         if recorded and recorded != fingerprint:
             raise ModelMismatchError(
                 f"library {str(self.path)!r} holds {space} vectors made by {recorded!r}, but the configured "
-                f"model is {fingerprint!r}. Open it with the same model (its mmrag.toml records it), or run "
-                f"`mmrag rebuild --reembed` to re-embed everything with the new one"
+                f"model is {fingerprint!r}. Open it with the same model (its mmrag.toml records it; "
+                f"`mmrag doctor` shows both), or ingest into a new library to use the new model"
             )
 
     # -- writing --------------------------------------------------------------------------------------------
@@ -141,7 +144,7 @@ class Library:
             if not (self.path / SETTINGS_FILE).exists():
                 self.settings.save()  # later opens use the same models without flags
             ctx = IngestContext(self.settings, self.catalog, lambda: self.clip, lambda: self.text_embedder,
-                                self.indexes)
+                                SelfHealingIndexes(self.indexes))
             return Ingestor(ctx, progress).run(roots)
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> int:
@@ -156,10 +159,11 @@ class Library:
                 rows = session.execute(select(Asset.id, Asset.path).where(Asset.parent_id.is_(None))).all()
                 ids = [i for i, path in rows if under_roots(path, roots)]
                 remove_assets(session, self.catalog, ids, changes)
+            indexes = SelfHealingIndexes(self.indexes)
             for space in SPACES:
                 if changes.remove[space]:
-                    self.indexes.remove(space, changes.remove[space])
-            self.indexes.save()
+                    indexes.remove(space, changes.remove[space])
+            indexes.save()
         return len(ids)
 
     def rebuild(self, spec: str | None = None) -> dict[str, Any]:
@@ -296,6 +300,54 @@ class Library:
 
         with self.writing():
             return generate(self, prompt, **options)
+
+
+class SelfHealingIndexes:
+    """The writer's view of the index set: an index file that fails its checks (a kill between writing an
+    index and its sidecar leaves such a pair) is rebuilt from the stored vectors, the truth, instead of
+    failing the write. Readers keep reporting the damage (IndexCorruptError naming `mmrag rebuild`) until
+    the writer's next save replaces the file."""
+
+    def __init__(self, indexes: IndexSet) -> None:
+        self.indexes = indexes
+        self._ready: set[str] = set()
+
+    def _open(self, space: str) -> None:
+        if space in self._ready:
+            return
+        try:
+            self.indexes.get(space)
+        except IndexCorruptError as exc:
+            log.warning("%s -- rebuilding the %s index from the stored vectors", exc, space)
+            self.indexes.rebuild(space)
+        self._ready.add(space)
+
+    def add(self, space: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self._open(space)
+        self.indexes.add(space, ids, vectors)
+
+    def remove(self, space: str, ids: Sequence[int]) -> int:
+        self._open(space)
+        return self.indexes.remove(space, ids)
+
+    def save(self, space: str | None = None) -> None:
+        """Save; first repair any index file whose size disagrees with its sidecar, even if this run did not
+        touch that space (a cheap check: stat and sidecar only)."""
+        for name in [space] if space else SPACES:
+            if name not in self._ready and _pair_mismatch(self.indexes.path(name)):
+                self._open(name)
+        self.indexes.save(space)
+
+
+def _pair_mismatch(path: Path) -> bool:
+    from .index import files
+
+    if not path.exists() and not files.sidecar_path(path).exists():
+        return False
+    try:
+        return files.read_sidecar(path)["size"] != path.stat().st_size
+    except (IndexCorruptError, OSError):
+        return True
 
 
 def _space_of(kind: str) -> str:

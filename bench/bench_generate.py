@@ -93,12 +93,12 @@ def bench_mode(generator: Any, mode: str, args: argparse.Namespace, reference: A
     for run in range(args.warmup + args.runs):
         stamps: list[float] = []
         start = time.perf_counter()
-        generator.run(request, Job(conditions, [run]), lambda i, n: stamps.append(time.perf_counter()))
+        generator.run(request, Job(conditions, [run]), lambda i, n, stamps=stamps: stamps.append(time.perf_counter()))
         _sync(generator.device)
         wall = time.perf_counter() - start
         if run >= args.warmup:
             walls.append(wall)
-            step_times += [b - a for a, b in zip(stamps, stamps[1:])]
+            step_times += [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     step = statistics.median(step_times)
     return {"mode": mode, "size": args.size, "steps": request.steps, "denoising_steps": request.denoising_steps,
             "it_per_s": round(1.0 / step, 3), "s_per_it": round(step, 3),

@@ -124,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nprobes", default="8,16,32,64")
     ap.add_argument("--skip-hnsw", action="store_true")
     ap.add_argument("--hnsw-n", type=int, default=200_000, help="HNSW32 is built on the first N vectors")
+    ap.add_argument("--threads", type=int, help="faiss.omp_set_num_threads (default: FAISS's own default)")
     ap.add_argument("--out", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
+    if args.threads:
+        faiss.omp_set_num_threads(args.threads)
 
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads, auto spec "
           f"{choose_spec(args.n, args.dim)}", file=sys.stderr)
@@ -158,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             for nprobe in sorted(set(nprobes + [default_nprobe(nlist)])):
                 if nprobe <= nlist and (codes == "Flat" or nprobe in (16, default_nprobe(nlist))):
                     index.nprobe = nprobe
-                    label = f"IVF{nlist},{codes} nprobe={nprobe}" + (" (coarse k-means reused)" if shared is not None else "")
+                    label = f"IVF{nlist},{codes} nprobe={nprobe}"
+                    label += " (coarse k-means reused)" if shared is not None else ""
                     rows.append(index_row(label, index, secs, q, truth, args.queries, folder))
             del index
             gc.collect()

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..generation.base import GenerationResult
 
 MODE_HELP = "txt2img | img2img | controlnet | controlnet-img2img."
-SCHEDULER_HELP = "default | ddim | pndm | euler | euler-a | heun | lms | dpm++ | dpm++-karras | dpm++-2s | unipc | ddpm."
+SCHEDULER_HELP = "default, ddim, pndm, euler, euler-a, heun, lms, dpm++, dpm++-karras, dpm++-2s, unipc, ddpm."
 
 
 @app.command()
@@ -22,8 +22,8 @@ def generate(
     prompt: Annotated[str, typer.Argument(help="What to generate.")],
     like: Annotated[str | None, typer.Option("--like", help="Use the nearest library images of this text.")] = None,
     k: Annotated[int, typer.Option("--k", "-k", help="How many --like images to use.")] = 1,
-    ref_image: Annotated[list[Path] | None, typer.Option("--ref-image", help="Reference image file (repeatable).")] = None,
-    ref_id: Annotated[list[int] | None, typer.Option("--ref-id", help="Reference library item id (repeatable).")] = None,
+    ref_image: Annotated[list[Path] | None, typer.Option("--ref-image", help="Reference image (repeatable).")] = None,
+    ref_id: Annotated[list[int] | None, typer.Option("--ref-id", help="Reference library id (repeatable).")] = None,
     mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "img2img",
     control: Annotated[str, typer.Option("--control", help="Condition map for ControlNet: canny | depth.")] = "canny",
     combine: Annotated[str, typer.Option("--combine", help="each (n images per reference) | multi "

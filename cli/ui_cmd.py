@@ -25,6 +25,7 @@ def streamlit_command(host: str, port: int, library: Path | None, max_upload_mb:
         "--server.headless", "true",
         "--server.maxUploadSize", str(max_upload_mb),
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
         "--",
     ]  # fmt: skip
     if library is not None:

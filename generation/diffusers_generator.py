@@ -37,6 +37,7 @@ class DiffusersGenerator:
         self.dtype = dtype
         self._models = models
         self._pipes: dict[tuple[str, int], Any] = {("txt2img", 0): base}
+        self.default_scheduler = base.scheduler  # the model's own; each call gets a fresh copy or a named one
         self.last_call: dict[str, Any] = {}  # the inputs of the latest pipeline call (for inspection and tests)
 
     @classmethod
@@ -45,9 +46,6 @@ class DiffusersGenerator:
         device, dtype = resolve_device(device)
         with quiet_loading():
             base = load_pipeline(request.model, dtype=dtype, config=request.model_config)
-            controlnet = None
-            if request.controlnet_model is not None:
-                controlnet = load_controlnet(request.controlnet_model, dtype=dtype).to(device)
             if request.lora is not None:
                 load_lora(base, request.lora, request.lora_scale)
             base.to(device)
@@ -55,16 +53,25 @@ class DiffusersGenerator:
         models = {"model": request.model, "scheduler": type(base.scheduler).__name__}
         if request.model_config:
             models["model_config"] = request.model_config
-        if request.controlnet_model:
-            models["controlnet"] = request.controlnet_model
         if request.lora:
             models["lora"] = request.lora
-        return cls(base, controlnet=controlnet, device=device, dtype=dtype, models=models)
+        generator = cls(base, controlnet=None, device=device, dtype=dtype, models=models)
+        generator.use_controlnet(request.controlnet_model)
+        return generator
 
     @staticmethod
     def cache_key(request: GenerationRequest, device: str) -> tuple[Any, ...]:
-        """Requests with equal keys can share one loaded generator."""
-        return (request.model, request.model_config, request.controlnet_model, request.lora, device)
+        """Requests with equal keys can share one loaded generator (a ControlNet is swapped in as needed)."""
+        return (request.model, request.model_config, request.lora, device)
+
+    def use_controlnet(self, spec: str | None) -> None:
+        """Load the ControlNet ``spec`` unless it is the one loaded; the base pipeline stays as it is."""
+        if spec is None or spec == self._models.get("controlnet"):
+            return
+        with quiet_loading():
+            self.controlnet = load_controlnet(spec, dtype=self.dtype).to(self.device)
+        self._models["controlnet"] = spec
+        self._pipes = {key: pipe for key, pipe in self._pipes.items() if not key[0].startswith("controlnet")}
 
     @property
     def models(self) -> dict[str, str]:
@@ -88,15 +95,16 @@ class DiffusersGenerator:
         return self._pipes[key]
 
     def sampler(self, name: str) -> str:
-        return sampler_label(name, type(self.base.scheduler).__name__)
+        return sampler_label(name, type(self.default_scheduler).__name__)
 
     def run(self, request: GenerationRequest, job: Job, progress: ProgressCallback | None = None) -> list[Image.Image]:
         """One pipeline call: ``len(job.seeds)`` images, image i drawn from a CPU generator seeded job.seeds[i]."""
         import torch
 
         pipe = self.pipeline(request.mode, max(1, len(job.controls)))
-        scheduler = make_scheduler(request.scheduler, self.base.scheduler.config)
-        pipe.scheduler = scheduler or type(self.base.scheduler).from_config(self.base.scheduler.config)
+        default = self.default_scheduler
+        scheduler = make_scheduler(request.scheduler, default.config)
+        pipe.scheduler = scheduler or type(default).from_config(default.config)
         if request.lora is not None:
             pipe.set_adapters(["mmrag"], adapter_weights=[request.lora_scale])
         inputs = self._inputs(request, job)

@@ -109,7 +109,8 @@ def missing_message(spec: str, role: str, reason: str) -> str:
         if role != "depth"
         else f"a local transformers folder ({option} ./models/depth, holding {marker})"
     )
-    tiny = "" if role == "lora" else f" For a smoke run without weights use {option} {TINY_TEST} (random weights: noise)."
+    tiny = f" For a smoke run without weights use {option} {TINY_TEST} (random weights: noise)."
+    tiny = "" if role == "lora" else tiny
     return (
         f"{what} {spec!r} not found: {reason}. Provide it as {ways}, or a Hugging Face id already in the HF cache "
         f"(download it where there is internet — hf download {spec if HUB_ID.match(spec) else 'ORG/NAME'} "

@@ -94,14 +94,15 @@ def generate(
     with _timed(timings, "checks"):
         vectors = score(lib, request.prompt, outputs)
     sampler = _sampler(generator, request.scheduler)
+    models = {key: value for key, value in generator.models.items() if key != "controlnet" or request.uses_control}
     if store:
         with _timed(timings, "store"):
             from .store import save_conditions, store_outputs
 
             save_conditions(lib, conditions)
-            store_outputs(lib, outputs, vectors, request, generator.models, sampler)
+            store_outputs(lib, outputs, vectors, request, models, sampler)
     params = {**request.to_params(), "sampler": sampler}
-    return GenerationResult(outputs, references, conditions, params, generator.models, first_seed, timings)
+    return GenerationResult(outputs, references, conditions, params, models, first_seed, timings)
 
 
 def resolve(lib: LibraryLike, request: GenerationRequest, **sources: Any) -> list[Reference]:
@@ -118,10 +119,13 @@ def load_generator(request: GenerationRequest, device: str = "auto") -> Generato
     from .models import resolve_device
 
     key = DiffusersGenerator.cache_key(request, resolve_device(device)[0])
-    if key not in _GENERATORS:
+    generator = _GENERATORS.get(key)
+    if generator is None:
         release()
-        _GENERATORS[key] = DiffusersGenerator.load(request, device)
-    return _GENERATORS[key]
+        generator = _GENERATORS[key] = DiffusersGenerator.load(request, device)
+    else:
+        generator.use_controlnet(request.controlnet_model)  # type: ignore[attr-defined]
+    return generator
 
 
 def release() -> None:
@@ -166,7 +170,8 @@ def run_jobs(
         images = generator.run(request, job, report.step if progress else None)
         report.next_job()
         used = [c.reference for c in job.conditions] or list(references)
-        outputs += [GeneratedImage(image, seed, used, job.conditions) for image, seed in zip(images, job.seeds)]
+        pairs = zip(images, job.seeds, strict=True)
+        outputs += [GeneratedImage(image, seed, used, job.conditions) for image, seed in pairs]
     return outputs
 
 
@@ -197,7 +202,7 @@ def score(lib: LibraryLike, prompt: str, outputs: list[GeneratedImage]) -> Any:
     ref_vectors = []
     for output in outputs:
         missing = [r for r in output.references if id(r) not in ref_cache]
-        for reference, vector in zip(missing, embed(clip, [r.image for r in missing])):
+        for reference, vector in zip(missing, embed(clip, [r.image for r in missing]), strict=True):
             ref_cache[id(reference)] = vector
         ref_vectors.append([ref_cache[id(r)] for r in output.references])
     for output, clip_score, similarity in zip(

@@ -68,8 +68,10 @@ def store_outputs(
     from ..catalog.vectors import put_vectors
 
     params = {**request.to_params(), "sampler": sampler}
-    written = [_write_output(lib, output, request, params, models, sampler) for output in outputs]
+    written: list[dict[str, Any]] = []
     try:
+        for output in outputs:
+            written.append(_write_output(lib, output, request, params, models, sampler))
         with lib.catalog.session() as session:
             for output, facts in zip(outputs, written, strict=True):
                 asset = Asset(kind=GENERATED, status=OK, format="PNG", title=request.prompt[:200], **facts)
@@ -87,7 +89,7 @@ def store_outputs(
         for facts in written:
             Path(facts["path"]).unlink(missing_ok=True)
         for output in outputs:
-            output.asset_id = output.generation_id = None
+            output.path = output.asset_id = output.generation_id = None
         raise
     lib.indexes.add(IMAGE_SPACE, np.asarray(ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
 

@@ -202,7 +202,9 @@ def _bpe_file() -> Path:
 
     spec = importlib.util.find_spec("open_clip")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError("tiny-test needs open_clip's bundled bpe_simple_vocab_16e6.txt.gz (pip install open_clip_torch)")
+        raise ModelNotFoundError(
+            "tiny-test needs open_clip's bundled bpe_simple_vocab_16e6.txt.gz (pip install open_clip_torch)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "bpe_simple_vocab_16e6.txt.gz"
 
 

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from .index_set import IndexSet
     from .spec import AUTO, choose_nlist, choose_spec, default_nprobe, validate_spec
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AUTO", "FORMAT_VERSION", "FaissIndex", "IndexSet", "SearchResult", "VectorIndex", "choose_nlist",
+    "choose_spec", "default_nprobe", "read_index", "read_sidecar", "validate_spec", "write_index",
+]
 
 
 def __getattr__(name: str) -> Any:

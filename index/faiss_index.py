@@ -101,7 +101,7 @@ class FaissIndex:
         index, meta = files.read_index(path)
         out = cls(index, meta["spec"], requested_spec=meta.get("requested_spec"), use_gpu=use_gpu)
         if out.dim != meta["dim"] or len(out) != meta["count"]:
-            raise files._corrupt(Path(path), f"holds {len(out)} x {out.dim}, sidecar says "
+            raise files.corrupt_error(Path(path), f"holds {len(out)} x {out.dim}, sidecar says "
                                              f"{meta['count']} x {meta['dim']}")
         if meta.get("nprobe") and out._ivf is not None:
             out.nprobe = int(meta["nprobe"])

@@ -76,7 +76,8 @@ def write_index(index: faiss.Index, path: Path, sidecar: dict[str, Any]) -> dict
     return meta
 
 
-def _corrupt(path: Path, why: str) -> IndexCorruptError:
+def corrupt_error(path: Path, why: str) -> IndexCorruptError:
+    """The error for a damaged index file: names the file and the way out."""
     return IndexCorruptError(f"index file {path} is damaged or out of date ({why}); run `mmrag rebuild` "
                              "to rebuild it from the catalog")
 
@@ -87,13 +88,13 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise _corrupt(path, f"sidecar {side.name} is missing") from None
+        raise corrupt_error(path, f"sidecar {side.name} is missing") from None
     except (OSError, ValueError) as exc:
-        raise _corrupt(path, f"sidecar {side.name} is unreadable: {exc}") from None
+        raise corrupt_error(path, f"sidecar {side.name} is unreadable: {exc}") from None
     if not isinstance(meta, dict) or any(key not in meta for key in REQUIRED):
-        raise _corrupt(path, f"sidecar {side.name} lacks {[k for k in REQUIRED if k not in meta]}")
+        raise corrupt_error(path, f"sidecar {side.name} lacks {[k for k in REQUIRED if k not in meta]}")
     if meta["format_version"] != FORMAT_VERSION:
-        raise _corrupt(path, f"format version {meta['format_version']!r}, this mmrag reads {FORMAT_VERSION}")
+        raise corrupt_error(path, f"format version {meta['format_version']!r}, this mmrag reads {FORMAT_VERSION}")
     return meta
 
 
@@ -118,7 +119,7 @@ def read_index(path: Path, *, attempts: int = 3) -> tuple[faiss.Index, dict[str,
         try:
             f = open(path, "rb")
         except FileNotFoundError:
-            raise _corrupt(path, "index file is missing") from None
+            raise corrupt_error(path, "index file is missing") from None
         with f:
             size = os.fstat(f.fileno()).st_size
             if size != meta["size"]:
@@ -130,7 +131,7 @@ def read_index(path: Path, *, attempts: int = 3) -> tuple[faiss.Index, dict[str,
                 continue
             f.seek(0)
             return _parse(f, path), meta
-    raise _corrupt(path, why)
+    raise corrupt_error(path, why)
 
 
 def _parse(f: BinaryIO, path: Path) -> faiss.Index:
@@ -138,6 +139,6 @@ def _parse(f: BinaryIO, path: Path) -> faiss.Index:
     try:
         return faiss.read_index(reader)
     except RuntimeError as exc:
-        raise _corrupt(path, f"FAISS cannot read it: {str(exc).splitlines()[-1][:160]}") from None
+        raise corrupt_error(path, f"FAISS cannot read it: {str(exc).splitlines()[-1][:160]}") from None
     finally:
         del reader

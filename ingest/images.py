@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,7 +63,7 @@ def open_image(data: bytes, name: str, max_pixels: int, draft_size: int | None =
     except InputError:
         raise
     except UnidentifiedImageError:
-        raise InputError(f"{name}: not an image (format not recognised)") from None
+        raise InputError(f"{name}: {_unrecognised(data)}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputError(f"{name}: image too large ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -70,6 +71,16 @@ def open_image(data: bytes, name: str, max_pixels: int, draft_size: int | None =
     if rgb.width < 1 or rgb.height < 1:
         raise InputError(f"{name}: image has no pixels")
     return DecodedImage(rgb, width, height, fmt, taken_at)
+
+
+def _unrecognised(data: bytes) -> str:
+    """Why Pillow cannot open ``data``; names formats that need a plugin (HEIC/HEIF, AVIF) by their header."""
+    brand = data[8:12] if data[4:8] == b"ftyp" else b""
+    if brand in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"):
+        return "HEIC/HEIF image, but no HEIF decoder is installed (pip install pillow-heif)"
+    if brand in (b"avif", b"avis"):
+        return "AVIF image, but this Pillow has no AVIF decoder (upgrade Pillow or pip install pillow-avif-plugin)"
+    return "not an image (format not recognised)"
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -106,14 +117,19 @@ def perceptual_hash(image: Image.Image) -> str:
 
 
 def save_thumbnail(image: Image.Image, path: Path, size: int) -> None:
+    """Write a JPEG thumbnail atomically. The temporary name is unique: two decode threads may write the
+    thumbnail of the same content (copies in one batch) at once."""
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     thumb = image.copy()
     thumb.thumbnail((size, size))
-    tmp = path.with_suffix(".tmp")
-    thumb.save(tmp, "JPEG", quality=85)
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        thumb.save(tmp, "JPEG", quality=85)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def thumbnail_path(library: Path, sha256: str) -> Path:

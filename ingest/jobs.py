@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import InputError
+from ..errors import InputError, LibraryError
 from .images import open_image, perceptual_hash, save_thumbnail, sha256_bytes, thumbnail_path
 from .scan import FoundFile
 
@@ -38,9 +38,13 @@ class ImageMeta:
     taken_at: datetime | None
 
 
+class FileGone(InputError):
+    """The file was listed but is gone when read: nothing to record (a known asset of it is removed)."""
+
+
 @dataclass
 class FileResult:
-    """Outcome of one file. ``action`` is one of: embed, reuse, touch, skip, document."""
+    """Outcome of one file. ``action`` is one of: embed, reuse, touch, skip, gone, document."""
 
     found: FoundFile
     action: str
@@ -59,7 +63,7 @@ def read_file(found: FoundFile, max_bytes: int) -> bytes:
         with open(found.path, "rb") as handle:
             return handle.read()
     except FileNotFoundError:
-        raise InputError(f"{found.path}: file disappeared before it could be read") from None
+        raise FileGone(f"{found.path}: file disappeared before it could be read") from None
     except OSError as exc:
         raise InputError(f"{found.path}: cannot read file ({exc.strerror or exc})") from None
 
@@ -76,7 +80,12 @@ def image_job(
     thumb_size: int,
     draft_size: int | None = None,
 ) -> FileResult:
-    """Read, hash and, when the content is new, decode one image (runs in a worker thread)."""
+    """Read, hash and, when the content is new, decode one image (runs in a worker thread).
+
+    A problem with the file is its result (skip, with the reason); a failure to write the thumbnail into
+    the library (disk full, permissions) is the library's problem and raises LibraryError, which stops
+    the run: recording it as the file's fault would leave a good file skipped for good.
+    """
     try:
         data = read_file(found, max_bytes)
         sha = sha256_bytes(data)
@@ -85,7 +94,6 @@ def image_job(
         if sha in by_sha:
             return FileResult(found, "reuse", sha, reuse_from=by_sha[sha])
         decoded = open_image(data, found.path, max_pixels, draft_size)
-        save_thumbnail(decoded.rgb, thumbnail_path(library, sha), thumb_size)
         meta = ImageMeta(
             decoded.width,
             decoded.height,
@@ -93,16 +101,31 @@ def image_job(
             perceptual_hash(decoded.rgb),
             decoded.taken_at or datetime.fromtimestamp(found.mtime, UTC),
         )
-        return FileResult(found, "embed", sha, tensor=preprocess(decoded.rgb), meta=meta)
+        result = FileResult(found, "embed", sha, tensor=preprocess(decoded.rgb), meta=meta)
+    except FileGone as exc:
+        return FileResult(found, "gone", reason=_reason(exc, found.path))
     except InputError as exc:
         return FileResult(found, "skip", reason=_reason(exc, found.path))
     except Exception as exc:  # noqa: BLE001 - one broken file never stops an ingest
         return FileResult(found, "skip", reason=f"unexpected error: {type(exc).__name__}: {exc}")
+    write_thumbnail(decoded.rgb, thumbnail_path(library, sha), thumb_size)
+    return result
+
+
+def write_thumbnail(image: Any, path: Path, size: int) -> None:
+    try:
+        save_thumbnail(image, path, size)
+    except OSError as exc:
+        raise LibraryError(f"cannot write thumbnail {path}: {exc.strerror or exc}") from exc
 
 
 def document_job(found: FoundFile, *, old: Known | None, max_bytes: int) -> FileResult:
+    if found.error:
+        return FileResult(found, "skip", reason=found.error)
     try:
         data = read_file(found, max_bytes)
+    except FileGone as exc:
+        return FileResult(found, "gone", reason=_reason(exc, found.path))
     except InputError as exc:
         return FileResult(found, "skip", reason=_reason(exc, found.path))
     sha = sha256_bytes(data)

@@ -55,6 +55,7 @@ class Ingestor:
         self.progress = progress or (lambda done, total, path: None)
         self.report = IngestReport()
         self._last_save = time.monotonic()
+        self._job: Callable[..., FileResult] = _image_job_for  # bound to the run's settings in _run_images
 
     def run(self, roots: Iterable[str | Path]) -> IngestReport:
         started = time.perf_counter()
@@ -135,6 +136,7 @@ class Ingestor:
             thumb_size=settings.ingest.thumbnail_size,
             draft_size=max(settings.ingest.thumbnail_size, getattr(clip, "image_size", 224)),
         )
+        self._job = job
         window = max(2 * settings.batch_size, settings.ingest.commit_every) + settings.workers
         executor = ThreadPoolExecutor(settings.workers, "mmrag-decode") if settings.workers else None
         try:
@@ -159,24 +161,38 @@ class Ingestor:
         return {sha: item_id for sha, item_id in rows}
 
     def _commit_images(self, batch: list[FileResult], known: dict[str, Known], clip: ImageTextEmbedder) -> None:
-        vectors = self._embed(batch, clip)
+        reused = self._resolve_reuse(batch, clip.fingerprint)
+        vectors = {**self._embed(batch, clip), **reused}
         changes = IndexChanges()
         with self.ctx.catalog.session() as session:
-            reuse = reusable_vectors(session, [r.reuse_from for r in batch if r.reuse_from is not None])
-            for position, result in enumerate(batch):
-                if result.action == "reuse":
-                    if result.reuse_from in reuse:
-                        vectors[position] = reuse[result.reuse_from]
-                    else:  # its source vanished meanwhile: count as skipped, retried next run
-                        result.action, result.reason = "skip", "source of a reused vector vanished; retry"
             items = [(r, vectors.get(i)) for i, r in enumerate(batch) if r.action in ("embed", "reuse", "touch")]
             write_images(session, self.ctx.catalog, items, known, clip.fingerprint, changes)
             for result in batch:
                 if result.action == "skip":
                     mark_skipped(session, self.ctx.catalog, result, known.get(result.found.path), changes)
+            gone = [known[r.found.path].asset_id for r in batch if r.action == "gone" and r.found.path in known]
+            remove_assets(session, self.ctx.catalog, gone, changes)
             self._record_model(session, IMAGE_SPACE, clip.fingerprint)
         self._apply(changes)
         self._count(batch, known)
+
+    def _resolve_reuse(self, batch: list[FileResult], model: str) -> dict[int, np.ndarray]:
+        """Vectors for the copies in ``batch``, by content hash. A copy whose source changed or vanished
+        since the run was planned is decoded here and embedded like a new file."""
+        wanted = [r.sha256 for r in batch if r.action == "reuse" and r.sha256]
+        if not wanted:
+            return {}
+        with self.ctx.catalog.session() as session:
+            found = reusable_vectors(session, wanted, model)
+        vectors: dict[int, np.ndarray] = {}
+        for position, result in enumerate(batch):
+            if result.action != "reuse":
+                continue
+            if result.sha256 in found:
+                result.reuse_from, vectors[position] = found[result.sha256]
+            else:
+                batch[position] = self._job(result.found, by_sha={})
+        return vectors
 
     def _embed(self, batch: list[FileResult], clip: ImageTextEmbedder) -> dict[int, np.ndarray]:
         positions = [i for i, r in enumerate(batch) if r.action == "embed"]
@@ -194,8 +210,10 @@ class Ingestor:
     def _count(self, batch: list[FileResult], known: dict[str, Known]) -> None:
         for result in batch:
             old = known.get(result.found.path)
-            if result.action == "skip":
+            if result.action in ("skip", "gone"):
                 self.report.skipped.append((result.found.path, result.reason or "skipped"))
+                if result.action == "gone" and old is not None:
+                    self.report.removed += 1
             elif result.action == "touch":
                 self.report.unchanged += 1
             elif old is not None:
@@ -215,9 +233,22 @@ class Ingestor:
         writer = DocumentWriter(self.ctx, self.report, self._check_model, self._apply)
         for found in documents:
             result = document_job(found, old=known.get(found.path), max_bytes=self.ctx.settings.ingest.max_file_bytes)
-            writer.write(result, known.get(found.path))
+            if result.action == "gone":
+                self._document_gone(result, known.get(found.path))
+            else:
+                writer.write(result, known.get(found.path))
             done += 1
             self.progress(done, total, found.path)
+
+    def _document_gone(self, result: FileResult, old: Known | None) -> None:
+        """A document deleted after the scan listed it: drop what the catalog holds of it, record nothing."""
+        if old is not None:
+            changes = IndexChanges()
+            with self.ctx.catalog.session() as session:
+                remove_assets(session, self.ctx.catalog, [old.asset_id], changes)
+            self._apply(changes)
+            self.report.removed += 1
+        self.report.skipped.append((result.found.path, result.reason or "file disappeared"))
 
     # -- shared -----------------------------------------------------------------------------------------------
 

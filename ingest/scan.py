@@ -46,7 +46,7 @@ def scan(roots: Iterable[str | Path], settings: IngestSettings) -> Iterator[Foun
             raise FileNotFoundError(f"ingest path {str(root)!r} does not exist")
         if root_path.is_file():
             found = _found(root_path.as_posix())
-            if found.path not in seen_files:
+            if found is not None and found.path not in seen_files:
                 seen_files.add(found.path)
                 yield found
             continue
@@ -72,7 +72,9 @@ def _walk(root: Path, settings: IngestSettings, seen_dirs: set[tuple[int, int]])
         dirnames[:] = sorted(d for d in dirnames if _keep(os.path.join(rel_dir, d), d, settings, is_dir=True))
         for name in sorted(filenames):
             if _keep(os.path.normpath(os.path.join(rel_dir, name)), name, settings, is_dir=False):
-                yield _found(Path(dirpath, name).as_posix())
+                found = _found(Path(dirpath, name).as_posix())
+                if found is not None:
+                    yield found
 
 
 def _keep(rel_path: str, name: str, settings: IngestSettings, *, is_dir: bool) -> bool:
@@ -86,12 +88,41 @@ def _keep(rel_path: str, name: str, settings: IngestSettings, *, is_dir: bool) -
     return any(fnmatch(rel, pattern) or fnmatch(name, pattern) for pattern in settings.include)
 
 
-def _found(path: str) -> FoundFile:
+def _found(path: str) -> FoundFile | None:
+    """What the catalog records for one directory entry; None when it vanished while the folder was read."""
     kind = classify(path)
     try:
         info = os.stat(path)
+    except FileNotFoundError:
+        if not os.path.lexists(path):
+            return None  # deleted between listing and stat: nothing to record
+        return _unreadable(path, kind, "cannot read file: broken symbolic link (its target does not exist)")
     except OSError as exc:
-        return FoundFile(path, 0, 0.0, kind, f"cannot read file: {exc.strerror or exc}")
+        return _unreadable(path, kind, f"cannot read file: {exc.strerror or exc}")
+    if not _utf8(path):
+        return _unreadable(path, kind, "file name is not valid UTF-8 (the catalog stores names as UTF-8); "
+                                       "rename the file to ingest it", info.st_mtime)
     if not stat.S_ISREG(info.st_mode):
         return FoundFile(path, 0, info.st_mtime, kind, "not a regular file")
     return FoundFile(path, info.st_size, info.st_mtime, kind)
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name, kept by Python as lone surrogates
+        return False
+    return True
+
+
+def _unreadable(path: str, kind: str, reason: str, mtime: float = 0.0) -> FoundFile:
+    """A file recorded as skipped. A name that is not UTF-8 is recorded under a printable form of it
+    (undecodable bytes as ``\\xNN``): the catalog (SQLite or PostgreSQL text) cannot hold the raw name."""
+    if not _utf8(path):
+        path = display_path(path)
+    return FoundFile(path, 0, mtime, kind, reason)
+
+
+def display_path(path: str) -> str:
+    """``path`` with undecodable bytes written as ``\\xNN`` (valid UTF-8, shown to the user)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

@@ -92,15 +92,26 @@ def write_images(
         changes.add(IMAGE_SPACE, ids, matrix)
 
 
-def reusable_vectors(session: Session, asset_ids: Sequence[int]) -> dict[int, np.ndarray]:
+def reusable_vectors(session: Session, shas: Sequence[str], model: str) -> dict[str, tuple[int, np.ndarray]]:
+    """By content hash: (asset id, vector) of an item embedded from that exact content by ``model``.
+
+    Looked up by content rather than by the asset planned at the start of the run, which an earlier batch
+    may have changed (re-embedded with new content) or dropped since.
+    """
     from ..catalog.vectors import unpack
 
-    rows = session.execute(
-        select(Vector.item_id, Vector.dim, Vector.data).where(
-            Vector.space == IMAGE_SPACE, Vector.item_id.in_(list(set(asset_ids)))
-        )
-    ).all()
-    return {item_id: unpack([data], dim)[0] for item_id, dim, data in rows}
+    found: dict[str, tuple[int, np.ndarray]] = {}
+    wanted = sorted(set(shas))
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(Vector.content_sha256, Vector.item_id, Vector.dim, Vector.data).where(
+                Vector.space == IMAGE_SPACE, Vector.model == model,
+                Vector.content_sha256.in_(wanted[start : start + 500]),
+            )
+        ).all()
+        for sha, item_id, dim, data in rows:
+            found.setdefault(sha, (item_id, unpack([data], dim)[0]))
+    return found
 
 
 def remove_assets(session: Session, catalog: Catalog, asset_ids: Sequence[int], changes: IndexChanges) -> None:

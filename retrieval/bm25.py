@@ -50,6 +50,14 @@ def _is_cjk(ch: str) -> bool:
 
 
 @lru_cache(maxsize=1)
+def _bm25s() -> Any:
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import: one line per build
+    return bm25s
+
+
+@lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
@@ -121,9 +129,7 @@ class Bm25Index:
 
     @classmethod
     def build(cls, ids: np.ndarray, texts: list[str], generation: int) -> Bm25Index:
-        import bm25s
-
-        model = bm25s.BM25()
+        model = _bm25s().BM25()
         if len(texts):
             model.index([tokenize(t) for t in texts], show_progress=False)
         return cls(model, np.asarray(ids, dtype=np.int64), generation)
@@ -166,8 +172,7 @@ class Bm25Index:
     @classmethod
     def load(cls, folder: Path) -> Bm25Index | None:
         """The saved index, or None when it is missing, damaged or made by another tokenizer version."""
-        import bm25s
-
+        bm25s = _bm25s()
         try:
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
             ids = np.load(folder / "ids.npy")

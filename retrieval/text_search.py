@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from ..catalog.db import Catalog
 from ..catalog.models import OK, TEXT_SPACE, Asset, Chunk
+from ..index.base import SearchResult, VectorIndex
 from ..ingest.base import TextEmbedder
 from ..settings import Settings
 from . import fusion
@@ -25,6 +26,18 @@ MODES = ("dense", "bm25", "hybrid")
 MIN_CANDIDATES = 50  # each retriever's depth in hybrid mode (fusion needs more than the final k)
 
 
+class TextIndexes(Protocol):
+    """The part of ``mmrag.index.index_set.IndexSet`` passage search uses."""
+
+    def get(self, space: str) -> VectorIndex | None: ...
+
+    def refresh(self, space: str | None = None) -> None: ...
+
+    def search(
+        self, space: str, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> SearchResult: ...
+
+
 class PassageLibrary(Protocol):
     """What passage search needs from a library (``mmrag.library.Library`` provides it)."""
 
@@ -32,8 +45,7 @@ class PassageLibrary(Protocol):
     catalog: Catalog
 
     @property
-    def indexes(self) -> Any:  # IndexSet: .get(space) -> VectorIndex
-        ...
+    def indexes(self) -> TextIndexes: ...
 
     @property
     def text_embedder(self) -> TextEmbedder: ...
@@ -92,11 +104,13 @@ def allowed_chunk_ids(catalog: Catalog, filters: Filters) -> np.ndarray | None:
 
 
 def dense_ranking(lib: PassageLibrary, query: str, depth: int, allowed: np.ndarray | None) -> Ranking:
-    index = _text_index(lib)
-    if index is None or len(index) == 0:
+    indexes = lib.indexes
+    indexes.refresh(TEXT_SPACE)  # pick up documents another process committed since the index was loaded
+    index = indexes.get(TEXT_SPACE)
+    if index is None or len(index) == 0:  # a library without documents
         return Ranking()
     vector = lib.text_embedder.embed_texts([query], is_query=True)
-    result = index.search(vector, min(depth, len(index)), allowed_ids=allowed)
+    result = indexes.search(TEXT_SPACE, vector, min(depth, len(index)), allowed_ids=allowed)
     pairs = [(int(i), float(s)) for i, s in zip(result.ids[0], result.scores[0], strict=True) if i >= 0]
     return Ranking([i for i, _ in pairs], [s for _, s in pairs])
 
@@ -105,13 +119,6 @@ def bm25_ranking(lib: PassageLibrary, query: str, depth: int, allowed: np.ndarra
     index = bm25_store(lib.catalog, lib.settings.library).get()
     ids, scores = index.search(query, depth, allowed)
     return Ranking([int(i) for i in ids], [float(s) for s in scores])
-
-
-def _text_index(lib: PassageLibrary) -> Any:
-    try:
-        return lib.indexes.get(TEXT_SPACE)
-    except KeyError:  # no text index yet: a library without documents
-        return None
 
 
 def _order(

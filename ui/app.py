@@ -19,10 +19,18 @@ PAGES = (  # file, title, icon
     ("duplicates.py", "Duplicates", ":material/content_copy:"),
     ("library.py", "Library", ":material/folder_open:"),
 )
+# Thumbnails of a grid share one height (whole image shown, letterboxed) so rows line up.
+STYLE = """<style>
+.st-key-results [data-testid="stImage"] img, .st-key-related [data-testid="stImage"] img,
+.st-key-dup-groups [data-testid="stImage"] img {
+  height: 190px; object-fit: contain; background: rgba(128, 128, 128, 0.08); border-radius: 0.4rem;
+}
+</style>"""
 
 
 def main() -> None:
     st.set_page_config(page_title="mmrag", page_icon=":material/image_search:", layout="wide")
+    st.html(STYLE)
     location = state.library_location()
     try:
         lib = state.library()

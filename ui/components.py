@@ -66,11 +66,12 @@ def grid(items: Sequence[T], columns: int = GRID_COLUMNS) -> Iterator[tuple[T, A
         yield from zip(items[start:start + columns], row, strict=False)
 
 
-def image_row(library: Path, hits: Iterable[Hit], columns: int = GRID_COLUMNS) -> None:
-    """Hits as captioned thumbnails, without controls (answers, duplicates)."""
-    for hit, column in grid(list(hits), columns):
-        with column:
-            show_hit_image(library, hit, hit_caption(hit))
+def image_row(library: Path, hits: Iterable[Hit], columns: int = GRID_COLUMNS, key: str = "related") -> None:
+    """Hits as captioned thumbnails, without controls (related images of an answer)."""
+    with st.container(key=key):
+        for hit, column in grid(list(hits), columns):
+            with column:
+                show_hit_image(library, hit, hit_caption(hit))
 
 
 def run_with_error(action: Callable[[], T], what: str) -> T | None:

@@ -37,7 +37,8 @@ def is_gold(section: str | None, question: Question) -> bool:
     """HTML sections start with the number ("7.10 How do …"); PDF outline sections are the bare title."""
     if not section:
         return False
-    return any(section.startswith(f"{number} ") or _squash(section) == _squash(title) for number, title in question.gold)
+    return any(section.startswith(f"{number} ") or _squash(section) == _squash(title)
+               for number, title in question.gold)
 
 
 def validate() -> int:

@@ -54,3 +54,14 @@ def reader(url: str, start: Barrier, stop: Event, results: Queue[tuple[int, int]
     finally:
         catalog.dispose()
     results.put((reads, last_generation))
+
+
+def meta_setter(url: str, worker: int, keys: int, start: Barrier) -> None:
+    """Race the other setters to create the same new meta keys (the first-insert race of an upsert)."""
+    catalog = Catalog(url)
+    try:
+        start.wait(timeout=120)
+        for index in range(keys):
+            catalog.set_meta(f"race:{index}", f"worker-{worker}")
+    finally:
+        catalog.dispose()

@@ -7,7 +7,7 @@ from multiprocessing.context import SpawnProcess
 
 import numpy as np
 import pytest
-from catalog_workers import reader, vector_for, writer
+from catalog_workers import meta_setter, reader, vector_for, writer
 from sqlalchemy import func, select
 
 from mmrag.catalog import IMAGE_SPACE, Asset, Catalog, Vector
@@ -76,3 +76,25 @@ def _check_rows(catalog: Catalog) -> None:
         for item_id, vector in zip(ids.tolist(), vectors, strict=True):
             worker, index = assets[item_id].removeprefix("/w").removesuffix(".jpg").split("/")
             assert np.array_equal(vector, vector_for(int(worker), int(index)))
+
+
+def test_concurrent_first_meta_writes_do_not_collide(catalog_url: str) -> None:
+    Catalog(catalog_url).dispose()  # schema first: this test is about the meta rows
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(WORKERS)
+    setters = [
+        context.Process(target=meta_setter, args=(catalog_url, w, 40, start), name=f"setter-{w}", daemon=True)
+        for w in range(WORKERS)
+    ]
+    try:
+        for process in setters:
+            process.start()
+        _join(setters)
+    finally:
+        _kill_leftovers(setters)
+    catalog = Catalog(catalog_url, create=False)
+    try:
+        values = [catalog.get_meta(f"race:{index}") for index in range(40)]
+    finally:
+        catalog.dispose()
+    assert all(value in {f"worker-{w}" for w in range(WORKERS)} for value in values), values

@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every tiny-test model of this session is built once, into a private cache folder."""

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from gen_minilib import MiniLibrary, library_available
 from typer.testing import CliRunner
 
-from gen_minilib import MiniLibrary, library_available
 ENV = {"MMRAG_CLIP_MODEL": "tiny-test", "MMRAG_DEVICE": "cpu", "HF_HUB_OFFLINE": "1"}
 FAST = ["--model", "tiny-test", "--steps", "3", "--strength", "0.7", "--width", "32", "--height", "32"]
 

@@ -100,11 +100,15 @@ def test_progress_is_reported_every_step(generator) -> None:
 
 @pytest.mark.parametrize("scheduler", ["euler-a", "dpm++"])
 def test_named_scheduler_is_used_and_reproducible(generator, scheduler: str) -> None:
+    default = make_request(generator, mode="txt2img", steps=2)
+    before = run(generator, default, [], [9])
     request = make_request(generator, mode="txt2img", scheduler=scheduler, steps=2)
     first = run(generator, request, [], [9])
     assert type(generator.pipeline("txt2img").scheduler).__name__ in (
         "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler")
-    assert np.array_equal(first[0], run(generator, request, [], [9])[0])
+    assert np.array_equal(first[0], run(generator, request, [], [9])[0]) and not np.array_equal(first[0], before[0])
+    assert np.array_equal(run(generator, default, [], [9])[0], before[0])  # "default" is still the model's own
+    assert type(generator.pipeline("txt2img").scheduler).__name__ == "PNDMScheduler"
 
 
 def test_lora_weights_load_and_scale(pipeline_dir: Path, tmp_path: Path) -> None:
@@ -147,5 +151,5 @@ def test_single_file_checkpoint_loads_through_from_single_file(generator, pipeli
     txt2img = {"mode": "txt2img", "steps": 2}
     assert np.array_equal(run(single, make_request(single, **txt2img), [], [8])[0],
                           run(generator, make_request(generator, **txt2img), [], [8])[0])
-    with pytest.raises(ModelNotFoundError, match="needs the diffusers config of 'stable-diffusion-v1-5/.*--model-config"):
+    with pytest.raises(ModelNotFoundError, match="needs the diffusers config of 'stable-diffusion-v1-5/.*model-config"):
         DiffusersGenerator.load(GenerationRequest("x", model=str(checkpoint)).validate(), "cpu")

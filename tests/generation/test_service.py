@@ -133,3 +133,29 @@ def test_store_false_writes_nothing(lib) -> None:
     result = lib.generate("x", like="a cat", seed=1, store=False, **FAST)
     assert result.images[0].path is None and result.images[0].asset_id is None
     assert count(lib, Asset) == 3 and not (Path(lib.settings.library) / "generated").exists()
+
+
+def test_a_failed_transaction_leaves_no_rows_and_no_files(lib) -> None:
+    from mmrag.generation.request import GenerationRequest
+    from mmrag.generation.service import load_generator, plan_jobs, run_jobs
+    from mmrag.generation.store import store_outputs
+
+    request = GenerationRequest("x", mode="txt2img", n=2, **FAST).validate()
+    generator = load_generator(request, "cpu")
+    outputs = run_jobs(generator, request, plan_jobs(request, [], [], 0), [], None)
+    vectors = lib.clip.embed_images([o.image for o in outputs])[:1]  # one vector for two images: put_vectors fails
+    with pytest.raises(ValueError, match="2 ids but 1 vectors"):
+        store_outputs(lib, outputs, vectors, request, generator.models, "PLMS")
+    assert count(lib, Asset) == 3 and count(lib, Generation) == 0
+    assert list((Path(lib.settings.library) / "generated").glob("*.png")) == []
+    assert all(o.path is None and o.asset_id is None for o in outputs)
+
+
+def test_switching_modes_keeps_the_loaded_pipeline(lib) -> None:
+    lib.generate("x", like="a cat", seed=1, **FAST)  # img2img: no ControlNet loaded
+    pipelines, controlnets = LOADS["pipeline"], LOADS["controlnet"]
+    result = lib.generate("x", like="a cat", seed=1, mode="controlnet", **FAST)
+    assert LOADS["pipeline"] == pipelines and LOADS["controlnet"] == controlnets + 1
+    assert result.models["controlnet"] == "tiny-test"
+    again = lib.generate("x", like="a cat", seed=1, **FAST)
+    assert "controlnet" not in again.models and (LOADS["pipeline"], LOADS["controlnet"]) == (pipelines, controlnets + 1)

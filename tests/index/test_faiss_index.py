@@ -228,7 +228,26 @@ def test_bad_create_and_parameters(ivf: FaissIndex) -> None:
         FaissIndex.create(DIM, "IVF,,Flat")
     with pytest.raises(ValueError, match="dim"):
         FaissIndex.create(0, "Flat")
-    with pytest.raises(ValueError, match=r"1\.\.%d" % ivf.nlist):
+    with pytest.raises(ValueError, match=rf"1\.\.{ivf.nlist}"):
         ivf.nprobe = ivf.nlist + 1
     with pytest.raises(ValueError, match="IVF indexes only"):
         FaissIndex.create(DIM, "Flat").nprobe = 3
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("spec", ["Flat", "IVF64,Flat"])
+def test_gpu_copy_matches_cpu(spec: str, data) -> None:  # type: ignore[no-untyped-def]
+    import faiss
+
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+        pytest.skip("needs faiss-gpu and a CUDA device")
+    ids, x, q = data
+    index = FaissIndex.create(DIM, spec, use_gpu=True)
+    index.add(ids, x)
+    on_gpu = index.search(q, 10)
+    assert index.device == "gpu"
+    cpu = FaissIndex.create(DIM, spec, use_gpu=False)
+    cpu.add(ids, x)
+    assert recall(on_gpu.ids, cpu.search(q, 10).ids) >= 0.99
+    filtered = index.search(q[:3], 5, allowed_ids=ids[:50])  # selectors run on the CPU form
+    assert np.isin(filtered.ids, ids[:50]).all()

@@ -104,7 +104,7 @@ def page(server: str, chromium: str) -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+            tab = browser.new_page(viewport={"width": 1400, "height": 1700})  # the app scrolls inside its page
             tab.set_default_timeout(STEP_TIMEOUT_MS)
             tab.goto(server)
             tab.get_by_role("heading", name="Search").wait_for()
@@ -114,10 +114,12 @@ def page(server: str, chromium: str) -> Iterator[Any]:
 
 
 def _settled(page: Any) -> None:
-    """Wait for the script run to finish (Streamlit shows a running indicator meanwhile)."""
+    """Wait until the script run has finished and no element left from the previous run is still shown."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')")
+        "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+        " const state = app && app.getAttribute('data-test-script-state');"
+        " return state && state !== 'running' && state !== 'rerunRequested'"
+        " && !document.querySelector('[data-stale=\"true\"]'); }")
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
         '[data-testid="stException"]').first.inner_text()
 
@@ -126,11 +128,17 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _images_loaded(page: Any, selector: str, count: int = 1) -> None:
+    page.wait_for_function(
+        "([selector, count]) => { const imgs = [...document.querySelectorAll(selector + ' img')];"
+        " return imgs.length >= count && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+        arg=[selector, count])
+
+
 def _results_shown(page: Any, label: str) -> None:
     page.get_by_text(f"results for {label}", exact=False).first.wait_for()
-    page.wait_for_function(
-        "() => { const imgs = [...document.querySelectorAll('.st-key-results img')];"
-        " return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }")
+    _settled(page)
+    _images_loaded(page, ".st-key-results")
 
 
 def _search_text(page: Any, text: str) -> float:
@@ -198,14 +206,16 @@ def test_search_upload_details_ask_generate_in_a_browser(page: Any, ui_library: 
     page.locator(".st-key-answer").wait_for()
     _settled(page)
     page.locator('[data-testid="stExpander"] summary').first.click()
-    page.get_by_text("sixteen hours", exact=False).last.wait_for()
+    passage = page.locator('[data-testid="stExpanderDetails"]').first
+    passage.get_by_text("sixteen hours", exact=False).wait_for()
+    page.wait_for_timeout(500)  # the expander's opening animation
     assert "cats.md" in page.locator('[data-testid="stExpander"]').first.inner_text()
     _shot(page, "05-ask")
 
     # generate with the tiny pipeline from the picked reference (ControlNet, canny)
     _go(page, "Generate")
     assert page.locator('[data-testid="stImage"]').count() >= 1  # the picked reference
-    page.get_by_label("Prompt").fill("a watercolor painting")
+    page.get_by_label("Prompt", exact=True).fill("a watercolor painting")
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Mode").click()
     page.get_by_role("option", name="ControlNet (follow its structure)").click()
     page.get_by_label("Steps").fill("2")
@@ -217,9 +227,10 @@ def test_search_upload_details_ask_generate_in_a_browser(page: Any, ui_library: 
     page.get_by_label("Height").press("Tab")
     page.locator('[data-testid="stFormSubmitButton"] button', has_text="Generate").click()
     page.get_by_text("saved to the library", exact=False).wait_for()
+    _images_loaded(page, ".st-key-gen-output-1", 3)  # reference, canny map, output
     _settled(page)
-    output = page.locator(".st-key-gen\\.output\\.1") if page.locator(".st-key-gen\\.output\\.1").count() else \
-        page.locator("[class*='st-key-gen'][class*='output']").first
+    output = page.locator(".st-key-gen-output-1")
+    output.scroll_into_view_if_needed()
     assert "seed 7" in output.inner_text() and "canny" in output.inner_text()
     _shot(page, "06-generate")
     assert any((ui_library / "generated").glob("*-s7.png"))
@@ -227,4 +238,9 @@ def test_search_upload_details_ask_generate_in_a_browser(page: Any, ui_library: 
     # the library page: counts, models, skipped files
     _go(page, "Library")
     page.get_by_text("Skipped files (1)").wait_for()
+    page.locator('[data-testid="stMetric"]').first.wait_for()
+    page.locator('[data-testid="stDataFrame"] canvas').first.wait_for()
+    _settled(page)
+    metrics = page.locator('[data-testid="stMetric"]').all_inner_texts()
+    assert any(text.startswith("Documents") and text.endswith("2") for text in metrics), metrics
     _shot(page, "07-library")

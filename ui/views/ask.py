@@ -86,15 +86,10 @@ def show_answer(lib: Library, answer: Any) -> None:
 def citation_expander(citation: Any, question: str) -> None:
     label = getattr(citation, "label", None) or Path(citation.path).name
     with st.expander(f"[{citation.number}] {label}", icon=":material/description:"):
-        st.markdown(_quote(citation.text))
+        st.text((citation.text or "").strip() or "(empty passage)", width="stretch")  # as written, no Markdown
         where = f"page {citation.page}" if citation.page is not None else "no page"
         st.caption(f"`{citation.path}` · {where} · score {citation.score:.3f}")
         vote("result", question, asset_id=citation.asset_id, chunk_id=citation.chunk_id)
-
-
-def _quote(text: str) -> str:
-    lines = (text or "").strip().splitlines() or ["(empty passage)"]
-    return "\n".join(f"> {line}" if line.strip() else ">" for line in lines)
 
 
 if __name__ == "__main__":

@@ -54,16 +54,22 @@ def show_groups(lib: Library, groups: list[DuplicateGroup]) -> None:
         return
     st.caption(f"{len(groups)} groups, {sum(len(g.ids) for g in groups)} images")
     facts = _asset_facts(lib, [i for g in groups for i in g.ids])
-    for number, group in enumerate(groups, 1):
-        with st.container(border=True, key=f"dup.group.{number}"):
-            st.markdown(f"**Group {number}** · {len(group.ids)} images · similarity ≥ {group.similarity:.3f} · "
-                        f"hash distance ≤ {group.max_hash_distance}")
-            for (asset_id, path), column in zip(zip(group.ids, group.paths, strict=True),
-                                                st.columns(max(len(group.ids), 4)), strict=False):
-                sha, size, dims = facts.get(asset_id, (None, None, ""))
-                with column:
-                    show_image(image_source(lib.path, path, sha), f"#{asset_id} · {Path(path).name}")
-                    st.caption(f"{human_size(size)} {dims}")
+    with st.container(key="dup.groups"):
+        for number, group in enumerate(groups, 1):
+            show_group(lib, number, group, facts)
+
+
+def show_group(lib: Library, number: int, group: DuplicateGroup,
+               facts: dict[int, tuple[str | None, int | None, str]]) -> None:
+    with st.container(border=True, key=f"dup.group.{number}"):
+        st.markdown(f"**Group {number}** · {len(group.ids)} images · similarity ≥ {group.similarity:.3f} · "
+                    f"hash distance ≤ {group.max_hash_distance}")
+        members = list(zip(group.ids, group.paths, strict=True))
+        for (asset_id, path), column in zip(members, st.columns(max(len(members), 4)), strict=False):
+            sha, size, dims = facts.get(asset_id, (None, None, ""))
+            with column:
+                show_image(image_source(lib.path, path, sha), f"#{asset_id} · {Path(path).name}")
+                st.caption(f"{human_size(size)} {dims}")
 
 
 def _asset_facts(lib: Library, ids: list[int]) -> dict[int, tuple[str | None, int | None, str]]:

@@ -139,8 +139,7 @@ def result_cell(lib: Library, hit: Hit, query: str, picked: bool) -> None:
     show_hit_image(lib.path, hit)
     st.caption(hit_caption(hit))
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.checkbox("Reference", value=picked, key=f"ref.{hit.id}", on_change=toggle_reference, args=(hit,),
-                    help="Use this image as a reference on the Generate page.")
+        st.checkbox("Reference", value=picked, key=f"ref.{hit.id}", on_change=toggle_reference, args=(hit,))
         vote("result", query, asset_id=hit.id)
         st.button("Details", key=f"details.{hit.id}", on_click=select, args=(hit.id,), type="tertiary",
                   icon=":material/info:")

@@ -34,7 +34,8 @@ def _words(n: int, seed: int = 0) -> str:
 
 
 def test_offsets_pages_and_sections(text_embedder: Any) -> None:
-    document = _document([("Setup", 1, _words(60)), ("Reset", 2, _words(80, 5)), ("Reset", 3, "Short end words here now ok.")])
+    document = _document([("Setup", 1, _words(60)), ("Reset", 2, _words(80, 5)),
+                          ("Reset", 3, "Short end words here now ok.")])
     chunks = chunk_document(document, 40, 8, text_embedder.tokenize)
     assert len(chunks) > 6
     for chunk in chunks:

@@ -26,7 +26,8 @@ def test_html_document_with_image(tmp_path: Path, png_bytes: bytes, text_embedde
     (tmp_path / "pics" / "front.png").write_bytes(png_bytes)
     body = " ".join(f"Sentence number {i} about the front panel lights and what they mean." for i in range(40))
     html = (f"<html><head><title>Panel</title></head><body><h1>Panel</h1><p>{body}</p>"
-            f"<h2>Front view</h2><p>The picture shows the front.</p><img src='pics/front.png'><p>{body}</p></body></html>")
+            "<h2>Front view</h2><p>The picture shows the front.</p><img src='pics/front.png'>"
+            f"<p>{body}</p></body></html>")
     path = tmp_path / "panel.html"
     path.write_text(html, encoding="utf-8")
     result = process_document(path, RagSettings(chunk_size=64, chunk_overlap=8), text_embedder)

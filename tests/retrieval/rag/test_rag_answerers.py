@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mmrag.errors import AnswerError
-from mmrag.retrieval.answer import Answer, Citation, cited_numbers, citations_for
+from mmrag.retrieval.answer import Answer, Citation, citations_for, cited_numbers
 from mmrag.retrieval.answerers.base import NO_ANSWER, Answerer
 from mmrag.retrieval.answerers.extractive import ExtractiveAnswerer
 from mmrag.retrieval.answerers.registry import ANSWERERS, make_answerer
