@@ -119,10 +119,18 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.library / 'catalog.sqlite'}"
 
     def save(self) -> Path:
-        """Write these settings to the library's ``mmrag.toml`` (the library path itself is not stored)."""
+        """Write these settings to the library's ``mmrag.toml``.
+
+        Not stored: the library path itself, and secrets (a database URL with a password, API keys): give
+        those through the environment (``MMRAG_DATABASE_URL``, ``MMRAG_RAG__API_KEY``).
+        """
         import tomli_w
+        from sqlalchemy.engine import make_url
 
         data = self.model_dump(mode="json", exclude={"library"}, exclude_none=True)
+        if self.database_url and make_url(self.database_url).password:
+            data.pop("database_url", None)
+        data.get("rag", {}).pop("api_key", None)
         self.library.mkdir(parents=True, exist_ok=True)
         path = self.library / SETTINGS_FILE
         path.write_text(tomli_w.dumps(data), encoding="utf-8")

@@ -104,13 +104,15 @@ def answer_checks(lib: Any, questions: list[Question], unanswerable: list[str]) 
     from mmrag.retrieval.text_search import search_passages
 
     answerer = ExtractiveAnswerer(lib.text_embedder)
-    first_gold, refused_answerable, best_cos_answerable = 0, 0, []
+    first_gold, refused_answerable, best_cos_answerable, cited, cited_gold = 0, 0, [], 0, 0
     for question in questions:
         passages = search_passages(lib, question.text, lib.settings.rag.top_k, mode="hybrid")
         answer = answerer.answer(question.text, passages)
         best_cos_answerable.append(_best_cosine(lib, question.text, passages))
         refused_answerable += not answer.answered
         first_gold += bool(answer.citations) and is_gold(answer.citations[0].section, question)
+        cited += len(answer.citations)
+        cited_gold += sum(is_gold(c.section, question) for c in answer.citations)
     refused, best_cos_offtopic = 0, []
     for text in unanswerable:
         passages = search_passages(lib, text, lib.settings.rag.top_k, mode="hybrid")
@@ -118,6 +120,7 @@ def answer_checks(lib: Any, questions: list[Question], unanswerable: list[str]) 
         best_cos_offtopic.append(_best_cosine(lib, text, passages))
     return {"threshold": MIN_RELEVANCE,
             "first_citation_gold": f"{first_gold}/{len(questions)}",
+            "citations_gold": f"{cited_gold}/{cited}",
             "answerable_refused": f"{refused_answerable}/{len(questions)}",
             "offtopic_refused": f"{refused}/{len(unanswerable)}",
             "best_passage_cosine_answerable": _spread(best_cos_answerable),

@@ -75,6 +75,7 @@ class Catalog:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_commit", self._bump_marked)
         try:
             self._prepare_schema(create)
         except OperationalError as exc:
@@ -178,11 +179,31 @@ class Catalog:
         _expire_cached(session, key)
         return value
 
+    def mark_changed(self, session: Session, space: str) -> None:
+        """Bump ``space``'s generation when this session commits: late in the transaction and in the fixed
+        ``SPACES`` order, so concurrent writers on PostgreSQL hold the generation rows briefly and never
+        deadlock on them."""
+        session.info.setdefault(_CHANGED, set()).add(space)
+
+    def _bump_marked(self, session: Session) -> None:
+        changed = session.info.pop(_CHANGED, set())
+        for space in sorted(changed, key=_space_order):
+            self.bump_generation(session, space)
+
     def generation(self, space: str) -> int:
         return int(self.get_meta(f"vectors_generation:{space}") or 0)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_CHANGED = "mmrag_changed_spaces"
+
+
+def _space_order(space: str) -> tuple[int, str]:
+    from .models import SPACES
+
+    return (SPACES.index(space) if space in SPACES else len(SPACES), space)
 
 
 def _read_version(conn: Connection) -> int | None:

@@ -47,7 +47,7 @@ def put_vectors(
         Vector(space=space, item_id=int(i), model=model, dim=dim, data=pack(v), content_sha256=s)
         for i, v, s in zip(item_ids, vectors, shas, strict=True)
     )
-    catalog.bump_generation(session, space)
+    catalog.mark_changed(session, space)
 
 
 def delete_vectors(
@@ -60,7 +60,7 @@ def delete_vectors(
         result = session.execute(delete(Vector).where(Vector.space == space, Vector.item_id.in_(part)))
         removed += result.rowcount or 0
     if removed and bump:
-        catalog.bump_generation(session, space)
+        catalog.mark_changed(session, space)
     return removed
 
 

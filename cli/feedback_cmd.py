@@ -29,5 +29,5 @@ def feedback(library: LibraryOption = None, json: JsonOption = False) -> None:
         if row["page"]:
             item += f" p.{row['page']}"
         table.add_row(str(row["id"]), (row["created_at"] or "")[:19], row["target"],
-                      "👍" if row["value"] > 0 else "👎", row["query"], item)
+                      "up" if row["value"] > 0 else "down", row["query"], item)
     out.print(table)

@@ -16,7 +16,7 @@ from ..catalog.models import KINDS, OK, Asset, AssetTag, Chunk, Tag
 class Filters:
     """What a result must satisfy. Folder and path patterns are globs (``*``, ``?``).
 
-    A relative folder pattern matches at any depth: ``"2024"`` selects everything under any folder named
+    Globs ignore case (the same on SQLite and PostgreSQL). A relative folder pattern matches at any depth: ``"2024"`` selects everything under any folder named
     2024, ``"2024/*"`` everything in its sub-folders. Dates compare with the photo's EXIF date when it has one,
     else the file's modification time.
     """
@@ -103,8 +103,8 @@ def _like_pattern(glob: str) -> str:
 def _glob_condition(column: Any, glob: str) -> Any:
     pattern = _like_pattern(glob.rstrip("/"))
     if glob.startswith("/"):
-        return column.like(pattern, escape="\\")
-    return or_(column.like(pattern, escape="\\"), column.like("%/" + pattern, escape="\\"))
+        return column.ilike(pattern, escape="\\")
+    return or_(column.ilike(pattern, escape="\\"), column.ilike("%/" + pattern, escape="\\"))
 
 
 def _folder_condition(glob: str) -> Any:

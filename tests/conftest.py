@@ -20,6 +20,8 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 # Bundled with scikit-image (no download). "cat" is chelsea again, so it is left out.
+pytest_plugins = ["pg"]  # catalog_url / postgres_url fixtures (tests/pg.py)
+
 SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "clock", "immunohistochemistry", "hubble_deep_field",
                  "colorwheel", "retina", "camera", "moon", "page", "coins", "horse", "text")
 PNG_PHOTOS = frozenset({"horse", "retina", "text", "colorwheel", "page"})

@@ -43,3 +43,12 @@ def test_defaults_and_database_url(tmp_path: Path) -> None:
 def test_bad_values_name_the_field(tmp_path: Path, field: str, value: object, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(library=tmp_path, **{field: value})
+
+
+def test_secrets_are_not_written_to_the_library(tmp_path: Path) -> None:
+    path = Settings(library=tmp_path, database_url="postgresql+psycopg://u:secret@h/db",
+                    rag={"api_key": "sk-123"}).save()
+    text = path.read_text()
+    assert "secret" not in text and "sk-123" not in text
+    kept = Settings(library=tmp_path / "b", database_url="postgresql+psycopg://u@h/db").save().read_text()
+    assert "postgresql+psycopg://u@h/db" in kept

@@ -28,6 +28,7 @@ MAX_SENTENCES = 3
 MAX_PASSAGES = 5
 MIN_WORDS, MAX_WORDS = 4, 120
 SENTENCE_WEIGHT = 0.7
+RELATIVE_CUT = 0.75
 
 
 class ExtractiveAnswerer:
@@ -65,9 +66,13 @@ class ExtractiveAnswerer:
         return Answer(text=text, citations=citations_for(text, passages), question=question, llm=self.name)
 
     def _compose(self, candidates: list[tuple[int, str]], scores: np.ndarray) -> str:
+        """The best sentences, best first; one far below the best (under RELATIVE_CUT × best) is left out."""
         chosen: list[str] = []
         seen: set[str] = set()
+        floor = RELATIVE_CUT * float(scores.max())
         for index in np.argsort(-scores, kind="stable"):
+            if chosen and scores[index] < floor:
+                break
             number, sentence = candidates[int(index)]
             key = " ".join(sentence.lower().split())
             if key in seen:  # overlapping chunks repeat sentences

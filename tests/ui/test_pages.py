@@ -59,6 +59,20 @@ def _png(color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     return buffer.getvalue()
 
 
+def test_a_library_that_cannot_be_opened_is_reported(ui_library: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    copy = tmp_path / "library"  # a fresh path: the app's cache holds no Library for it yet
+    shutil.copytree(ui_library, copy)
+    monkeypatch.setenv("MMRAG_LIBRARY", str(copy))
+    monkeypatch.setenv("MMRAG_CLIP_MODEL", "ViT-B-32")  # not the model its vectors were made with
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    (error,) = _errors(at)
+    assert f"Cannot open the library at `{copy}`" in error and "mmrag rebuild --reembed" in error
+
+
 # -- search -----------------------------------------------------------------------------------------------------
 
 

@@ -47,6 +47,16 @@ def test_streamlit_command_line(tmp_path: Path) -> None:
     assert command[-3:] == ["--", "--library", str(tmp_path)]
 
 
+def test_mmrag_ui_refuses_a_library_it_cannot_open(ui_library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from mmrag.cli import app
+
+    monkeypatch.setenv("MMRAG_CLIP_MODEL", "ViT-B-32")  # the library's vectors come from tiny-test
+    result = CliRunner().invoke(app, ["ui", "--library", str(ui_library), "--port", "1"])
+    assert result.exit_code == 1 and "holds image vectors made by" in result.output
+
+
 def _upload(name: str, data: bytes) -> SimpleNamespace:
     return SimpleNamespace(name=name, size=len(data), getvalue=lambda: data)
 

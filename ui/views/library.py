@@ -133,8 +133,8 @@ def feedback_section(lib: Library) -> None:
 
     counts = feedback_counts(lib.catalog)
     st.subheader("Feedback")
-    st.caption(" · ".join(f"{target}s: {c['up']} 👍 {c['down']} 👎" for target, c in counts.items())
-               + " — also `mmrag feedback --json`")
+    st.caption(" · ".join(f"{target}s: :material/thumb_up: {c['up']} :material/thumb_down: {c['down']}"
+                          for target, c in counts.items()) + " — export with `mmrag feedback --json`")
     if any(c["up"] or c["down"] for c in counts.values()):
         st.download_button("Download feedback (JSON)", json.dumps(export_feedback(lib.catalog), indent=2),
                            file_name="mmrag-feedback.json", mime="application/json", icon=":material/download:")
