@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from .catalog import SPACES, Asset, Chunk, Vector
+from .ingest.embedders.clip import clip_fingerprint
 
 if TYPE_CHECKING:
     from .library import Library
@@ -31,7 +32,7 @@ def library_status(lib: Library) -> dict[str, Any]:
         "chunks": int(chunks),
         "vectors": {space: int(vectors.get(space, 0)) for space in SPACES},
         "models": {
-            "clip": {"configured": f"{settings.clip_model} ({settings.clip_pretrained})",
+            "clip": {"configured": clip_fingerprint(settings.clip_model, settings.clip_pretrained),
                      "library": lib.catalog.get_meta("model:image")},
             "text": {"configured": settings.rag.text_model, "library": lib.catalog.get_meta("model:text")},
         },

@@ -27,11 +27,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "rag_eval"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from evalset import CORPORA, Question, is_gold, load  # noqa: E402
+from evalset import CORPORA, STYLES, Question, is_gold, load  # noqa: E402
 
 DEPTH = 100
-SWEEP_K = (5, 10, 20, 30, 60, 100)
-SWEEP_BM25_WEIGHT = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+SWEEP_K = (5, 10, 20, 30, 60)
+SWEEP_BM25_WEIGHT = (0.5, 0.75, 1.0, 1.5)
+SWEEP_ALPHA = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def open_library(root: Path) -> Any:
@@ -53,14 +54,15 @@ def metrics(rankings: Sequence[Sequence[str | None]], questions: Sequence[Questi
     return {"recall@5": round(statistics.mean(recall), 3), "mrr@10": round(statistics.mean(reciprocal), 3)}
 
 
-def rank_all(lib: Any, questions: Sequence[Question]) -> tuple[list[list[int]], list[list[int]], float]:
+def rank_all(lib: Any, questions: Sequence[Question]) -> tuple[list[Any], list[Any], float]:
+    """Each question's dense and BM25 rankings (chunk ids and scores), DEPTH deep."""
     from mmrag.retrieval.text_search import bm25_ranking, dense_ranking
 
     dense, bm25 = [], []
     started = time.perf_counter()
     for question in questions:
-        dense.append(dense_ranking(lib, question.text, DEPTH, None).ids)
-        bm25.append(bm25_ranking(lib, question.text, DEPTH, None).ids)
+        dense.append(dense_ranking(lib, question.text, DEPTH, None))
+        bm25.append(bm25_ranking(lib, question.text, DEPTH, None))
     return dense, bm25, time.perf_counter() - started
 
 
@@ -75,6 +77,7 @@ def chunk_sections(lib: Any) -> dict[int, str | None]:
 
 def evaluate(lib: Any, questions: list[Question]) -> dict[str, Any]:
     from mmrag.retrieval import fusion
+    from mmrag.retrieval.text_search import fuse
 
     sections = chunk_sections(lib)
     dense, bm25, seconds = rank_all(lib, questions)
@@ -83,18 +86,24 @@ def evaluate(lib: Any, questions: list[Question]) -> dict[str, Any]:
         pairs = [(r, q) for r, q in zip(ranked, questions, strict=True) if subset(q)]
         return metrics([[sections.get(i) for i in r] for r, _ in pairs], [q for _, q in pairs])
 
-    def hybrid(k: float, bm25_weight: float) -> list[list[int]]:
-        return [[i for i, _ in fusion.reciprocal_rank_fusion([d, b], [1.0, bm25_weight], k=k)]
+    def hybrid(method: str, weight: float | None = None) -> list[list[int]]:
+        return [[i for i, _ in fuse({"dense": d, "bm25": b}, method, weight)] for d, b in zip(dense, bm25, strict=True)]
+
+    def rrf(k: float, weights: tuple[float, float]) -> list[list[int]]:
+        return [[i for i, _ in fusion.reciprocal_rank_fusion([d.ids, b.ids], weights, k=k)]
                 for d, b in zip(dense, bm25, strict=True)]
 
-    default = hybrid(fusion.RRF_K, fusion.BM25_WEIGHT / fusion.DENSE_WEIGHT)
+    runs = {"dense": [d.ids for d in dense], "bm25": [b.ids for b in bm25],
+            "hybrid (convex, default)": hybrid("convex"), "hybrid (rrf, tuned)": hybrid("rrf"),
+            "hybrid (naive rrf k=60, 1:1)": rrf(60, (1.0, 1.0))}
     table = {}
-    for name, ranked in (("dense", dense), ("bm25", bm25), ("hybrid", default)):
-        table[name] = {"all": score(ranked),
-                       "paraphrase": score(ranked, lambda q: q.style == "paraphrase"),
-                       "verbatim": score(ranked, lambda q: q.style == "verbatim")}
-    sweep = {f"k={k},w_bm25={w}": score(hybrid(k, w)) for k in SWEEP_K for w in SWEEP_BM25_WEIGHT}
-    return {"questions": len(questions), "retrieval": table, "rrf_sweep": sweep,
+    for name, ranked in runs.items():
+        table[name] = {"all": score(ranked)}
+        for style in STYLES:
+            table[name][style] = score(ranked, lambda q, style=style: q.style == style)
+    sweep = {f"rrf k={k} w_bm25={w}": score(rrf(k, (1.0, w))) for k in SWEEP_K for w in SWEEP_BM25_WEIGHT}
+    sweep |= {f"convex alpha={a}": score(hybrid("convex", a)) for a in SWEEP_ALPHA}
+    return {"questions": len(questions), "retrieval": table, "sweep": sweep,
             "ms_per_question_both_retrievers": round(1000 * seconds / len(questions), 1)}
 
 
@@ -105,11 +114,14 @@ def answer_checks(lib: Any, questions: list[Question], unanswerable: list[str]) 
 
     answerer = ExtractiveAnswerer(lib.text_embedder)
     first_gold, refused_answerable, best_cos_answerable, cited, cited_gold = 0, 0, [], 0, 0
+    refused_styles: dict[str, int] = {}
     for question in questions:
         passages = search_passages(lib, question.text, lib.settings.rag.top_k, mode="hybrid")
         answer = answerer.answer(question.text, passages)
         best_cos_answerable.append(_best_cosine(lib, question.text, passages))
-        refused_answerable += not answer.answered
+        if not answer.answered:
+            refused_answerable += 1
+            refused_styles[question.style] = refused_styles.get(question.style, 0) + 1
         first_gold += bool(answer.citations) and is_gold(answer.citations[0].section, question)
         cited += len(answer.citations)
         cited_gold += sum(is_gold(c.section, question) for c in answer.citations)
@@ -121,7 +133,7 @@ def answer_checks(lib: Any, questions: list[Question], unanswerable: list[str]) 
     return {"threshold": MIN_RELEVANCE,
             "first_citation_gold": f"{first_gold}/{len(questions)}",
             "citations_gold": f"{cited_gold}/{cited}",
-            "answerable_refused": f"{refused_answerable}/{len(questions)}",
+            "answerable_refused": f"{refused_answerable}/{len(questions)} {refused_styles}",
             "offtopic_refused": f"{refused}/{len(unanswerable)}",
             "best_passage_cosine_answerable": _spread(best_cos_answerable),
             "best_passage_cosine_offtopic": _spread(best_cos_offtopic)}

@@ -24,6 +24,7 @@ def streamlit_command(host: str, port: int, library: Path | None, max_upload_mb:
         "--server.port", str(port),
         "--server.headless", "true",
         "--server.maxUploadSize", str(max_upload_mb),
+        "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
         "--",
@@ -46,7 +47,7 @@ def ui(
     lib.close()
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can search and ingest")
-    console.print(f"mmrag ui: library {path} on http://{host}:{port}")
+    console.print(f"mmrag ui: library {path} on http://{host}:{port}", soft_wrap=True, highlight=False)
     raise typer.Exit(run_server(streamlit_command(host, port, path, max_upload_mb)))
 
 

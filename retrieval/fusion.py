@@ -1,16 +1,57 @@
-"""Reciprocal rank fusion: each ranked list gives ``weight / (k + rank)`` to its items (rank from 1).
+"""Fusing the dense and BM25 rankings of hybrid passage search.
 
-Only ranks are used, so BM25 scores (unbounded) and cosine similarities (−1…1) combine without any
-calibration. The constants were chosen on the R FAQ evaluation (bench/bench_rag.py, docs/benchmarks.md).
+Two methods, chosen on the R FAQ evaluation (bench/bench_rag.py; figures in docs/benchmarks.md):
+
+- ``convex`` (default): ``(1 − α)·cos/cos_max + α·bm25/bm25_max`` over the union of both candidate lists,
+  each score divided by the best score of its own list for this query. A passage beyond the dense list's
+  depth gets that list's lowest score; one BM25 did not return gets 0. α = 0.3.
+- ``rrf``: reciprocal rank fusion, ``Σ weight / (k + rank)``. It uses ranks only, so it needs no score
+  calibration at all: prefer it with a text model whose cosine similarities crowd into a narrow band (e5-style
+  models), where a fixed α would let BM25 dominate. Tuned: k = 10, weights dense 1.0 / BM25 0.75.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-RRF_K = 60
-DENSE_WEIGHT = 1.0
-BM25_WEIGHT = 1.0
+FUSIONS = ("convex", "rrf")
+DEFAULT_FUSION = "convex"
+CONVEX_BM25_WEIGHT = 0.3
+RRF_K = 10
+RRF_WEIGHTS = (1.0, 0.75)  # dense, bm25
+
+
+def check_fusion(fusion: str) -> str:
+    if fusion not in FUSIONS:
+        raise ValueError(f"unknown fusion {fusion!r}; valid: {', '.join(FUSIONS)}")
+    return fusion
+
+
+def convex_fusion(
+    dense: tuple[Sequence[int], Sequence[float]],
+    bm25: tuple[Sequence[int], Sequence[float]],
+    bm25_weight: float = CONVEX_BM25_WEIGHT,
+) -> list[tuple[int, float]]:
+    """Fuse (ids, scores) lists, best first, into (id, fused score) pairs, best first (ties: dense order)."""
+    if not 0.0 <= bm25_weight <= 1.0:
+        raise ValueError(f"bm25_weight must be in [0, 1], got {bm25_weight!r}")
+    dense_norm = _normalised(*dense)
+    bm25_norm = _normalised(*bm25)
+    dense_floor = min(dense_norm.values(), default=0.0)
+    items = list(dict.fromkeys([*dense[0], *bm25[0]]))  # first appearance: dense order, then BM25's
+    position = {item: index for index, item in enumerate(items)}
+    fused = {
+        item: (1.0 - bm25_weight) * dense_norm.get(item, dense_floor) + bm25_weight * bm25_norm.get(item, 0.0)
+        for item in items
+    }
+    return sorted(fused.items(), key=lambda pair: (-pair[1], position[pair[0]]))
+
+
+def _normalised(ids: Sequence[int], scores: Sequence[float]) -> dict[int, float]:
+    best = max(scores, default=0.0)
+    if best <= 0:
+        return {item: 0.0 for item in ids}
+    return {item: max(score, 0.0) / best for item, score in zip(ids, scores, strict=True)}
 
 
 def reciprocal_rank_fusion(

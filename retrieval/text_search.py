@@ -1,7 +1,8 @@
 """Passage search over document chunks: dense (text-space FAISS index), BM25, or both fused by RRF.
 
-Scores by mode: ``dense`` cosine similarity; ``bm25`` the BM25 score; ``hybrid`` the reciprocal-rank-fusion
-score. Each hit's ``extra`` also keeps the per-retriever scores and ranks it got.
+Scores by mode: ``dense`` cosine similarity; ``bm25`` the BM25 score; ``hybrid`` the fused score (convex:
+0…1, the best possible passage scoring 1; rrf: the reciprocal-rank sum). Each hit's ``extra`` also keeps
+the per-retriever scores and ranks it got.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .filters import Filters
 from .hits import Hit
 
 MODES = ("dense", "bm25", "hybrid")
-MIN_CANDIDATES = 50  # each retriever's depth in hybrid mode (fusion needs more than the final k)
+HYBRID_DEPTH = 100  # each retriever's depth in hybrid mode (fusion needs more than the final k)
 
 
 class TextIndexes(Protocol):
@@ -72,26 +73,45 @@ def search_passages(
     mode: str | None = None,
     filters: Filters | dict[str, Any] | None = None,
     *,
-    weights: tuple[float, float] | None = None,
-    rrf_k: float | None = None,
+    fusion_method: str = fusion.DEFAULT_FUSION,
+    bm25_weight: float | None = None,
 ) -> list[Hit]:
-    """Top-k passages for a question. ``weights`` = (dense, bm25) for hybrid fusion."""
+    """Top-k passages for a question.
+
+    ``fusion_method`` (hybrid mode): ``convex`` or ``rrf`` (see :mod:`mmrag.retrieval.fusion`);
+    ``bm25_weight`` overrides the method's BM25 weight (convex α in [0, 1], or the RRF weight of BM25).
+    """
     if not isinstance(query, str) or not query.strip():
         raise ValueError(f"query must be a non-empty string, got {query!r}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     mode = check_mode(mode or lib.settings.rag.mode)
+    fusion.check_fusion(fusion_method)
     allowed = allowed_chunk_ids(lib.catalog, Filters.parse(filters))
     if allowed is not None and not len(allowed):
         return []
-    depth = max(2 * k, MIN_CANDIDATES) if mode == "hybrid" else k + 10
+    depth = max(2 * k, HYBRID_DEPTH) if mode == "hybrid" else k + 10
     rankings: dict[str, Ranking] = {}
     if mode in ("dense", "hybrid"):
         rankings["dense"] = dense_ranking(lib, query, depth, allowed)
     if mode in ("bm25", "hybrid"):
         rankings["bm25"] = bm25_ranking(lib, query, depth, allowed)
-    ordered = _order(mode, rankings, weights, rrf_k)
+    ordered = fuse(rankings, fusion_method, bm25_weight) if mode == "hybrid" else _pairs(rankings[mode])
     return fetch_hits(lib.catalog, ordered[: max(2 * k, k + 20)], mode, rankings)[:k]
+
+
+def fuse(rankings: dict[str, Ranking], method: str, bm25_weight: float | None = None) -> list[tuple[int, float]]:
+    """Hybrid order of the dense and BM25 rankings."""
+    dense, bm25 = rankings["dense"], rankings["bm25"]
+    if method == "convex":
+        weight = fusion.CONVEX_BM25_WEIGHT if bm25_weight is None else bm25_weight
+        return fusion.convex_fusion((dense.ids, dense.scores), (bm25.ids, bm25.scores), weight)
+    weights = (fusion.RRF_WEIGHTS[0], fusion.RRF_WEIGHTS[1] if bm25_weight is None else bm25_weight)
+    return fusion.reciprocal_rank_fusion([dense.ids, bm25.ids], weights, k=fusion.RRF_K)
+
+
+def _pairs(ranking: Ranking) -> list[tuple[int, float]]:
+    return list(zip(ranking.ids, ranking.scores, strict=True))
 
 
 def allowed_chunk_ids(catalog: Catalog, filters: Filters) -> np.ndarray | None:
@@ -119,20 +139,6 @@ def bm25_ranking(lib: PassageLibrary, query: str, depth: int, allowed: np.ndarra
     index = bm25_store(lib.catalog, lib.settings.library).get()
     ids, scores = index.search(query, depth, allowed)
     return Ranking([int(i) for i in ids], [float(s) for s in scores])
-
-
-def _order(
-    mode: str, rankings: dict[str, Ranking], weights: tuple[float, float] | None, rrf_k: float | None
-) -> list[tuple[int, float]]:
-    if mode != "hybrid":
-        ranking = rankings[mode]
-        return list(zip(ranking.ids, ranking.scores, strict=True))
-    dense_w, bm25_w = weights or (fusion.DENSE_WEIGHT, fusion.BM25_WEIGHT)
-    return fusion.reciprocal_rank_fusion(
-        [rankings["dense"].ids, rankings["bm25"].ids],
-        [dense_w, bm25_w],
-        k=fusion.RRF_K if rrf_k is None else rrf_k,
-    )
 
 
 def fetch_hits(

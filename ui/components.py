@@ -15,6 +15,10 @@ T = TypeVar("T")
 GRID_COLUMNS = 4
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def human_size(size: int | None) -> str:
     if size is None:
         return "?"

@@ -77,10 +77,12 @@ def details_panel(lib: Library, asset_id: int, on_similar: Callable[[int], None]
 
 def _facts_markdown(asset: Any) -> str:
     dims = f"{asset.width} × {asset.height}" if asset.width and asset.height else "—"
-    taken = asset.taken_at.strftime("%Y-%m-%d %H:%M") if asset.taken_at else "—"
+    when = asset.taken_at or asset.created_at  # taken (EXIF or file time), else when it was added
+    taken = when.strftime("%Y-%m-%d %H:%M") if when else "—"
     tags = ", ".join(f"`{t.name}`" for t in asset.tags) or "—"
     rows = [("Path", f"`{asset.path}`"), ("Kind", asset.kind), ("Size", human_size(asset.size)),
-            ("Dimensions", dims), ("Format", asset.format or "—"), ("Taken", taken), ("Tags", tags)]
+            ("Dimensions", dims), ("Format", asset.format or "—"),
+            ("Taken" if asset.taken_at else "Added", taken), ("Tags", tags)]
     return "\n".join(f"- **{name}:** {value}" for name, value in rows)
 
 

@@ -14,12 +14,13 @@ HERE = Path(__file__).resolve().parent
 QUESTIONS = HERE / "r_faq_questions.json"
 R_MANUALS = Path("/usr/share/R/doc/manual")
 CORPORA = {"html": R_MANUALS / "R-FAQ.html", "pdf": R_MANUALS / "R-FAQ.pdf"}
+STYLES = ("paraphrase", "verbatim", "keyword")
 
 
 @dataclass(frozen=True)
 class Question:
     text: str
-    style: str  # paraphrase | verbatim
+    style: str  # paraphrase | verbatim | keyword
     gold: tuple[tuple[str, str], ...]  # (number, title)
 
 
@@ -53,7 +54,7 @@ def validate() -> int:
             if not any(is_gold(section, question) for section in sections):
                 problems += 1
                 print(f"{name}: no section for {question.gold} ({question.text!r})")
-    styles = {style: sum(q.style == style for q in questions) for style in ("paraphrase", "verbatim")}
+    styles = {style: sum(q.style == style for q in questions) for style in STYLES}
     print(f"{len(questions)} questions {styles}, {len(unanswerable)} unanswerable; {problems} problems")
     return 1 if problems else 0
 

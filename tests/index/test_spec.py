@@ -4,7 +4,6 @@ import math
 
 import pytest
 
-from mmrag.index import spec
 from mmrag.index.spec import (
     FLAT_MAX_FLOATS,
     MIN_POINTS_PER_LIST,
@@ -79,8 +78,9 @@ def test_good_specs_pass(good: str) -> None:
 
 def test_default_nprobe() -> None:
     assert default_nprobe(1) == 1
-    assert default_nprobe(128) == 16
-    assert default_nprobe(4096) == spec.default_nprobe(4096) <= 4096
+    assert default_nprobe(128) == 8
+    assert default_nprobe(4096) == 16
+    assert default_nprobe(65536) == 256
     assert all(1 <= default_nprobe(n) <= n for n in (1, 2, 8, 64, 1024, 65536))
 
 

@@ -71,7 +71,7 @@ def run_reader(library: str, queries: list[str], deleted: list[int], stop_path: 
                log_path: str, result_path: str) -> None:
     """Search in a loop until ``stop_path`` exists; record every anomaly (see test_readers_during_writes)."""
     _setup({**CHILD_ENV, **env}, log_path)
-    from reader_loop import reader_loop
+    from rel_reader import reader_loop
 
     result = reader_loop(Path(library), queries, set(deleted), Path(stop_path))
     result["peak_rss_mb"] = _peak_rss_mb()
@@ -83,3 +83,13 @@ def read_result(result_path: Path) -> dict[str, Any] | None:
         return json.loads(Path(result_path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def main(argv: list[str]) -> None:
+    """``python rel_child.py LIBRARY ROOT LOG RESULT``: one ingest in a process of its own (for setpriv)."""
+    library, root, log_path, result_path = argv
+    run_ingest(library, [root], {}, log_path, result_path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -70,7 +70,7 @@ def test_a_library_that_cannot_be_opened_is_reported(ui_library: Path, tmp_path:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     assert not at.exception
     (error,) = _errors(at)
-    assert f"Cannot open the library at `{copy}`" in error and "mmrag rebuild --reembed" in error
+    assert f"Cannot open the library at `{copy}`" in error and "holds image vectors made by" in error
 
 
 # -- search -----------------------------------------------------------------------------------------------------

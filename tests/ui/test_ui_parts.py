@@ -42,7 +42,8 @@ def test_streamlit_command_line(tmp_path: Path) -> None:
     assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)] and APP_SCRIPT.is_file()
     options = dict(zip(command[5:-3:2], command[6:-3:2], strict=True))
     assert options == {"--server.address": "127.0.0.1", "--server.port": "8765", "--server.headless": "true",
-                       "--server.maxUploadSize": "20", "--browser.gatherUsageStats": "false",
+                       "--server.maxUploadSize": "20", "--server.fileWatcherType": "none",
+                       "--browser.gatherUsageStats": "false",
                        "--client.toolbarMode": "minimal"}
     assert command[-3:] == ["--", "--library", str(tmp_path)]
 

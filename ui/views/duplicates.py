@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from mmrag.ui import state
-from mmrag.ui.components import human_size, image_source, show_image
+from mmrag.ui.components import human_size, image_source, plural, show_image
 
 if TYPE_CHECKING:
     from mmrag.library import Library
@@ -52,7 +52,7 @@ def show_groups(lib: Library, groups: list[DuplicateGroup]) -> None:
     if not groups:
         st.success("No near-duplicates found.", icon=":material/check_circle:")
         return
-    st.caption(f"{len(groups)} groups, {sum(len(g.ids) for g in groups)} images")
+    st.caption(f"{plural(len(groups), 'group')}, {plural(sum(len(g.ids) for g in groups), 'image')}")
     facts = _asset_facts(lib, [i for g in groups for i in g.ids])
     with st.container(key="dup.groups"):
         for number, group in enumerate(groups, 1):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from mmrag.ui import state
-from mmrag.ui.components import grid, hit_caption, show_hit_image, show_image
+from mmrag.ui.components import grid, hit_caption, plural, show_hit_image, show_image
 from mmrag.ui.uploads import IMAGE_TYPES, UploadError, read_image_upload, save_reference_upload, upload_limit_mb
 
 if TYPE_CHECKING:
@@ -154,7 +154,8 @@ def summarize(result: Any, seconds: float) -> dict[str, Any]:
 def show_result(result: dict[str, Any]) -> None:
     st.subheader("Results")
     model = result["models"].get("model", "")
-    st.caption(f"{len(result['outputs'])} images in {result['seconds']:.1f} s · {model} · saved to the library")
+    count = plural(len(result["outputs"]), "image")
+    st.caption(f"{count} in {result['seconds']:.1f} s · {model} · saved to the library")
     for number, output in enumerate(result["outputs"], 1):
         with st.container(border=True, key=f"gen.output.{number}"):
             ref_col, cond_col, out_col = st.columns(3)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from mmrag.ui import state
-from mmrag.ui.components import grid, hit_caption, show_hit_image
+from mmrag.ui.components import grid, hit_caption, plural, show_hit_image
 from mmrag.ui.details import details_panel
 from mmrag.ui.feedback import vote
 from mmrag.ui.filters import SearchOptions, sidebar_options
@@ -124,7 +124,8 @@ def results(lib: Library, request: dict[str, Any]) -> None:
     hits: list[Hit] = st.session_state.get(state.HITS, [])
     seconds = st.session_state.get(SECONDS, 0.0)
     heading = _heading(lib, request)
-    st.caption(f"{len(hits)} results for {heading} in {seconds * 1000:.0f} ms", help="Server-side search time.")
+    st.caption(f"{plural(len(hits), 'result')} for {heading} in {seconds * 1000:.0f} ms",
+               help="Search time on the server.")
     if not hits:
         st.info("No results. Try other words, or loosen the filters in the sidebar.")
         return
