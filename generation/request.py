@@ -36,7 +36,7 @@ class GenerationRequest:
     width: int = 512
     height: int = 512
     negative_prompt: str | None = None
-    model: str = "runwayml/stable-diffusion-v1-5"
+    model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     model_config: str | None = None  # diffusers config folder/id for a single-file checkpoint
     controlnet: str | None = None
     lora: str | None = None
