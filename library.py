@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".write.lock"
+# Query text beyond this is dropped before embedding: CLIP reads 77 tokens, and tokenizing megabytes of
+# text that the model ignores took seconds per MB.
+MAX_QUERY_CHARS = 4096
 KIND_SPACES = {"image": IMAGE_SPACE, "generated": IMAGE_SPACE, "text": TEXT_SPACE, "document": TEXT_SPACE}
 
 
@@ -204,7 +207,7 @@ class Library:
 
     def similar(self, asset_id: int, k: int = 10, filters: Filters | dict[str, Any] | None = None) -> list[Hit]:
         """More like library item ``asset_id`` (the item itself is left out)."""
-        vector = vector_search.stored_vector(self.catalog, asset_id)
+        vector = vector_search.stored_vector(self.catalog, _item_id(asset_id))
         return vector_search.search_space(self.catalog, self.indexes, vector, k, Filters.parse(filters),
                                           exclude=[int(asset_id)])
 
@@ -226,12 +229,12 @@ class Library:
             raise ValueError(f"image_weight must be in [0, 1], got {image_weight}")
         parts: list[tuple[np.ndarray, float]] = []
         if text is not None:
-            text = vector_search.check_query_text(text)
+            text = vector_search.check_query_text(text)[:MAX_QUERY_CHARS]
             parts.append((self.clip.embed_texts([text])[0], 1.0 - image_weight if image is not None else 1.0))
         if image is not None:
             parts.append((self._image_vector(image), image_weight if text is not None else 1.0))
         if negative:
-            negative = vector_search.check_query_text(negative, "negative")
+            negative = vector_search.check_query_text(negative, "negative")[:MAX_QUERY_CHARS]
             parts.append((self.clip.embed_texts([negative])[0], -abs(negative_weight)))
         return vector_search.combine(parts)
 
@@ -239,7 +242,7 @@ class Library:
         from .ingest.images import load_query_image
 
         if isinstance(image, (int, np.integer)) and not isinstance(image, bool):
-            return vector_search.stored_vector(self.catalog, int(image))
+            return vector_search.stored_vector(self.catalog, _item_id(image))
         rgb = load_query_image(image, self.settings.ingest.max_image_pixels)
         return self.clip.embed_images([rgb])[0]
 
@@ -256,7 +259,7 @@ class Library:
 
     def get_asset(self, asset_id: int) -> Asset:
         with self.catalog.session() as session:
-            asset = session.get(Asset, int(asset_id))
+            asset = session.get(Asset, _item_id(int(asset_id)))
             if asset is None:
                 raise ValueError(f"no library item with id {asset_id}")
             _ = asset.tags  # load while the session is open
@@ -348,6 +351,16 @@ def _pair_mismatch(path: Path) -> bool:
         return files.read_sidecar(path)["size"] != path.stat().st_size
     except (IndexCorruptError, OSError):
         return True
+
+
+def _item_id(value: Any) -> int:
+    """A library item id as an int; ids outside the database's 64-bit range name no item (ValueError, not
+    the driver's OverflowError)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"a library item id must be an integer, got {value!r}")
+    if not 0 <= int(value) < 2**63:
+        raise ValueError(f"no library item with id {value}")
+    return int(value)
 
 
 def _space_of(kind: str) -> str:

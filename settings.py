@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto | cpu | cuda | mps")
     batch_size: int = Field(32, ge=1)
     workers: int = Field(2, ge=0, description="Decode threads; 0 decodes in the main thread.")
-    torch_threads: int = Field(0, ge=0, description="torch intra-op threads for the models; 0 keeps torch's default.")
+    torch_threads: int = Field(
+        0, ge=0, description="torch threads on CPU; 0 = auto (all cores but one, which decodes images)."
+    )
     index_spec: str = Field("auto", description="auto, or a FAISS factory string such as 'IVF1024,Flat'.")
     index_memory_budget_mb: int = Field(4096, ge=16)
     use_gpu_index: bool = Field(True, description="Move FAISS indexes to the GPU when faiss sees one.")

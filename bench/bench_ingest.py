@@ -76,7 +76,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="0 = mmrag's auto setting (all cores but one); -1 = torch's own default.")
     args = parser.parse_args()
+    if args.torch_threads >= 0:
+        from mmrag.ingest.embedders.clip import configure_torch_threads
+
+        args.torch_threads = configure_torch_threads(args.torch_threads, "cpu")
 
     from mmrag.ingest.embedders.clip import OpenClipEmbedder
 
@@ -91,6 +97,7 @@ def main() -> None:
     ratios = [i / m for i, m in zip(ingest_rates, model_rates, strict=True)]
     result = {
         "model": args.model, "photos": args.n, "batch_size": args.batch_size, "workers": args.workers,
+        "torch_threads": args.torch_threads if args.torch_threads >= 0 else "torch default",
         "model_only_img_s": round(statistics.median(model_rates), 2),
         "ingest_img_s": round(statistics.median(ingest_rates), 2),
         "ratio_median": round(statistics.median(ratios), 3),

@@ -143,7 +143,14 @@ class IndexSet:
 
     # -- mutation ------------------------------------------------------------------------------------
     def add(self, space: str, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Add or replace (same id, new vector) items; call after the catalog transaction commits."""
+        """Add or replace (same id, new vector) items; call after the catalog transaction commits.
+
+        An id given twice keeps its last vector, as the catalog does.
+        """
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        last = len(ids) - 1 - np.unique(ids[::-1], return_index=True)[1]
+        if len(last) != len(ids):
+            ids, vectors = ids[np.sort(last)], np.asarray(vectors)[np.sort(last)]
         self.get(space)
         with self._lock.write():
             sp = self._spaces[space]
@@ -153,7 +160,7 @@ class IndexSet:
                 sp.index = FaissIndex.create(dim, spec, use_gpu=self.use_gpu)
             sp.index.remove(ids)
             sp.index.add(ids, vectors)
-            sp.pending.update(int(i) for i in np.asarray(ids).reshape(-1))
+            sp.pending.update(ids.tolist())
             sp.dirty = True
 
     def remove(self, space: str, ids: Sequence[int] | np.ndarray) -> int:

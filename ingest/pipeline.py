@@ -70,7 +70,7 @@ class Ingestor:
         done = len(files) - len(todo)
         done = self._run_images(images, known, done, len(files))
         self._run_documents(documents, known, done, len(files))
-        self.ctx.sink.save()
+        self._save_indexes()
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -276,8 +276,20 @@ class Ingestor:
                 matrix = np.concatenate(changes.add_vectors[space])
                 self.ctx.sink.add(space, ids, matrix)
         if time.monotonic() - self._last_save > self.ctx.settings.ingest.save_index_every_s:
-            self.ctx.sink.save()
+            self._save_indexes()
             self._last_save = time.monotonic()
+
+    def _save_indexes(self) -> None:
+        """Save the indexes; a write failure (disk full) stops the run with what it means for the data."""
+        from ..errors import LibraryError
+
+        try:
+            self.ctx.sink.save()
+        except OSError as exc:
+            raise LibraryError(
+                f"cannot save the vector indexes: {exc.strerror or exc}. Everything ingested so far is safe "
+                "in the catalog; free space and run `mmrag ingest` again (or `mmrag rebuild`)"
+            ) from exc
 
 
 def _image_job_for(found: FoundFile, *, known: dict[str, Known], **kwargs: Any) -> FileResult:

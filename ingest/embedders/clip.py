@@ -45,6 +45,21 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def configure_torch_threads(threads: int, device: str) -> int:
+    """Set torch's CPU threads: ``threads``, or with 0 all cores but one, which is left to image decoding.
+
+    Measured here (bench/bench_ingest.py, 2 cores): ViT-B-32 embeds faster on one thread than on two, and
+    ingest then overlaps decoding on the other core (docs/benchmarks.md, P1).
+    """
+    import torch
+
+    if resolve_device(device) != "cpu":
+        return torch.get_num_threads()
+    count = threads or max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(count)
+    return count
+
+
 def clip_fingerprint(name: str, pretrained: str | None) -> str:
     """The identity of a CLIP configuration, known without loading it (checked when a library opens)."""
     if name == TINY_TEST:

@@ -11,12 +11,9 @@ if TYPE_CHECKING:
 
 
 def _open_clip(settings: Settings) -> ImageTextEmbedder:
-    from .clip import OpenClipEmbedder
+    from .clip import OpenClipEmbedder, configure_torch_threads
 
-    if settings.torch_threads:
-        import torch
-
-        torch.set_num_threads(settings.torch_threads)
+    configure_torch_threads(settings.torch_threads, settings.device)
     return OpenClipEmbedder.load(settings.clip_model, settings.clip_pretrained, settings.device)
 
 

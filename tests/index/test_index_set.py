@@ -150,6 +150,8 @@ def test_writer_add_remove_then_save_is_current(catalog, filled, store, vecs, tm
     assert len(open_set(catalog, tmp_path).get(SPACE)) == 318
     ix.add(SPACE, [301], vecs[:1])  # replacing a vector under the same id
     assert top1(ix, vecs[0]) in (1, 301) and len(ix.get(SPACE)) == 318
+    ix.add(SPACE, [500, 500], vecs[390:392])  # the last vector of an id wins
+    assert top1(ix, vecs[391]) == 500 and top1(ix, vecs[390]) != 500 and len(ix.get(SPACE)) == 319
 
 
 def test_save_picks_up_changes_the_writer_missed(catalog, filled, store, vecs, tmp_path) -> None:  # type: ignore

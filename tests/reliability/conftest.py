@@ -7,7 +7,6 @@ sys.path. bench/fault_trials.py imports the same modules to run the trials at a 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,26 +27,17 @@ def is_root() -> bool:
 
 
 @pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
-    """Mount a size-limited tmpfs (root only; skips otherwise). Call it with a size such as '1m'; call it
-    again to resize (remount) the same filesystem."""
-    mountpoint = tmp_path / "tmpfs"
-    mounted = False
-
-    def mount(size: str) -> Path:
-        nonlocal mounted
-        mountpoint.mkdir(exist_ok=True)
-        options = f"remount,size={size}" if mounted else f"size={size},mode=0755"
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mountpoint)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); "
-                        "the injected-ENOSPC test covers this case")
-        mounted = True
-        return mountpoint
+def tmpfs(tmp_path: Path) -> Iterator[Any]:
+    """A size-limited tmpfs (rel_disk.Tmpfs; root only, skips otherwise): ``tmpfs.mount('1m')`` mounts it,
+    a later ``mount`` resizes it."""
+    from rel_disk import Tmpfs
 
     if not is_root():
         pytest.skip("mounting a tmpfs needs root; the injected-ENOSPC test covers this case")
-    yield mount
-    if mounted:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+    disk = Tmpfs(tmp_path / "tmpfs")
+    try:
+        disk.mount("64k")
+    except PermissionError as exc:
+        pytest.skip(f"{exc}; the injected-ENOSPC test covers this case")
+    yield disk
+    disk.unmount()

@@ -138,7 +138,7 @@ def cases() -> list[Case]:
         Case("encrypted.pdf", "encrypted PDF", _pdf(encrypt=True)),
         Case("binary.txt", "binary", _bytes(b"\x00\x01\x02\xff" * 4096)),
         Case("one-line-50MB.txt", "text document too large", _big_text),
-        Case("notes.txt", "ok", _bytes("Reliability notes: the library survives power cuts.\n".encode() * 20)),
+        Case("notes.txt", "ok", _bytes(b"Reliability notes: the library survives power cuts.\n" * 20)),
     ]
 
 

@@ -85,3 +85,60 @@ def _read_index_file(library: Path) -> list[str]:
     except IndexCorruptError as exc:
         return [f"reading the index file: {exc}"]
     return [] if len(index) == meta["count"] else [f"index holds {len(index)}, sidecar says {meta['count']}"]
+
+
+QUERIES = ["a red bicycle", "snow on a mountain", "a cup of coffee", "ünïcödé ☃ query", "a cat", "x" * 300]
+WRITER_ENV = {"MMRAG_INGEST__SAVE_INDEX_EVERY_S": "0", "MMRAG_INGEST__COMMIT_EVERY": "16",
+              "MMRAG_BATCH_SIZE": "16"}
+
+
+def readers_during_ingest(workdir: Path, *, files: int = 400, added: int = 600, readers: int = 4,
+                          seed: int = 7) -> dict[str, Any]:
+    """Ingest ``files``, then run one writer (deleting 1 in 8 files, adding ``added``, saving its index after
+    every batch) while ``readers`` processes search. Returns the writer's report and each reader's stats."""
+    import numpy as np
+    from rel_checks import connect
+    from rel_child import context, read_result, run_ingest, run_reader
+    from rel_corpus import add_file, make_corpus
+    from rel_trials import TrialPlan, finish
+
+    library, ctx, stop = workdir / "library", context(), workdir / "stop"
+    manifest = make_corpus(workdir / "photos", files, seed=seed)
+    assert not finish(ctx, library, manifest, workdir, TrialPlan())["violations"]
+    doomed = sorted(manifest.good)[::8]
+    with connect(library) as db:
+        deleted = [r[0] for r in db.execute(
+            f"SELECT id FROM assets WHERE path IN ({','.join('?' * len(doomed))})", doomed).fetchall()]
+    for path in doomed:
+        Path(path).unlink()
+        manifest.good.discard(path)
+    before, rng = set(manifest.good), np.random.default_rng(seed)
+    for _ in range(added):
+        add_file(manifest, rng)
+    procs = [ctx.Process(target=run_reader, args=(str(library), QUERIES, deleted, str(stop), {},
+                                                   str(workdir / f"reader{i}.log"), str(workdir / f"reader{i}.json")))
+             for i in range(readers)]
+    for proc in procs:
+        proc.start()
+    time.sleep(2.0)  # readers are searching before the writer starts
+    writer = ctx.Process(target=run_ingest, args=(str(library), [manifest.root.as_posix()], WRITER_ENV,
+                                                   str(workdir / "writer.log"), str(workdir / "writer.json")))
+    writer.start()
+    writer.join(1800)
+    stop.touch()
+    for proc in procs:
+        proc.join(120)
+    logs = {f"reader{i}": (workdir / f"reader{i}.log") for i in range(readers)} | {"writer": workdir / "writer.log"}
+    return {"library": library, "manifest": manifest, "writer_exitcode": writer.exitcode,
+            "report": (read_result(workdir / "writer.json") or {}).get("report"),
+            "results": [read_result(workdir / f"reader{i}.json") for i in range(readers)],
+            "removed": len(doomed), "added": len(manifest.good - before), "logs": logs}
+
+
+def summary(run: dict[str, Any]) -> dict[str, Any]:
+    results = [r for r in run["results"] if r is not None]
+    return {"readers": len(run["results"]), "searches": sum(r["searches"] for r in results),
+            "index_file_reads": sum(r["file_reads"] for r in results),
+            "reader_failures": sum(len(r["errors"]) for r in results),
+            "wrong_hits": sum(len(r["anomalies"]) for r in results),
+            "writer_added": (run["report"] or {}).get("added"), "writer_removed": (run["report"] or {}).get("removed")}

@@ -48,11 +48,15 @@ class TrialRun:
     def stopped(self) -> int:
         return sum(1 for t in self.trials if t["ended"] == "stopped")
 
+    def _stops(self, how: str) -> int:
+        return sum(1 for t in self.trials if t["how"] == how and t["ended"] == "stopped")
+
     def summary(self) -> dict[str, Any]:
         return {"trials": len(self.trials), "stopped_mid_run": self.stopped,
                 "finished_before_stop": sum(1 for t in self.trials if t["ended"] == "finished"),
-                "stopped_after_commits": sum(1 for t in self.trials if t["how"] == "commits"),
-                "stopped_after_delay": sum(1 for t in self.trials if t["how"] == "delay"),
+                "stopped_after_commits": self._stops("commits"), "stopped_after_delay": self._stops("delay"),
+                "stopped_before_first_commit": sum(1 for t in self.trials if t["ended"] == "stopped"
+                                                   and t["commits"] == 0),
                 "stale_index_sidecars": sum(1 for t in self.trials if t["index_file"] == "stale-sidecar"),
                 "violations": len(self.violations), "seconds": round(self.seconds, 1), **self.final}
 
