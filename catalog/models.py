@@ -173,6 +173,7 @@ class Vector(Base):
     __table_args__ = (
         UniqueConstraint("space", "item_id"),
         Index("ix_vectors_sha", "space", "content_sha256"),
+        {"sqlite_autoincrement": True},  # row ids never reused: index sidecars track the newest row
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
