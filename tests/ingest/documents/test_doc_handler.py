@@ -12,7 +12,8 @@ from doc_pdfs import make_text_pdf
 from PIL import Image
 
 from mmrag.errors import InputError
-from mmrag.ingest.documents.handler import DOCUMENT_EXTENSIONS, is_document, process_document
+from mmrag.ingest.documents.handler import DOCUMENT_EXTENSIONS, chunk_for, is_document, process_document
+from mmrag.ingest.documents.loaders import load_document
 from mmrag.settings import RagSettings
 
 
@@ -76,10 +77,11 @@ def test_unusable_documents_raise_input_error(tmp_path: Path, name: str, data: b
 
 def test_chunk_size_is_capped_by_the_model(tmp_path: Path, text_embedder: Any) -> None:
     path = tmp_path / "long.txt"
-    path.write_text(" ".join(f"Word{i} appears in a long run of text." for i in range(600)), encoding="utf-8")
-    result = process_document(path, RagSettings(chunk_size=2000, chunk_overlap=0), text_embedder)
-    longest = max(len(text_embedder.tokenize(c.text)) for c in result.chunks)
-    assert longest <= text_embedder.max_seq_length - 2 - 24
+    path.write_text(" ".join(f"Word{i} appears in a long run of text." for i in range(300)), encoding="utf-8")
+    chunks = chunk_for(load_document(path), RagSettings(chunk_size=2000, chunk_overlap=0), text_embedder)
+    sizes = [len(text_embedder.tokenize(c.text)) for c in chunks]
+    assert len(chunks) > 4 and max(sizes) <= text_embedder.max_seq_length - 2 - 24 < 2000
+    assert min(sizes[:-1]) > 150  # filled up to the cap, not cut short
 
 
 @pytest.mark.slow
