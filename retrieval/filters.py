@@ -16,9 +16,9 @@ from ..catalog.models import KINDS, OK, Asset, AssetTag, Chunk, Tag
 class Filters:
     """What a result must satisfy. Folder and path patterns are globs (``*``, ``?``).
 
-    Globs ignore case (the same on SQLite and PostgreSQL). A relative folder pattern matches at any depth: ``"2024"`` selects everything under any folder named
-    2024, ``"2024/*"`` everything in its sub-folders. Dates compare with the photo's EXIF date when it has one,
-    else the file's modification time.
+    Globs ignore case (the same on SQLite and PostgreSQL). A relative folder pattern matches at any depth:
+    ``"2024"`` selects everything under any folder named 2024, ``"2024/*"`` everything in its sub-folders.
+    Dates compare with the photo's EXIF date when it has one, else the file's modification time.
     """
 
     kind: tuple[str, ...] = ()

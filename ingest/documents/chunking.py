@@ -54,10 +54,10 @@ def chunk_document(
         body = document.text[segment.start : segment.end]
         if not body.strip():
             continue
-        cursor = 0
+        cursor, reached = 0, 0
         for piece in splitter.split_text(body):
-            start = _locate(body, piece, cursor)
-            cursor = start + 1
+            start = _locate(body, piece, cursor, reached)
+            cursor, reached = start + 1, max(reached, start + len(piece))
             begin, end = segment.start + start, segment.start + start + len(piece)
             chunks.append(ChunkSpec(document.text[begin:end], segment.page, segment.section, begin, end))
     return chunks
@@ -96,12 +96,20 @@ def merge_small_segments(text: str, segments: list[Segment]) -> list[Segment]:
     return merged
 
 
-def _locate(body: str, piece: str, cursor: int) -> int:
-    """Where the splitter's piece starts in the segment text (pieces are substrings, in order)."""
+def _locate(body: str, piece: str, cursor: int, reached: int) -> int:
+    """Where the splitter's piece starts in the segment text.
+
+    Pieces are substrings, in order, each starting after the previous one and reaching past its end (the
+    overlap is at the start), so a short piece such as "0" is not matched inside the previous chunk."""
     found = body.find(piece, cursor)
-    if found < 0:
-        found = body.find(piece)
+    first = found
+    while found >= 0 and found + len(piece) <= reached:
+        found = body.find(piece, found + 1)
+    if found >= 0:
+        return found
+    if first >= 0:
+        return first
+    found = body.find(piece)
     if found < 0:  # not expected from SentenceSplitter; fall back to the best anchor we have
-        head = piece[: max(1, min(len(piece), 40))]
-        found = body.find(head, cursor)
-    return max(found, 0) if found >= 0 else min(cursor, max(len(body) - 1, 0))
+        found = body.find(piece[: max(1, min(len(piece), 40))], cursor)
+    return found if found >= 0 else min(cursor, max(len(body) - 1, 0))

@@ -18,8 +18,10 @@ def _open_clip(settings: Settings) -> ImageTextEmbedder:
 
 
 def _sentence_transformers(settings: Settings) -> TextEmbedder:
+    from .clip import configure_torch_threads
     from .sentence import load_sentence_embedder
 
+    configure_torch_threads(settings.torch_threads, settings.device)
     return load_sentence_embedder(settings.rag.text_model, settings.device)
 
 

@@ -37,7 +37,10 @@ def _unprivileged() -> list[str] | None:
     if setpriv is None:
         return None
     caps = "-dac_override,-dac_read_search"
-    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+    prefix = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:  # e.g. no CAP_SETPCAP
+        return None
+    return prefix
 
 
 def _ingest(prefix: list[str], library: Path, inputs: Path, out: Path, tag: str) -> dict:

@@ -40,3 +40,28 @@ def test_interrupt_exception_at_random_points_cleans_up_and_resumes(tmp_path: Pa
     run = _run(tmp_path, 500, TrialPlan(trials=6, seed=SEED + 1, signal=signal.SIGINT, child_timeout_s=120))
     assert not run.violations, "\n".join(run.violations)
     assert run.stopped >= 6
+
+
+def test_a_moved_file_whose_old_path_gets_new_content_keeps_its_own_vector(photos: Path, make_library) -> None:
+    """Planned as a copy of a.jpg, z.jpg must not take the vector a.jpg gets in an earlier batch of the run."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from mmrag.catalog.vectors import load_vectors
+
+    lib = make_library(ingest={"commit_every": 1}, workers=0)
+    folder = photos.parent / "moves"
+    folder.mkdir()
+    shutil.copy(photos / "chelsea.jpg", folder / "a.jpg")
+    lib.ingest([folder])
+    (folder / "a.jpg").rename(folder / "z.jpg")  # the move ...
+    Image.open(photos / "rocket.jpg").save(folder / "a.jpg")  # ... and new content at the old path
+    report = lib.ingest([folder])
+    assert (report.updated, report.added) == (1, 1)
+    hits = {h.path: h for h in lib.search_image(folder / "z.jpg", k=2)}
+    assert hits[(folder / "z.jpg").as_posix()].score > 0.999
+    ids = {Path(h.path).name: h.id for h in hits.values()}
+    _, vectors = load_vectors(lib.catalog, "image", [ids["z.jpg"], ids["a.jpg"]])
+    assert not np.allclose(vectors[0], vectors[1], atol=1e-3)

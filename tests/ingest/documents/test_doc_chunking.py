@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mmrag.ingest.documents.chunking import (
@@ -96,6 +96,7 @@ def test_embedding_text_prepends_section_once() -> None:
     ),
     st.integers(min_value=16, max_value=64),
 )
+@example(parts=[(None, "0"), (None, "\x81𑑀"), (None, "0:𐀀"), (None, "0")], size=16)  # a repeated short piece
 def test_any_text_chunks_are_exact_slices(parts: list[tuple[str | None, str]], size: int) -> None:
     document = _document([(section, None, text) for section, text in parts])
     chunks = chunk_document(document, size, size // 4, None)

@@ -53,7 +53,8 @@ def make_docs(folder: Path) -> Path:
     (folder / "router.md").write_text(ROUTER_MD, encoding="utf-8")
     (folder / "garden").mkdir()
     (folder / "garden" / "pump.html").write_text(PUMP_HTML, encoding="utf-8")
-    (folder / "garden" / "café.txt").write_bytes("Le café du jardin ouvre à huit heures chaque matin.".encode("latin-1"))
+    french = "Le café du jardin ouvre à huit heures chaque matin."
+    (folder / "garden" / "café.txt").write_bytes(french.encode("latin-1"))
     (folder / "zh.txt").write_text(CHINESE, encoding="utf-8")
     (folder / "photo.png").write_bytes(_png(2))
     Image.new("RGB", (120, 80), "white").save(folder / "scan.pdf", format="PDF")  # no text layer
@@ -96,6 +97,15 @@ def test_passage_search_modes(docs_library: Any, mode: str) -> None:
     assert top.kind == "document" and top.path.endswith("router.md") and top.section == "Resetting"
     assert "hold the reset button" in top.text and top.chunk_id is not None and top.extra["mode"] == mode
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_rrf_fusion_and_bad_fusion_name(docs_library: Any) -> None:
+    from mmrag.retrieval.text_search import search_passages
+
+    hits = search_passages(docs_library, QUESTION, 2, mode="hybrid", fusion_method="rrf")
+    assert hits[0].section == "Resetting" and hits[0].score == pytest.approx(1.0 / 11 + 0.75 / 11)
+    with pytest.raises(ValueError, match="'best'.*convex, rrf"):
+        search_passages(docs_library, QUESTION, 2, fusion_method="best")
 
 
 def test_filters_restrict_passages(docs_library: Any) -> None:
