@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -106,15 +107,18 @@ def _checksum(f: BinaryIO) -> tuple[str, int]:
     return f"crc32:{crc:08x}", size
 
 
-def read_index(path: Path, *, attempts: int = 3) -> tuple[faiss.Index, dict[str, Any]]:
+def read_index(path: Path, *, attempts: int = 6) -> tuple[faiss.Index, dict[str, Any]]:
     """Verify size and checksum against the sidecar, then parse; any mismatch raises IndexCorruptError.
 
     A writer replaces the index before its sidecar, so a reader can briefly see an old sidecar with a new
-    file: a mismatch is retried with a fresh sidecar before it is reported.
+    file: a mismatch is retried with a fresh sidecar, after a growing pause (50 ms doubling, ~1.5 s in all,
+    longer than a writer's gap between the two renames), before it is reported.
     """
     path = Path(path)
     why = ""
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.05 * 2 ** (attempt - 1))
         meta = read_sidecar(path)
         try:
             f = open(path, "rb")
