@@ -48,7 +48,9 @@ def fail(exc: BaseException | str, code: int = 1) -> None:
     """Print an error (no traceback for known failures) and exit."""
     from ..errors import MmragError
 
-    if isinstance(exc, (MmragError, ValueError, TypeError, FileNotFoundError)) or isinstance(exc, str):
+    from sqlalchemy.exc import OperationalError
+
+    if isinstance(exc, (MmragError, ValueError, TypeError, OSError, OperationalError)) or isinstance(exc, str):
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(code)
     raise exc

@@ -77,7 +77,7 @@ class Ingestor:
     # -- planning -------------------------------------------------------------------------------------------
 
     def _known(self, roots: list[str]) -> dict[str, Known]:
-        conditions = [or_(Asset.path == r, Asset.path.like(r.rstrip("/") + "/%")) for r in roots]
+        conditions = [or_(Asset.path == r, Asset.path.like(_like_prefix(r), escape="\\")) for r in roots]
         with self.ctx.catalog.session() as session:
             with_vector = select(Vector.item_id).where(Vector.space == IMAGE_SPACE)
             rows = session.execute(
@@ -300,3 +300,9 @@ def _image_job_for(found: FoundFile, *, known: dict[str, Known], **kwargs: Any) 
         suffix = Path(found.path).suffix or "no extension"
         result.reason = f"unsupported file type ({suffix}): not an image or a supported document"
     return result
+
+
+def _like_prefix(root: str) -> str:
+    """A LIKE pattern for everything under ``root`` (its own % and _ taken literally)."""
+    escaped = root.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"

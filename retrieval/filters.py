@@ -52,7 +52,7 @@ class Filters:
             min_size=_optional_int(value, "min_size"),
             max_size=_optional_int(value, "max_size"),
             tags=_strings(value.get("tags"), "tags"),
-            ids=tuple(int(i) for i in value.get("ids") or ()),
+            ids=tuple(_id(i) for i in value.get("ids") or ()),
         )
 
     @property
@@ -136,12 +136,21 @@ def _optional_str(mapping: Mapping[str, Any], name: str) -> str | None:
     return value or None
 
 
+MAX_INT64 = 2**63 - 1
+
+
+def _id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT64:
+        raise ValueError(f"filter 'ids' must hold item ids (integers from 0 to 2**63-1), got {value!r}")
+    return value
+
+
 def _optional_int(mapping: Mapping[str, Any], name: str) -> int | None:
     value = mapping.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"filter {name!r} must be a non-negative integer (bytes), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT64:
+        raise ValueError(f"filter {name!r} must be a non-negative integer of bytes (at most 2**63-1), got {value!r}")
     return value
 
 

@@ -39,6 +39,9 @@ def combine(parts: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
     for _, weight in parts:
         if not math.isfinite(weight):
             raise ValueError(f"weights must be finite numbers, got {weight!r}")
+    for vector, _ in parts:
+        if not np.isfinite(np.asarray(vector, dtype=np.float32)).all():
+            raise ValueError("a query vector contains NaN or infinite values")
     total = sum(weight * np.asarray(vector, dtype=np.float32).reshape(-1) for vector, weight in parts)
     vector = np.asarray(total, dtype=np.float32)
     norm = float(np.linalg.norm(vector))

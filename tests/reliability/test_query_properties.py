@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mmrag import Library
@@ -97,26 +97,16 @@ def test_any_k(libraries: dict, k: Any) -> None:
 @given(filters=st.dictionaries(st.sampled_from(FILTER_KEYS) | st.text(max_size=8), anything, max_size=3)
        | anything)
 def test_any_filters(libraries: dict, filters: Any) -> None:
-    assume(not _huge_int_in_numeric_filter(filters))  # see the xfail test below
     result = _answer(lambda: libraries["full"].search_text("a photo", k=5, filters=filters))
     _check_hits(result, 5)
     if isinstance(filters, dict) and set(filters) - set(FILTER_KEYS):
         assert isinstance(result, ValueError) and "unknown filter" in str(result)
 
 
-def _huge_int_in_numeric_filter(filters: Any) -> bool:
-    if not isinstance(filters, dict):
-        return False
-    ids = filters.get("ids")
-    values = [filters.get("min_size"), filters.get("max_size"), *(ids if isinstance(ids, list) else [])]
-    return any(isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**63 for v in values)
-
-
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason="retrieval/filters.py passes integers beyond "
-                   "SQLite's 64-bit range to the driver (OverflowError instead of a ValueError)")
 @pytest.mark.parametrize("filters", [{"min_size": 2**70}, {"ids": [2**70]}])
 def test_huge_integers_in_filters(libraries: dict, filters: dict) -> None:
-    _answer(lambda: libraries["full"].search_text("a photo", filters=filters))
+    with pytest.raises(ValueError, match="2\\*\\*63"):
+        libraries["full"].search_text("a photo", filters=filters)
 
 
 @SETTINGS

@@ -42,9 +42,6 @@ def test_no_reader_ever_loads_a_half_written_index(concurrent_run: dict[str, Any
     assert not partial and not unexpected, "\n".join(partial + unexpected)
 
 
-@pytest.mark.xfail(reason="index/files.py saves the index file and then its sidecar with two renames (fsync "
-                   "between them); a reader opening the library in between sees a new file with the old "
-                   "sidecar, retries three times at once and raises IndexCorruptError", strict=False)
 def test_no_reader_fails_while_the_writer_saves(concurrent_run: dict[str, Any]) -> None:
     failures = [e for r in concurrent_run["results"] for e in r["errors"]]
     assert not failures, f"{len(failures)} reader failures, e.g.\n{failures[0]}"
