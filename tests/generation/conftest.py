@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,19 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-
-
-@pytest.fixture(scope="session", autouse=True)
-def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every tiny-test model of this session is built once, into a private cache folder."""
-    root = tmp_path_factory.mktemp("mmrag-cache")
-    previous = os.environ.get("MMRAG_CACHE_DIR")
-    os.environ["MMRAG_CACHE_DIR"] = str(root)
-    yield root
-    if previous is None:
-        os.environ.pop("MMRAG_CACHE_DIR", None)
-    else:
-        os.environ["MMRAG_CACHE_DIR"] = previous
 
 
 @pytest.fixture(scope="session", autouse=True)

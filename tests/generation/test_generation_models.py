@@ -16,9 +16,9 @@ from mmrag.generation.models import LOADS, check_model_spec, classify, load_cont
 from mmrag.generation.tiny import tiny_model_path
 
 
-def test_tiny_test_is_built_once_then_loaded_like_any_saved_model(tiny_cache: Path) -> None:
+def test_tiny_test_is_built_once_then_loaded_like_any_saved_model(tiny_model_cache: Path) -> None:
     folder = tiny_model_path("controlnet")
-    assert folder.parent.parent.parent == tiny_cache and (folder / "config.json").is_file()
+    assert folder.parent.parent.parent == tiny_model_cache and (folder / "config.json").is_file()
     stamp = (folder / "config.json").stat().st_mtime_ns
     assert tiny_model_path("controlnet") == folder and (folder / "config.json").stat().st_mtime_ns == stamp
     loads = LOADS["controlnet"]

@@ -77,11 +77,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(chromium: str, ui_library: Path, tiny_generation_cache: Path) -> Iterator[str]:
+def server(chromium: str, ui_library: Path, tiny_model_cache: Path) -> Iterator[str]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MMRAG_CACHE_DIR": str(tiny_generation_cache), "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "MMRAG_CACHE_DIR": str(tiny_model_cache), "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("MMRAG_LIBRARY", None)
     log = ARTIFACTS / "server.log"
