@@ -1,0 +1,5 @@
+"""`python -m mmrag ...` runs the CLI."""
+
+from .cli import app
+
+app()

@@ -1,0 +1,5 @@
+"""`python -m mmrag.cli ...` runs the CLI."""
+
+from . import app
+
+app()
