@@ -35,7 +35,10 @@ if TYPE_CHECKING:
     from .retrieval.hits import DuplicateGroup, Hit
     from .settings import Settings
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [
+    "Answer", "Citation", "DuplicateGroup", "Hit", "IngestReport", "InputError", "Library", "LibraryError",
+    "MmragError", "ModelNotFoundError", "Settings", "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -57,7 +57,9 @@ class RagSettings(BaseModel):
 
 
 class GenerationSettings(BaseModel):
-    model: str = Field("stable-diffusion-v1-5/stable-diffusion-v1-5", description="HF id, folder, .safetensors/.ckpt or tiny-test.")
+    model: str = Field(
+        "stable-diffusion-v1-5/stable-diffusion-v1-5", description="HF id, folder, .safetensors/.ckpt or tiny-test."
+    )
     controlnet: str | None = None
     scheduler: str = "default"
     steps: int = Field(30, ge=1)

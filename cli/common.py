@@ -46,9 +46,9 @@ def open_library(library: Path | None, **overrides: Any) -> Library:
 
 def fail(exc: BaseException | str, code: int = 1) -> None:
     """Print an error (no traceback for known failures) and exit."""
-    from ..errors import MmragError
-
     from sqlalchemy.exc import OperationalError
+
+    from ..errors import MmragError
 
     if isinstance(exc, (MmragError, ValueError, TypeError, OSError, OperationalError)) or isinstance(exc, str):
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
