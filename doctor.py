@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from .catalog import IMAGE_SPACE, OK, SCHEMA_VERSION, SPACES, TEXT_SPACE, Asset, Chunk, Vector
 from .catalog.db import SCHEMA_VERSION_KEY
-from .catalog.vectors import delete_vectors, load_vectors, vector_ids
+from .catalog.vectors import delete_vectors, load_vectors, space_model, vector_ids
 from .errors import IndexCorruptError, MmragError
 from .library import Library
 
@@ -106,7 +106,7 @@ def _models(lib: Library, checked: dict[str, Any], _sample: int) -> list[Finding
     with lib.catalog.session() as session:
         pairs = session.execute(select(Vector.space, Vector.model).distinct()).all()
     for space in SPACES:
-        recorded = lib.catalog.get_meta(f"model:{space}")
+        recorded = space_model(lib.catalog, space)
         checked[f"model:{space}"] = recorded
         if recorded and configured[space] and recorded != configured[space]:
             out.append(Finding("model", "error", f"{space} vectors were made by {recorded!r} but the configured "
@@ -129,7 +129,7 @@ def _clip_fingerprint(lib: Library) -> str:
 
 def _text_fingerprint(lib: Library) -> str | None:
     """The configured text model's fingerprint without loading it (as SentenceEmbedder.fingerprint)."""
-    if not lib.catalog.get_meta(f"model:{TEXT_SPACE}"):
+    if not space_model(lib.catalog, TEXT_SPACE):
         return None
     try:
         from .ingest.embedders.sentence import resolve_sentence_model
@@ -172,7 +172,7 @@ def _index_file(lib: Library, space: str, stored: np.ndarray, checked: dict[str,
 
 def _index_mismatch(lib: Library, space: str, index: Any, meta: dict[str, Any], stored: np.ndarray,
                     sample: int) -> tuple[str, str] | None:
-    recorded = lib.catalog.get_meta(f"model:{space}")
+    recorded = space_model(lib.catalog, space)
     catalog_generation = lib.catalog.generation(space)
     generation = int(meta.get("generation", -1))
     if meta.get("model") and recorded and meta["model"] != recorded:

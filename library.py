@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import select
 
 from .catalog import IMAGE_SPACE, SPACES, TEXT_SPACE, Asset, Catalog, Tag
+from .catalog.vectors import space_model
 from .errors import IndexCorruptError, LibraryLockedError, ModelMismatchError
 from .ingest.report import IngestReport
 from .retrieval import search as vector_search
@@ -104,7 +105,7 @@ class Library:
         self._check_space_model(IMAGE_SPACE, clip_fingerprint(self.settings.clip_model, self.settings.clip_pretrained))
 
     def _check_space_model(self, space: str, fingerprint: str) -> None:
-        recorded = self.catalog.get_meta(f"model:{space}")
+        recorded = space_model(self.catalog, space)
         if recorded and recorded != fingerprint:
             raise ModelMismatchError(
                 f"library {str(self.path)!r} holds {space} vectors made by {recorded!r}, but the configured "

@@ -113,3 +113,9 @@ def iter_vectors(catalog: Catalog, space: str, batch: int = 20_000) -> Iterator[
 def space_model(catalog: Catalog, space: str) -> str | None:
     """The embedding model recorded for a space (set on the first vector written)."""
     return catalog.get_meta(f"model:{space}")
+
+
+def record_space_model(session: Session, catalog: Catalog, space: str, fingerprint: str) -> None:
+    """Record the space's model with its first vectors (same transaction); later writes keep it."""
+    if not space_model(catalog, space):
+        catalog.set_meta(f"model:{space}", fingerprint, session)

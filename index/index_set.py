@@ -31,7 +31,7 @@ import numpy as np
 from sqlalchemy import func, select, text
 
 from ..catalog import SPACES, Catalog, Vector
-from ..catalog.vectors import count_vectors, iter_vectors, load_vectors, vector_ids
+from ..catalog.vectors import count_vectors, iter_vectors, load_vectors, space_model, vector_ids
 from ..errors import IndexCorruptError, LibraryError
 from . import files
 from .base import SearchResult
@@ -359,7 +359,7 @@ class IndexSet:
         return sp
 
     def _model(self, space: str) -> str | None:
-        return self.catalog.get_meta(f"model:{space}")
+        return space_model(self.catalog, space)
 
 
 def _family(spec: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..catalog import DOCUMENT, IMAGE, IMAGE_SPACE, OK, TEXT_SPACE, Asset, Chunk
-from ..catalog.vectors import delete_vectors, put_vectors
+from ..catalog.vectors import delete_vectors, put_vectors, record_space_model
 from ..errors import InputError
 from .images import open_image, perceptual_hash, save_thumbnail, sha256_bytes, thumbnail_path
 from .jobs import FileResult, Known
@@ -98,7 +98,7 @@ class DocumentWriter:
         if chunk_ids:
             put_vectors(session, self.ctx.catalog, TEXT_SPACE, chunk_ids, processed.vectors, embedder.fingerprint)
             changes.add(TEXT_SPACE, chunk_ids, processed.vectors)
-            self._record_model(session, TEXT_SPACE, embedder.fingerprint)
+            record_space_model(session, self.ctx.catalog, TEXT_SPACE, embedder.fingerprint)
         self._store_images(session, asset, processed.images, chunk_ids, changes)
 
     def _store_images(self, session: Session, document: Asset, images: list[EmbeddedImage], chunk_ids: list[int],
@@ -135,12 +135,8 @@ class DocumentWriter:
         put_vectors(session, self.ctx.catalog, IMAGE_SPACE, ids, vectors, clip.fingerprint,
                     [child.sha256 for child, _ in kept])
         changes.add(IMAGE_SPACE, ids, vectors)
-        self._record_model(session, IMAGE_SPACE, clip.fingerprint)
+        record_space_model(session, self.ctx.catalog, IMAGE_SPACE, clip.fingerprint)
         self.report.images_embedded += len(ids)
-
-    def _record_model(self, session: Session, space: str, fingerprint: str) -> None:
-        if not self.ctx.catalog.get_meta(f"model:{space}"):
-            self.ctx.catalog.set_meta(f"model:{space}", fingerprint, session)
 
 
 def remove_document_parts(session: Session, catalog: object, asset_id: int, changes: IndexChanges) -> None:

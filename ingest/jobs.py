@@ -27,6 +27,7 @@ class Known:
     status: str
     kind: str
     has_vector: bool = False
+    error: str | None = None  # the recorded reason of a skipped file
 
 
 @dataclass

@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import or_, select
 
 from ..catalog import DOCUMENT, IMAGE, IMAGE_SPACE, TEXT_SPACE, Asset, Catalog, Vector
+from ..catalog.vectors import record_space_model, space_model
 from ..settings import Settings
 from .base import ImageTextEmbedder, TextEmbedder
 from .jobs import FileResult, Known, document_job, image_job, ordered_map, posix_abs, under_roots
@@ -82,10 +83,10 @@ class Ingestor:
             with_vector = select(Vector.item_id).where(Vector.space == IMAGE_SPACE)
             rows = session.execute(
                 select(Asset.id, Asset.path, Asset.sha256, Asset.size, Asset.mtime, Asset.status, Asset.kind,
-                       Asset.id.in_(with_vector))
+                       Asset.id.in_(with_vector), Asset.error)
                 .where(Asset.parent_id.is_(None), Asset.kind.in_((IMAGE, DOCUMENT)), or_(*conditions))
             ).all()
-        return {row[1]: Known(row[0], row[2], row[3], row[4], row[5], row[6], bool(row[7])) for row in rows}
+        return {row[1]: Known(row[0], row[2], row[3], row[4], row[5], row[6], bool(row[7]), row[8]) for row in rows}
 
     def _plan(self, files: list[FoundFile], known: dict[str, Known]) -> list[FoundFile]:
         todo = []
@@ -97,15 +98,10 @@ class Ingestor:
                 if old.status == "ok":
                     self.report.unchanged += 1
                 else:
-                    self.report.skipped.append((found.path, self._stored_reason(old)))
+                    self.report.skipped.append((found.path, old.error or "skipped"))
             else:
                 todo.append(found)
         return todo
-
-    def _stored_reason(self, old: Known) -> str:
-        with self.ctx.catalog.session() as session:
-            asset = session.get(Asset, old.asset_id)
-            return (asset.error if asset else None) or "skipped"
 
     def _remove_missing(self, files: list[FoundFile], known: dict[str, Known], roots: list[str]) -> None:
         present = {f.path for f in files}
@@ -172,7 +168,7 @@ class Ingestor:
                     mark_skipped(session, self.ctx.catalog, result, known.get(result.found.path), changes)
             gone = [known[r.found.path].asset_id for r in batch if r.action == "gone" and r.found.path in known]
             remove_assets(session, self.ctx.catalog, gone, changes)
-            self._record_model(session, IMAGE_SPACE, clip.fingerprint)
+            record_space_model(session, self.ctx.catalog, IMAGE_SPACE, clip.fingerprint)
         self._apply(changes)
         self._count(batch, known)
 
@@ -255,16 +251,12 @@ class Ingestor:
     def _check_model(self, space: str, fingerprint: str) -> None:
         from ..errors import ModelMismatchError
 
-        recorded = self.ctx.catalog.get_meta(f"model:{space}")
+        recorded = space_model(self.ctx.catalog, space)
         if recorded and recorded != fingerprint:
             raise ModelMismatchError(
                 f"this library's {space} vectors were made by {recorded!r} but the configured model is "
                 f"{fingerprint!r}; use the library's model (see `mmrag status`) or start a new library"
             )
-
-    def _record_model(self, session: Any, space: str, fingerprint: str) -> None:
-        if not self.ctx.catalog.get_meta(f"model:{space}"):
-            self.ctx.catalog.set_meta(f"model:{space}", fingerprint, session)
 
     def _apply(self, changes: IndexChanges) -> None:
         """Mirror a committed transaction into the indexes; saved periodically, and at the end of the run."""
