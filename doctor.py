@@ -122,7 +122,7 @@ def _models(lib: Library, checked: dict[str, Any], _sample: int) -> list[Finding
 
 
 def _clip_fingerprint(lib: Library) -> str:
-    from .ingest.embedders.clip import clip_fingerprint
+    from .models.clip import clip_fingerprint
 
     return clip_fingerprint(lib.settings.clip_model, lib.settings.clip_pretrained)
 
@@ -132,7 +132,7 @@ def _text_fingerprint(lib: Library) -> str | None:
     if not space_model(lib.catalog, TEXT_SPACE):
         return None
     try:
-        from .ingest.embedders.sentence import resolve_sentence_model
+        from .models.sentence import resolve_sentence_model
 
         resolved = resolve_sentence_model(lib.settings.rag.text_model)
     except MmragError:

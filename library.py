@@ -30,7 +30,7 @@ from .settings import SETTINGS_FILE, Settings
 
 if TYPE_CHECKING:
     from .index.index_set import IndexSet
-    from .ingest.base import ImageTextEmbedder, TextEmbedder
+    from .models.base import ImageTextEmbedder, TextEmbedder
     from .ingest.pipeline import ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -74,13 +74,13 @@ class Library:
 
     @cached_property
     def clip(self) -> ImageTextEmbedder:
-        from .ingest.embedders.registry import load_image_text_embedder
+        from .models.registry import load_image_text_embedder
 
         return load_image_text_embedder(self.settings)
 
     @cached_property
     def text_embedder(self) -> TextEmbedder:
-        from .ingest.embedders.registry import load_text_embedder
+        from .models.registry import load_text_embedder
 
         embedder = load_text_embedder(self.settings)
         self._check_space_model(TEXT_SPACE, embedder.fingerprint)
@@ -100,7 +100,7 @@ class Library:
         )
 
     def _check_recorded_models(self) -> None:
-        from .ingest.embedders.clip import clip_fingerprint
+        from .models.clip import clip_fingerprint
 
         self._check_space_model(IMAGE_SPACE, clip_fingerprint(self.settings.clip_model, self.settings.clip_pretrained))
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from .catalog import SPACES, Asset, Chunk, Vector
-from .ingest.embedders.clip import clip_fingerprint
+from .models.clip import clip_fingerprint
 
 if TYPE_CHECKING:
     from .library import Library
@@ -45,7 +45,7 @@ def library_status(lib: Library) -> dict[str, Any]:
 def _device(configured: str) -> str:
     if configured != "auto":
         return configured
-    from .ingest.embedders.clip import resolve_device
+    from .models.clip import resolve_device
 
     return f"auto ({resolve_device('auto')})"
 

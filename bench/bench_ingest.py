@@ -80,11 +80,11 @@ def main() -> None:
                         help="0 = mmrag's auto setting (all cores but one); -1 = torch's own default.")
     args = parser.parse_args()
     if args.torch_threads >= 0:
-        from mmrag.ingest.embedders.clip import configure_torch_threads
+        from mmrag.models.clip import configure_torch_threads
 
         args.torch_threads = configure_torch_threads(args.torch_threads, "cpu")
 
-    from mmrag.ingest.embedders.clip import OpenClipEmbedder
+    from mmrag.models.clip import OpenClipEmbedder
 
     embedder = OpenClipEmbedder.load(args.model, "none", "cpu")
     with tempfile.TemporaryDirectory() as tmp:

@@ -267,7 +267,7 @@ def _timed(call: Callable[[], Any], questions: list[str], runs: int) -> dict[str
 
 
 def latency(chunks: int, runs: int, queries: int) -> dict[str, Any]:
-    from mmrag.retrieval.bm25 import bm25_store
+    from mmrag.index.bm25 import bm25_store
     from mmrag.retrieval.text_search import search_passages
 
     questions = [q.text for q in load()[0]][:queries]

@@ -46,7 +46,7 @@ def build_library(path: Path, vectors: np.ndarray) -> None:
     from mmrag import Library
     from mmrag.catalog import IMAGE_SPACE, Asset, Vector
     from mmrag.catalog.vectors import pack
-    from mmrag.ingest.embedders.clip import clip_fingerprint
+    from mmrag.models.clip import clip_fingerprint
 
     lib = Library(path, clip_model=MODEL, clip_pretrained=PRETRAINED, device="cpu")
     lib.settings.save()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from ..catalog.db import Catalog
     from ..catalog.models import Asset
-    from ..ingest.base import ImageTextEmbedder
+    from ..models.base import ImageTextEmbedder
     from ..retrieval.hits import Hit
     from ..settings import Settings
     from .request import GenerationRequest

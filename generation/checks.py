@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..ingest.base import ImageTextEmbedder
+    from ..models.base import ImageTextEmbedder
 
 
 def clip_scores(output_vectors: np.ndarray, prompt_vector: np.ndarray) -> list[float]:

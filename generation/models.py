@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ModelNotFoundError
-from ..ingest.embedders.hub import cached_file, hub_reachable, offline
+from ..models.hub import cached_file, hub_reachable, offline
 
 TINY_TEST = "tiny-test"
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
@@ -60,7 +60,7 @@ def resolve_device(device: str = "auto") -> tuple[str, Any]:
     """(device, dtype): CUDA runs in fp16; MPS and CPU in fp32."""
     import torch
 
-    from ..ingest.embedders.clip import resolve_device as pick
+    from ..models.clip import resolve_device as pick
 
     resolved = pick(device)
     return resolved, torch.float16 if resolved.startswith("cuda") else torch.float32

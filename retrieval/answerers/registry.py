@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ...ingest.base import TextEmbedder
+from ...models.base import TextEmbedder
 from ...settings import RagSettings
 from .base import Answerer
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 PRELOAD = ["torch", "open_clip", "mmrag.library", "mmrag.ingest.pipeline", "mmrag.index.index_set",
-           "mmrag.retrieval.search", "mmrag.ingest.embedders.clip", "rel_child"]
+           "mmrag.retrieval.search", "mmrag.models.clip", "rel_child"]
 
 # Settings every child runs with: the tiny CLIP, CPU, one torch thread (the CI machine has two cores).
 CHILD_ENV = {

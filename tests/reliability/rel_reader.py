@@ -23,7 +23,7 @@ K = 10
 
 
 def reader_loop(library: Path, queries: list[str], deleted: set[int], stop: Path) -> dict[str, Any]:
-    from mmrag.ingest.embedders.clip import OpenClipEmbedder
+    from mmrag.models.clip import OpenClipEmbedder
 
     clip = OpenClipEmbedder.load("tiny-test", None, "cpu")
     stats: dict[str, Any] = {"searches": 0, "file_reads": 0, "errors": [], "anomalies": [], "short": 0}

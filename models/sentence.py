@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ModelNotFoundError
+from ..errors import ModelNotFoundError
 from .hub import cached_file, hub_reachable, offline
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"

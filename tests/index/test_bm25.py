@@ -9,7 +9,7 @@ import pytest
 
 from mmrag.catalog.db import Catalog
 from mmrag.catalog.models import TEXT_SPACE, Asset, Chunk
-from mmrag.retrieval.bm25 import TOKENIZER_VERSION, Bm25Index, Bm25Store, tokenize
+from mmrag.index.bm25 import TOKENIZER_VERSION, Bm25Index, Bm25Store, tokenize
 
 DOCS = [
     "Hold the reset button for ten seconds to restore the factory settings.",

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from mmrag.errors import ModelNotFoundError
-from mmrag.ingest.embedders.clip import OpenClipEmbedder, clip_fingerprint
-from mmrag.ingest.embedders.registry import load_image_text_embedder
+from mmrag.models.clip import OpenClipEmbedder, clip_fingerprint
+from mmrag.models.registry import load_image_text_embedder
 from mmrag.settings import Settings
 
 

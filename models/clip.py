@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import ModelNotFoundError
+from ..errors import ModelNotFoundError
 from .hub import cached_file, hub_reachable
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ...settings import Settings
-    from ..base import ImageTextEmbedder, TextEmbedder
+    from ..settings import Settings
+    from .base import ImageTextEmbedder, TextEmbedder
 
 
 def _open_clip(settings: Settings) -> ImageTextEmbedder:
