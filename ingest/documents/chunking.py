@@ -3,7 +3,7 @@ time, measuring sizes in the embedder's own word pieces so no chunk is silently 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,13 +54,58 @@ def chunk_document(
         body = document.text[segment.start : segment.end]
         if not body.strip():
             continue
-        cursor, reached = 0, 0
-        for piece in splitter.split_text(body):
-            start = _locate(body, piece, cursor, reached)
-            cursor, reached = start + 1, max(reached, start + len(piece))
+        pieces = splitter.split_text(body)
+        for piece, start in zip(pieces, place_pieces(body, pieces), strict=True):
             begin, end = segment.start + start, segment.start + start + len(piece)
             chunks.append(ChunkSpec(document.text[begin:end], segment.page, segment.section, begin, end))
     return chunks
+
+
+def place_pieces(body: str, pieces: list[str]) -> list[int]:
+    """Start offsets of the splitter's pieces in ``body``.
+
+    A short piece can occur several times (``"0"``, a repeated line), so each piece's place is chosen so that
+    the pieces, in order, cover all of the text: each starts after the previous one, reaches past the text
+    covered so far, and leaves only whitespace uncovered. A small depth-first search finds such a placement
+    (later occurrences tried first); if none exists (the splitter changed the text) pieces are located
+    greedily."""
+    placed = _align(body, pieces)
+    if placed is not None:
+        return placed
+    starts, cursor, reached = [], 0, 0
+    for piece in pieces:
+        start = _locate(body, piece, cursor, reached)
+        cursor, reached = start + 1, max(reached, start + len(piece))
+        starts.append(start)
+    return starts
+
+
+def _align(body: str, pieces: list[str]) -> list[int] | None:
+    failed: set[tuple[int, int, int]] = set()
+    stack: list[tuple[int, int, int, list[int]]] = [(0, -1, 0, [])]  # piece index, previous start, reached
+    while stack:
+        index, previous, reached, starts = stack.pop()
+        if index == len(pieces):
+            if not body[reached:].strip():
+                return starts
+            continue
+        if (index, previous, reached) in failed:
+            continue
+        failed.add((index, previous, reached))  # reaching it again means it led nowhere the first time
+        piece = pieces[index]
+        for start in _occurrences(body, piece, previous + 1):  # ascending: pushed so the latest pops first
+            if start > reached and body[reached:start].strip():
+                break  # text between the covered part and this start would be lost
+            if start + len(piece) > reached or (not piece.strip()):
+                stack.append((index + 1, start, max(reached, start + len(piece)), [*starts, start]))
+    return None
+
+
+def _occurrences(body: str, piece: str, start: int) -> Iterator[int]:
+    found = body.find(piece, start)
+    while found >= 0:
+        yield found
+        found = body.find(piece, found + 1)
 
 
 def make_splitter(chunk_size: int, chunk_overlap: int, tokenizer: Callable[[str], list[Any]] | None) -> Any:
