@@ -31,6 +31,10 @@ class ModelNotFoundError(MmragError):
     """Model weights could not be found locally (mmrag never waits on a download that cannot happen)."""
 
 
+class MissingDependencyError(MmragError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+
 class InputError(MmragError):
     """A file or query input could not be read (unreadable, not an image, too large ...)."""
 

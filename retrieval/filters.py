@@ -9,15 +9,17 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 
-from ..catalog.models import KINDS, OK, Asset, AssetTag, Chunk, Tag
+from ..catalog.models import KINDS, OK, Asset, AssetTag, Chunk, OcrText, Tag
 
 
 @dataclass(frozen=True)
 class Filters:
     """What a result must satisfy. Folder and path patterns are globs (``*``, ``?``).
 
-    Globs ignore case (the same on SQLite and PostgreSQL). A relative folder pattern matches at any depth:
-    ``"2024"`` selects everything under any folder named 2024, ``"2024/*"`` everything in its sub-folders.
+    Globs ignore case (the same on SQLite and PostgreSQL); ``*`` also crosses ``/``. A folder includes its files
+    and sub-folders, and a relative folder pattern matches at any depth: ``"2024"``, ``"2024/"`` and
+    ``"2024/*"`` all select everything under any folder named 2024; ``"2024/0*"`` its sub-folders whose names
+    start with 0 (and their files); ``"/data/2024"`` only that absolute folder.
     Dates compare with the photo's EXIF date when it has one, else the file's modification time.
     """
 
@@ -30,6 +32,7 @@ class Filters:
     max_size: int | None = None
     tags: tuple[str, ...] = ()
     ids: tuple[int, ...] = field(default=())
+    has_text: bool | None = None  # True: OCR found text in the image; False: read, or not read, and none found
 
     @classmethod
     def parse(cls, value: Filters | Mapping[str, Any] | None) -> Filters:
@@ -53,6 +56,7 @@ class Filters:
             max_size=_optional_int(value, "max_size"),
             tags=_strings(value.get("tags"), "tags"),
             ids=tuple(_id(i) for i in value.get("ids") or ()),
+            has_text=_optional_bool(value, "has_text"),
         )
 
     @property
@@ -86,6 +90,9 @@ class Filters:
             )
         if self.ids:
             conds.append(Asset.id.in_(self.ids))
+        if self.has_text is not None:
+            with_text = Asset.id.in_(select(OcrText.asset_id).where(OcrText.has_text.is_(True)))
+            conds.append(with_text if self.has_text else ~with_text)
         return conds
 
     def asset_ids(self) -> Select:
@@ -108,7 +115,9 @@ def _glob_condition(column: Any, glob: str) -> Any:
 
 
 def _folder_condition(glob: str) -> Any:
-    return or_(_glob_condition(Asset.folder, glob), _glob_condition(Asset.folder, glob.rstrip("/") + "/*"))
+    """The folder itself, anything below it, or a file the pattern names as a path ("photos/*")."""
+    return or_(_glob_condition(Asset.folder, glob), _glob_condition(Asset.folder, glob.rstrip("/") + "/*"),
+               _glob_condition(Asset.path, glob))
 
 
 def _kinds(value: Any) -> tuple[str, ...]:
@@ -152,6 +161,13 @@ def _optional_int(mapping: Mapping[str, Any], name: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT64:
         raise ValueError(f"filter {name!r} must be a non-negative integer of bytes (at most 2**63-1), got {value!r}")
     return value
+
+
+def _optional_bool(mapping: Mapping[str, Any], name: str) -> bool | None:
+    value = mapping.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    raise TypeError(f"filter {name!r} must be true or false, got {value!r}")
 
 
 def _datetime(value: Any, name: str) -> datetime | None:

@@ -40,10 +40,13 @@ def combine(parts: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
         if not math.isfinite(weight):
             raise ValueError(f"weights must be finite numbers, got {weight!r}")
     for vector, _ in parts:
-        if not np.isfinite(np.asarray(vector, dtype=np.float32)).all():
+        if not np.isfinite(np.asarray(vector, dtype=np.float64)).all():
             raise ValueError("a query vector contains NaN or infinite values")
-    total = sum(weight * np.asarray(vector, dtype=np.float32).reshape(-1) for vector, weight in parts)
-    vector = np.asarray(total, dtype=np.float32)
+    # Weights are scaled to at most 1 and summed in float64: the result is renormalised anyway, and a huge
+    # finite weight (1e300) would otherwise overflow float32.
+    scale = max((abs(weight) for _, weight in parts), default=0.0) or 1.0
+    total = sum((weight / scale) * np.asarray(part, dtype=np.float64).reshape(-1) for part, weight in parts)
+    vector = np.asarray(total, dtype=np.float64)
     norm = float(np.linalg.norm(vector))
     if not math.isfinite(norm) or norm < 1e-6:
         raise ValueError("the weighted query is empty (weights cancel out); give a positive weight to a part")

