@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -49,11 +50,19 @@ def fail(exc: BaseException | str, code: int = 1) -> None:
     from sqlalchemy.exc import OperationalError
 
     from ..errors import MmragError
+    from ..extras import from_missing_module
 
+    if isinstance(exc, ModuleNotFoundError):  # an optional extra that is not installed: name the extra
+        exc = from_missing_module(exc) or exc
     if isinstance(exc, (MmragError, ValueError, TypeError, OSError, OperationalError)) or isinstance(exc, str):
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        error(str(exc))
         raise typer.Exit(code)
     raise exc
+
+
+def error(message: str) -> None:
+    """``error: <message>`` on stderr; the message is printed as is (never read as Rich markup)."""
+    console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True, highlight=False)
 
 
 def print_json(data: Any) -> None:
