@@ -12,6 +12,7 @@ from pathlib import PurePath
 from typing import Any
 
 from .hits import Hit
+from .plain_text import is_markdown, plain_text
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 
@@ -31,7 +32,9 @@ class Citation:
 
     @classmethod
     def from_hit(cls, number: int, hit: Hit) -> Citation:
-        return cls(number, hit.id, hit.chunk_id, hit.path, hit.page, hit.section, hit.text or "", hit.score)
+        """The passage's text as plain text: markdown markup removed, wrapped lines joined."""
+        text = plain_text(hit.text or "", markdown=is_markdown(hit.path))
+        return cls(number, hit.id, hit.chunk_id, hit.path, hit.page, hit.section, text, hit.score)
 
     @property
     def label(self) -> str:
@@ -87,6 +90,20 @@ def _expand(group: str) -> list[int]:
 def citations_for(text: str, passages: list[Hit]) -> list[Citation]:
     """Citations for the [n] markers in ``text`` that refer to one of the passages (others are ignored)."""
     return [Citation.from_hit(n, passages[n - 1]) for n in cited_numbers(text) if 1 <= n <= len(passages)]
+
+
+def number_by_first_use(text: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
+    """Renumber the [n] markers of ``text`` 1, 2, 3 … in the order they are first used (markers that refer
+    to no passage are dropped), and the citations with them."""
+    used = [n for n in cited_numbers(text) if 1 <= n <= len(passages)]
+    new_number = {old: new for new, old in enumerate(used, 1)}
+
+    def replace(match: re.Match[str]) -> str:  # a dropped marker takes the space before it along
+        numbers = [new_number[n] for n in _expand(match.group(2)) if n in new_number]
+        return f"{match.group(1)}[{', '.join(map(str, dict.fromkeys(numbers)))}]" if numbers else ""
+
+    renumbered = re.sub(r"( ?)" + _MARKER.pattern, replace, text)
+    return renumbered, [Citation.from_hit(new_number[old], passages[old - 1]) for old in used]
 
 
 def source_label(path: str, page: int | None, section: str | None) -> str:

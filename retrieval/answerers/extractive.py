@@ -1,5 +1,6 @@
 """The default answerer, no LLM: the sentences of the top passages that best answer the question, each
-followed by the number of the passage it comes from.
+followed by the number of the passage it comes from; sources are numbered in the order the answer first
+cites them. Sentences come from the passages as plain text (markdown removed, wrapped lines joined).
 
 Scoring: every candidate sentence gets ``0.5 · cos(question, sentence) + 0.5 · cos(question, passage)``
 with the library's text embedder (the passage term keeps a sentence in its context; 0.5 put the gold
@@ -19,10 +20,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from ...models.base import TextEmbedder
 from ...ingest.documents.chunking import embedding_text
-from ..answer import Answer, citations_for
+from ...models.base import TextEmbedder
+from ..answer import Answer, number_by_first_use
 from ..hits import Hit
+from ..plain_text import blocks, is_markdown
 from .base import no_answer
 
 MIN_RELEVANCE = 0.27
@@ -64,8 +66,8 @@ class ExtractiveAnswerer:
             return no_answer(question, self.name)
         sentence_scores = self.embedder.embed_texts([text for _, text in candidates]) @ query
         scores = SENTENCE_WEIGHT * sentence_scores + (1 - SENTENCE_WEIGHT) * passage_scores[[n for n, _ in candidates]]
-        text = self._compose(candidates, scores)
-        return Answer(text=text, citations=citations_for(text, passages), question=question, llm=self.name)
+        text, citations = number_by_first_use(self._compose(candidates, scores), passages)
+        return Answer(text=text, citations=citations, question=question, llm=self.name)
 
     def _compose(self, candidates: list[tuple[int, str]], scores: np.ndarray) -> str:
         """The best sentences, best first; one far below the best (under RELATIVE_CUT × best) is left out."""
@@ -87,12 +89,15 @@ class ExtractiveAnswerer:
 
 
 def candidate_sentences(passages: list[Hit]) -> list[tuple[int, str]]:
-    """(passage index, sentence) pairs that could be part of an answer."""
+    """(passage index, sentence) pairs that could be part of an answer: sentences of the passages' paragraphs
+    as plain text (markdown removed, wrapped lines joined); headings and code are not answers."""
     split = _sentence_splitter()
     out: list[tuple[int, str]] = []
     for number, hit in enumerate(passages):
-        for block in (hit.text or "").split("\n"):
-            for sentence in split(block):
+        for block in blocks(hit.text or "", markdown=is_markdown(hit.path)):
+            if block.kind != "paragraph":
+                continue
+            for sentence in split(block.text):
                 sentence = " ".join(sentence.split())
                 if _usable(sentence, hit.section):
                     out.append((number, sentence))
