@@ -12,15 +12,18 @@ from types import ModuleType
 
 from .errors import MissingDependencyError
 
-# top-level module -> (the extra that installs it, what needs it). FAISS comes from one of two extras.
-OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
-    "faiss": ("cpu", "the vector index (FAISS; use 'mmrag[gpu]' instead on a CUDA machine)"),
-    "diffusers": ("generation", "image generation"),
-    "peft": ("generation", "LoRA weights for generation"),
-    "accelerate": ("generation", "image generation"),
-    "cv2": ("generation", "ControlNet conditions (OpenCV)"),
-    "streamlit": ("ui", "the web app"),
-    "llama_cpp": ("llama-cpp", "the llama-cpp answerer (builds from source, ~10 minutes on a small machine)"),
+# top-level module -> (the extra that installs it, what needs it, an alternative). FAISS comes from one of two.
+OPTIONAL_MODULES: dict[str, tuple[str, str, str]] = {
+    "faiss": ("cpu", "the vector index (FAISS)", "or 'mmrag[gpu]' on a CUDA machine"),
+    "diffusers": ("generation", "image generation", ""),
+    "peft": ("generation", "LoRA weights for generation", ""),
+    "accelerate": ("generation", "image generation", ""),
+    "cv2": ("generation", "ControlNet conditions (OpenCV)", ""),
+    "streamlit": ("ui", "the web app", ""),
+    "ray": ("ray", "distributed ingest on a Ray cluster (--engine ray)", ""),
+    "pymilvus": ("milvus", "the Milvus vector backend (index_backend = 'milvus')", ""),
+    "milvus_lite": ("milvus", "a local Milvus Lite file as milvus_uri", "or point milvus_uri at a Milvus server"),
+    "llama_cpp": ("llama-cpp", "the llama-cpp answerer", "it builds from source, ~10 minutes on a small machine"),
 }
 
 
@@ -33,10 +36,10 @@ def install_hint(module: str) -> str | None:
 def missing(module: str) -> MissingDependencyError:
     """The error for an optional module that is not installed: what needs it and the extra to install."""
     top = module.split(".")[0]
-    extra, purpose = OPTIONAL_MODULES[top]
+    extra, purpose, note = OPTIONAL_MODULES[top]
     return MissingDependencyError(
         f"{purpose} needs the Python module '{top}', which is not installed: pip install 'mmrag[{extra}]' "
-        f"(from a source checkout: pip install -e '.[{extra}]')"
+        f"({note + '; ' if note else ''}in a source checkout: pip install -e '.[{extra}]')"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import subprocess
 import sys
@@ -10,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from .common import LibraryOption, app, console, open_library
+from ..extras import missing
+from .common import LibraryOption, app, console, fail, open_library
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "ui" / "app.py"
 MAX_UPLOAD_MB = 20
@@ -42,6 +44,8 @@ def ui(
     max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", min=1, help="Largest upload (MB).")] = MAX_UPLOAD_MB,
 ) -> None:
     """Start the web app (search, ask, generate, library) over a library; Ctrl+C stops it."""
+    if importlib.util.find_spec("streamlit") is None:  # the server would die with a traceback in its own process
+        fail(missing("streamlit"))
     lib = open_library(library)  # fail here, with a clean message, rather than in the browser
     path = lib.path
     lib.close()

@@ -22,12 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from . import files
 from .base import SearchResult
-from .spec import DEFAULT_EF_SEARCH, build_index, default_nprobe, trainable_spec
+from .spec import DEFAULT_EF_SEARCH, build_index, default_nprobe, faiss, trainable_spec
 
 log = logging.getLogger(__name__)
 

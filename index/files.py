@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import faiss
-
 from ..errors import IndexCorruptError
+from ..extras import optional_import
+
+faiss = optional_import("faiss")  # from the cpu or gpu extra
 
 FORMAT_VERSION = 1
 CHUNK = 8 << 20

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import re
 
-import faiss
+from ..extras import optional_import
+
+faiss = optional_import("faiss")  # from the cpu or gpu extra
 
 AUTO = "auto"
 FLAT_MAX_FLOATS = 1 << 24  # n * dim: 32k vectors at 512 dims, 43k at 384

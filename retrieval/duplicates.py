@@ -63,7 +63,7 @@ def _hashed_images(catalog: Catalog, filters: Filters) -> tuple[np.ndarray, list
 
 def _hash_pairs(hashes: np.ndarray, radius: int) -> list[tuple[int, int, int]]:
     """All pairs within a Hamming radius, by FAISS binary range search (i < j)."""
-    import faiss
+    from ..index.spec import faiss
 
     index = faiss.IndexBinaryFlat(64)
     index.add(hashes)
