@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -187,9 +188,26 @@ def _load(resolved: ResolvedModel, device: str) -> Any:
 
     source = str(resolved.folder) if resolved.folder is not None else resolved.hub_id
     try:
-        return SentenceTransformer(source, device=device, local_files_only=resolved.folder is not None)
+        with _no_loading_bar(resolved.folder is not None):
+            return SentenceTransformer(source, device=device, local_files_only=resolved.folder is not None)
     except Exception as exc:  # OSError / HF errors / bad configs all mean: cannot use this model
         raise ModelNotFoundError(f"could not load text model {source!r}: {exc}. {_ways(resolved.name)}") from exc
+
+
+@contextmanager
+def _no_loading_bar(local: bool) -> Iterator[None]:
+    """No transformers "Loading weights" progress bar over a local model on every text command. The switch is
+    transformers' own (process-wide); it is put back as it was. Downloads from the hub keep their bars."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = local and hf_logging.is_progress_bar_enabled()
+    if enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _weights_sha(folder: Path) -> str | None:
