@@ -160,6 +160,16 @@ def test_every_service_has_an_image_or_a_build(services: dict[str, dict[str, Any
             assert (context / build.get("dockerfile", "Dockerfile")).is_file(), name
 
 
+def test_milvus_profile_keeps_vectors_in_milvus(services: dict[str, dict[str, Any]]) -> None:
+    milvus, app = services["milvus"], services["app-milvus"]
+    assert milvus["profiles"] == ["milvus"] and app["profiles"] == ["milvus"]
+    assert milvus["image"].startswith("milvusdb/milvus:")
+    assert app["environment"]["MMRAG_INDEX_BACKEND"] == "milvus"
+    assert app["environment"]["MMRAG_MILVUS_URI"] == "http://milvus:19530"
+    assert app["depends_on"]["milvus"]["condition"] == "service_healthy"
+    assert "build" in app and app["volumes"] == services["app"]["volumes"]
+
+
 def test_services_build_the_right_dockerfiles(services: dict[str, dict[str, Any]]) -> None:
     assert services["db"]["image"] == "postgres:16"
     assert services["app"]["build"]["dockerfile"] == "docker/Dockerfile.cpu"
