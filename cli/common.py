@@ -58,8 +58,17 @@ def open_library(library: Path | None, **overrides: Any) -> Library:
         kwargs = {"library": library} if library is not None else {}
         return Library(**kwargs, **overrides)
     except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-        fail(exc)
+        fail(_named_settings_error(exc, overrides, library))
         raise  # unreachable: fail() exits
+
+
+def _named_settings_error(exc: Exception, flags: dict[str, Any], library: Path | None) -> Exception:
+    """A pydantic error about a setting, retold naming the option, variable or file that gave the value."""
+    from pydantic import ValidationError
+
+    from .settings_errors import explain
+
+    return ValueError(explain(exc, flags, library)) if isinstance(exc, ValidationError) else exc
 
 
 def fail(exc: BaseException | str, code: int = 1) -> None:
