@@ -10,6 +10,7 @@ Model names:
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ModelNotFoundError
-from .hub import cached_file, hub_reachable
+from .clip_text import short_text_tower
+from .hub import cached_file, hub_reachable, offline
+from .onnx_text import MIN_COSINE
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -84,6 +87,8 @@ class OpenClipEmbedder:
         self.model.to(device=device, dtype=self.dtype)
         self.dim = int(_embed_dim(model))
         self.image_size = _image_size(preprocess)
+        self._short_text = short_text_tower(self.model)  # None: the tower needs all positions
+        self.export_library: Path | None = None  # set by clip_runtime.load_clip: export the text tower there
         self._pil_steps, self._mean, self._std = _split_preprocess(preprocess)
 
     @classmethod
@@ -153,8 +158,34 @@ class OpenClipEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         tokens = self._tokenizer(list(texts)).to(self.device)
         with torch.inference_mode():
-            features = self.model.encode_text(tokens)
+            if self._short_text is None:
+                features = self.model.encode_text(tokens)
+            else:
+                features = self._short_text(self._short_text.trim(tokens))
+        if self.export_library is not None:
+            library, self.export_library = self.export_library, None
+            self.export_text_onnx(library)
         return _normalise(features)
+
+    def export_text_onnx(self, library: Path) -> bool:
+        """Export the text tower to ``library`` for :class:`OnnxTextClip` (once; False where it cannot)."""
+        from .onnx_text import export_folder, read_meta, weights_stamp
+
+        if self.device != "cpu" or importlib.util.find_spec("onnx") is None:
+            return False  # exported from the fp32 CPU model only; `onnx` is needed to write the file
+        earlier = read_meta(export_folder(library, self.fingerprint))
+        if earlier is not None and earlier.weights_stamp == weights_stamp(self.pretrained):
+            return False  # exported before and found inexact: torch stays
+        from .onnx_export import export_text_tower, exportable
+
+        if not exportable(self.model, self._tokenizer):
+            return False
+        try:
+            meta = export_text_tower(self.model, self._tokenizer, library, self.fingerprint, self.pretrained)
+        except OSError as exc:  # a read-only library: keep using torch
+            logging.getLogger(__name__).warning("could not export the text tower to %s: %s", library, exc)
+            return False
+        return meta.min_cosine >= MIN_COSINE
 
 
 def _tiny_weights(pretrained: str | None) -> str | None:
@@ -227,11 +258,10 @@ def _image_size(preprocess: Any) -> int:
 
 
 def _missing_weights(name: str, pretrained: str | None, exc: Exception) -> ModelNotFoundError:
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
     return ModelNotFoundError(
         f"could not load CLIP model {name!r} with pretrained={pretrained!r}: {exc}. "
         "Provide the weights one of these ways: a weights file (--clip-pretrained /path/open_clip_model.safetensors), "
         "a folder (--clip-model local-dir:/path/with/open_clip_config.json), or the Hugging Face cache "
-        f"(HF_HOME; copy it from a machine with internet){' — HF_HUB_OFFLINE=1 is set' if offline else ''}. "
+        f"(HF_HOME; copy it from a machine with internet){' — HF_HUB_OFFLINE=1 is set' if offline() else ''}. "
         f"For offline smoke runs use MMRAG_CLIP_MODEL={TINY_TEST} (random weights, not semantic)."
     )
