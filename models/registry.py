@@ -11,10 +11,10 @@ if TYPE_CHECKING:
 
 
 def _open_clip(settings: Settings) -> ImageTextEmbedder:
-    from .clip import OpenClipEmbedder, configure_torch_threads
+    from .clip_runtime import load_clip
 
-    configure_torch_threads(settings.torch_threads, settings.device)
-    return OpenClipEmbedder.load(settings.clip_model, settings.clip_pretrained, settings.device)
+    return load_clip(settings.clip_model, settings.clip_pretrained, settings.device, library=settings.library,
+                     text_runtime=settings.text_runtime, threads=settings.torch_threads)
 
 
 def _sentence_transformers(settings: Settings) -> TextEmbedder:
@@ -27,14 +27,6 @@ def _sentence_transformers(settings: Settings) -> TextEmbedder:
 
 IMAGE_TEXT_BACKENDS: dict[str, Callable[[Settings], ImageTextEmbedder]] = {"open_clip": _open_clip}
 TEXT_BACKENDS: dict[str, Callable[[Settings], TextEmbedder]] = {"sentence-transformers": _sentence_transformers}
-
-
-def register_image_text_backend(name: str, loader: Callable[[Settings], ImageTextEmbedder]) -> None:
-    IMAGE_TEXT_BACKENDS[name] = loader
-
-
-def register_text_backend(name: str, loader: Callable[[Settings], TextEmbedder]) -> None:
-    TEXT_BACKENDS[name] = loader
 
 
 def load_image_text_embedder(settings: Settings, backend: str = "open_clip") -> ImageTextEmbedder:
