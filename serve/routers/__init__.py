@@ -1,0 +1,1 @@
+"""One FastAPI router per concern, all over the one ``ServeState``."""
