@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -49,6 +50,7 @@ SKIPPED = "skipped"
 IMAGE_SPACE = "image"  # CLIP vectors of image assets (item_id = asset id)
 TEXT_SPACE = "text"  # text-embedder vectors of chunks (item_id = chunk id)
 SPACES = (IMAGE_SPACE, TEXT_SPACE)
+OCR_SPACE = "ocr"  # generation key of the OCR text (ocr_texts): its BM25 index is rebuilt when it moves on
 
 
 def utcnow() -> datetime:
@@ -133,6 +135,22 @@ class Asset(Base):
     chunks: Mapped[list[Chunk]] = relationship(
         back_populates="asset", cascade="all, delete-orphan", foreign_keys="Chunk.asset_id"
     )
+
+
+class OcrText(Base):
+    """Text read in an image asset by OCR (``models.ocr_base``): one row per image that was read, with an
+    empty ``text`` when none was found, so ``has_text`` is known and the image is not read again.
+
+    ``lines`` holds ``TextBox.to_dict()`` items (text, confidence, 4 corner points in the asset's pixels).
+    """
+
+    __tablename__ = "ocr_texts"
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(CleanText, default="")
+    lines: Mapped[list] = mapped_column(JSON, default=list)
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    has_text: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
 
 class Tag(Base):
@@ -225,3 +243,18 @@ class Feedback(Base):
     value: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(CleanText, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """A key for the REST service (``mmrag serve``). Only a SHA-256 digest of the secret is stored: the key
+    itself is shown once, when ``mmrag keys add`` makes it. ``scopes``: "read" or "read,write"."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to tell keys apart
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

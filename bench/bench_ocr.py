@@ -1,0 +1,165 @@
+"""OCR search quality and cost.
+
+``search``: ingest the evaluation set made by ``bench/ocr_eval/build_eval.py`` (OCR on, the tiny random CLIP:
+CLIP has nothing to say, so the figure is what the OCR text brings to the fused ranking), then for every image
+with a rendered phrase, search its phrase (``Library.search_text``, fused ranking) and count the image in the
+top 5. Also the precision and recall of the ``has_text`` flag against the images that carry a phrase.
+
+    python bench/bench_ocr.py search --eval /tmp/ocr-eval --ocr auto
+
+``cost``: OCR milliseconds per image with and without text (detector probe, full read), and ingest img/s with
+OCR off / auto / on next to model-only embedding (P1 ratio), on the same photos in one run.
+
+    python bench/bench_ocr.py cost --eval /tmp/ocr-eval --n 500 --per-kind 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def load_manifest(folder: Path) -> list[dict]:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["images"]
+
+
+def search_eval(folder: Path, ocr: str, k: int, library: Path | None) -> dict:
+    from mmrag import Library
+    from mmrag.catalog.models import OcrText
+    from mmrag.models.clip import OpenClipEmbedder
+
+    entries = load_manifest(folder)
+    clip = OpenClipEmbedder.load("tiny-test", None, "cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = library or Path(tmp) / "lib"
+        lib = Library(path, clip=clip, clip_model="tiny-test", clip_pretrained=None, device="cpu",
+                      ingest={"ocr": ocr})
+        started = time.perf_counter()
+        report = lib.ingest([folder / "images"])
+        ingest_s = time.perf_counter() - started
+        with lib.catalog.session() as session:
+            flagged = {row.asset_id for row in session.query(OcrText).filter(OcrText.has_text.is_(True))}
+        ids = {asset.path: asset.id for asset in _assets(lib)}
+        truth = {ids[str((folder / e["file"]).resolve())] for e in entries if e["has_text"]}
+        found: dict[str, list[int]] = {"en": [], "zh": []}
+        latencies = []
+        for entry in (e for e in entries if e["has_text"]):
+            target = ids[str((folder / entry["file"]).resolve())]
+            started = time.perf_counter()
+            hits = lib.search_text(entry["query"], k=k)
+            latencies.append(time.perf_counter() - started)
+            found[entry["language"]].append(int(target in [h.id for h in hits]))
+        lib.close()
+    return {
+        "images": len(entries), "with_text": len(truth), "ocr": ocr, "k": k,
+        "ingest_s": round(ingest_s, 1), "ingest_img_s": round(len(entries) / ingest_s, 2),
+        "skipped": len(report.skipped),
+        "recall_en": round(statistics.mean(found["en"]), 3), "queries_en": len(found["en"]),
+        "recall_zh": round(statistics.mean(found["zh"]), 3), "queries_zh": len(found["zh"]),
+        "has_text_precision": round(len(flagged & truth) / max(len(flagged), 1), 3),
+        "has_text_recall": round(len(flagged & truth) / max(len(truth), 1), 3),
+        "flagged": len(flagged),
+        "query_ms_median": round(1000 * statistics.median(latencies), 1),
+    }
+
+
+def _assets(lib) -> list:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from mmrag.catalog import Asset
+
+    with lib.catalog.session() as session:
+        return list(session.execute(select(Asset)).scalars())
+
+
+def ocr_cost(folder: Path, per_kind: int) -> dict:
+    """Median ms of the detector probe and of the full read, on images with and without a phrase."""
+    from PIL import Image
+
+    from mmrag.models.ocr_base import load_ocr_engine
+
+    engine = load_ocr_engine()
+    entries = load_manifest(folder)
+    result = {}
+    for label, has_text in (("with_text", True), ("without_text", False)):
+        chosen = [e for e in entries if e["has_text"] == has_text][:per_kind]
+        probe, read = [], []
+        for entry in chosen:
+            image = Image.open(folder / entry["file"]).convert("RGB")
+            started = time.perf_counter()
+            engine.has_text(image)
+            probe.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            engine.read(image)
+            read.append(time.perf_counter() - started)
+        result[label] = {"probe_ms": round(1000 * statistics.median(probe), 1),
+                         "read_ms": round(1000 * statistics.median(read), 1), "images": len(chosen)}
+    return result
+
+
+def ingest_cost(n: int, model: str, batch_size: int, workers: int) -> dict:
+    """Ingest img/s with OCR off / auto / on next to model-only embedding, same photos, one run."""
+    from bench_ingest import make_photos, model_only
+
+    from mmrag import Library
+    from mmrag.models.clip import OpenClipEmbedder, configure_torch_threads
+
+    configure_torch_threads(0, "cpu")
+    embedder = OpenClipEmbedder.load(model, "none", "cpu")
+    rates: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        photos = Path(tmp) / "photos"
+        paths = make_photos(photos, n)
+        rates["model_only"] = model_only(embedder, paths, batch_size)
+        for mode in ("off", "auto", "on"):
+            lib = Library(Path(tmp) / f"lib-{mode}", clip=embedder, clip_model=model, clip_pretrained="none",
+                          device="cpu", batch_size=batch_size, workers=workers, ingest={"ocr": mode})
+            started = time.perf_counter()
+            report = lib.ingest([photos])
+            rates[mode] = report.added / (time.perf_counter() - started)
+            lib.close()
+    return {
+        "photos": n, "model": model, **{f"{key}_img_s": round(value, 2) for key, value in rates.items()},
+        **{f"ratio_{mode}": round(rates[mode] / rates["model_only"], 3) for mode in ("off", "auto", "on")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("search", "cost"))
+    parser.add_argument("--eval", type=Path, required=True, help="folder made by bench/ocr_eval/build_eval.py")
+    parser.add_argument("--ocr", default="auto", choices=("auto", "on"))
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--library", type=Path, default=None, help="keep the library here (default: temporary)")
+    parser.add_argument("--n", type=int, default=500, help="cost: photos ingested per OCR mode")
+    parser.add_argument("--per-kind", type=int, default=40, help="cost: images timed with and without text")
+    parser.add_argument("--model", default="ViT-B-32")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    load = _load()
+    if args.what == "search":
+        result = search_eval(args.eval, args.ocr, args.k, args.library)
+    else:
+        result = {"ocr_ms": ocr_cost(args.eval, args.per_kind),
+                  "ingest": ingest_cost(args.n, args.model, args.batch_size, args.workers)}
+    result["load_average"] = f"{load}–{_load()}"
+    json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+    print()
+
+
+def _load() -> float:
+    import os
+
+    return round(os.getloadavg()[0], 1)
+
+
+if __name__ == "__main__":
+    main()

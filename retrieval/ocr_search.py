@@ -1,0 +1,203 @@
+"""Text → image search that fuses CLIP similarity with matches of the query in the images' OCR text.
+
+Two rankings of image assets are fused by weighted reciprocal rank (``Σ w / (K + rank)``, K = ``RRF_K``):
+
+- CLIP: the images nearest the query's CLIP text vector, weight 1;
+- text: BM25 over the OCR text (``OcrTextIndex``, same tokenizer as passages: English stems, Chinese
+  characters + bigrams), weight ``TEXT_WEIGHT`` × coverage, where coverage is the share of the query's
+  tokens found in the image's text (an image showing every word of the query outranks the best CLIP match;
+  one sharing a single word of four does not).
+
+Each hit says why it matched (``extra["match"]``: clip, text or both); text matches carry the matched lines
+(``Hit.text``) and their boxes (``extra["ocr_lines"]``) for highlighting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import select
+
+from ..catalog import Asset, Catalog
+from ..catalog.models import OCR_SPACE
+from ..catalog.ocr_text import ocr_lines, ocr_texts
+from ..index.bm25 import Bm25Index, tokenize
+from .filters import Filters
+from .fusion import RRF_K
+from .hits import Hit
+
+if TYPE_CHECKING:
+    from ..components import Components
+
+log = logging.getLogger(__name__)
+OCR_FOLDER = Path("index") / "ocr_bm25"
+SEARCH_IN = ("all", "clip", "text")  # both rankings fused, CLIP only, OCR text only
+TEXT_WEIGHT = 1.5
+CLIP_DEPTH = 100  # CLIP candidates fused (at least k)
+
+
+class OcrTextIndex:
+    """BM25 over the OCR text of a library's images, saved under ``index/ocr_bm25``; rebuilt from the
+    catalog when its ``ocr`` generation moved on (derived data: deleting the folder only costs a rebuild)."""
+
+    def __init__(self, catalog: Catalog, folder: Path) -> None:
+        self.catalog = catalog
+        self.folder = folder
+        self._index: Bm25Index | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Bm25Index:
+        generation = self.catalog.generation(OCR_SPACE)
+        with self._lock:
+            if self._index is None or self._index.generation != generation:
+                self._index = self._fresh(generation)
+            return self._index
+
+    def _fresh(self, generation: int) -> Bm25Index:
+        saved = Bm25Index.load(self.folder) if self.folder.exists() else None
+        if saved is not None and saved.generation == generation:
+            return saved
+        ids, texts = ocr_texts(self.catalog)
+        index = Bm25Index.build(ids, texts, generation)
+        try:
+            index.save(self.folder)
+        except OSError as exc:  # a read-only library still searches; it rebuilds in memory
+            log.warning("could not save the OCR text index to %s: %s", self.folder, exc)
+        return index
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    asset_id: int
+    bm25: float
+    coverage: float  # share of the query's tokens present in the image's text
+    lines: tuple[dict[str, Any], ...]  # the OCR lines holding query tokens
+
+
+def check_search_in(value: str) -> str:
+    if value not in SEARCH_IN:
+        raise ValueError(f"search_in must be one of {', '.join(SEARCH_IN)}, got {value!r}")
+    return value
+
+
+def text_matches(catalog: Catalog, index: OcrTextIndex, query: str, k: int,
+                 allowed_ids: np.ndarray | None = None) -> list[TextMatch]:
+    """Images whose OCR text matches ``query``, best first (BM25 order), with coverage and matched lines."""
+    ids, scores = index.get().search(query, k, allowed_ids=allowed_ids)
+    wanted = set(tokenize(query))
+    if not len(ids) or not wanted:
+        return []
+    lines = ocr_lines(catalog, [int(i) for i in ids])
+    matches = []
+    for asset_id, score in zip(ids.tolist(), scores.tolist(), strict=True):
+        found: set[str] = set()
+        matched = []
+        for line in lines.get(asset_id, []):
+            tokens = wanted.intersection(tokenize(str(line.get("text", ""))))
+            if tokens:
+                found |= tokens
+                matched.append(line)
+        matches.append(TextMatch(asset_id, float(score), len(found) / len(wanted), tuple(matched)))
+    return matches
+
+
+def fuse(clip_ids: list[int], matches: list[TextMatch], *, text_weight: float = TEXT_WEIGHT,
+         rrf_k: float = RRF_K) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion of the CLIP ranking and the text matches; ties keep CLIP's order."""
+    scores: dict[int, float] = {}
+    for rank, asset_id in enumerate(clip_ids, start=1):
+        scores[asset_id] = scores.get(asset_id, 0.0) + 1.0 / (rrf_k + rank)
+    for rank, match in enumerate(matches, start=1):
+        weight = text_weight * match.coverage
+        scores[match.asset_id] = scores.get(match.asset_id, 0.0) + weight / (rrf_k + rank)
+    order = {asset_id: position for position, asset_id in enumerate(scores)}
+    return sorted(scores.items(), key=lambda pair: (-pair[1], order[pair[0]]))
+
+
+def fused_image_search(
+    catalog: Catalog,
+    ocr_index: OcrTextIndex,
+    clip_hits: list[Hit],
+    query: str,
+    k: int,
+    filters: Filters,
+    *,
+    search_in: str = "all",
+) -> list[Hit]:
+    """Fuse ``clip_hits`` (CLIP's ranking for ``query``, already filtered, ideally ``CLIP_DEPTH`` deep)
+    with the OCR text matches of ``query`` into the top ``k`` hits."""
+    search_in = check_search_in(search_in)
+    clip_hits = clip_hits if search_in != "text" else []
+    matches: list[TextMatch] = []
+    if search_in != "clip":
+        matches = text_matches(catalog, ocr_index, query, max(k, CLIP_DEPTH), _allowed(catalog, filters))
+    by_id = {hit.id: hit for hit in clip_hits}
+    by_match = {m.asset_id: m for m in matches}
+    fused = fuse([hit.id for hit in clip_hits], matches)
+    missing = [asset_id for asset_id, _ in fused[: k * 2] if asset_id not in by_id]
+    by_id.update(_hits_for(catalog, missing))
+    hits = []
+    for asset_id, score in fused:
+        hit = by_id.get(asset_id)
+        if hit is None:
+            continue  # deleted or no longer ok since the index was built
+        hits.append(_explained(hit, score, asset_id in {h.id for h in clip_hits}, by_match.get(asset_id)))
+        if len(hits) == k:
+            break
+    return hits
+
+
+def _explained(hit: Hit, score: float, from_clip: bool, match: TextMatch | None) -> Hit:
+    text_match = match is not None and match.coverage > 0
+    why = "both" if from_clip and text_match else ("text" if text_match else "clip")
+    extra = {**hit.extra, "match": why}
+    if from_clip:
+        extra["clip_score"] = hit.score
+    text = hit.text
+    if text_match and match is not None:
+        extra["ocr_lines"] = [dict(line) for line in match.lines]
+        text = "\n".join(str(line.get("text", "")) for line in match.lines)
+    return Hit(id=hit.id, path=hit.path, score=round(score, 6), kind=hit.kind, width=hit.width,
+               height=hit.height, chunk_id=hit.chunk_id, text=text, page=hit.page, section=hit.section,
+               extra=extra)
+
+
+def _allowed(catalog: Catalog, filters: Filters) -> np.ndarray | None:
+    if filters.is_empty:
+        return None
+    with catalog.session() as session:
+        ids = session.execute(filters.asset_ids()).scalars().all()
+    return np.asarray(ids, dtype=np.int64)
+
+
+def _hits_for(catalog: Catalog, asset_ids: list[int]) -> dict[int, Hit]:
+    from .search import hit_from_asset
+
+    if not asset_ids:
+        return {}
+    with catalog.session() as session:
+        assets = session.execute(select(Asset).where(Asset.id.in_(asset_ids))).scalars().all()
+    return {a.id: hit_from_asset(a, 0.0) for a in assets if a.status == "ok"}
+
+
+def search_images_by_text(components: Components, query: str, k: int, filters: Filters, *,
+                          search_in: str = "all") -> list[Hit]:
+    """Text → images: CLIP's ranking fused with the OCR text matches (``search_in`` "all"), CLIP only
+    ("clip"), or the OCR text only ("text")."""
+    from .search import check_k, query_vector, search_space
+
+    k = check_k(k)
+    search_in = check_search_in(search_in)
+    clip_hits: list[Hit] = []
+    if search_in != "text":
+        vector = query_vector(components, text=query)
+        clip_hits = search_space(components.catalog, components.indexes, vector, max(k, CLIP_DEPTH), filters)
+    if search_in == "clip":
+        return [_explained(hit, hit.score, True, None) for hit in clip_hits[:k]]
+    return fused_image_search(components.catalog, components.ocr_text_index, clip_hits, query, k, filters,
+                              search_in=search_in)
