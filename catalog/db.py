@@ -38,6 +38,8 @@ from .models import SCHEMA_VERSION, Base, Meta
 # Migrations from version N to N+1, applied in order (under the schema lock, in one transaction) when an
 # older catalog is opened. Each gets a session joined to that transaction and must not commit it.
 MIGRATIONS: dict[int, Callable[[Session], None]] = {}
+# A new table needs no entry: opening a catalog that lacks one of the models' tables creates it under the
+# schema lock (``_missing_tables``), as for ``api_keys`` (keys of the REST service).
 
 SCHEMA_VERSION_KEY = "schema_version"
 # Key of the PostgreSQL advisory lock held while creating or migrating the schema (any constant will do).

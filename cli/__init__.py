@@ -6,7 +6,8 @@ import importlib
 
 from .common import app
 
-_COMMAND_MODULES = ("library_cmds", "search_cmds", "ask", "generate", "ui_cmd", "feedback_cmd", "maintenance")
+_COMMAND_MODULES = ("library_cmds", "search_cmds", "ask", "generate", "ui_cmd", "feedback_cmd", "maintenance",
+                    "backup_cmd", "serve_cmd", "keys_cmd")
 
 for _name in _COMMAND_MODULES:
     try:
