@@ -18,13 +18,15 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select, update
 
-from .catalog import IMAGE_SPACE, OK, SCHEMA_VERSION, SPACES, TEXT_SPACE, Asset, Chunk, Vector
+from .catalog import IMAGE_KINDS, IMAGE_SPACE, OK, SCHEMA_VERSION, SPACES, TEXT_SPACE, Asset, Chunk, Vector
 from .catalog.db import SCHEMA_VERSION_KEY
 from .catalog.vectors import delete_vectors, load_vectors, space_model, vector_ids
+from .components import Components
 from .errors import IndexCorruptError, MmragError
+from .index.files import sidecar_path
 from .library import Library
+from .settings import Settings
 
-IMAGE_KINDS = ("image", "generated")
 SAMPLE = 256  # index vectors compared with the stored ones
 SHOWN = 20  # items listed per finding
 
@@ -67,28 +69,45 @@ class Report:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
-class _DoctorLibrary(Library):
-    """A Library that opens even when its models differ from the configured ones (that is a finding)."""
-
-    def _check_recorded_models(self) -> None:
-        return None
-
-
 def open_library(library: str | os.PathLike[str] | None = None, **overrides: Any) -> Library:
-    """Open a library for diagnosis; schema and catalog errors still raise (nothing else can be read)."""
+    """Open a library for diagnosis, even when its models differ from the configured ones (that is a
+    finding); schema and catalog errors still raise (nothing else can be read)."""
     if library is not None:
         overrides["library"] = library
-    return _DoctorLibrary(**overrides)
+    return Library(components=Components(Settings(**overrides), check_models=False))
 
 
 # -- diagnosis ------------------------------------------------------------------------------------------------
 
 def diagnose(lib: Library, *, sample: int = SAMPLE) -> Report:
+    from .catalog.db import CatalogCorruptError
+
     report = Report(str(lib.path))
+    report.findings += _catalog_file(lib, report.checked, sample)
+    if report.findings:  # a damaged catalog: the other checks would only repeat it
+        return report
     for check in (_schema, _models, _index_files, _missing_vectors, _orphan_vectors, _missing_files,
                   _thumbnails, _temp_files):
-        report.findings += check(lib, report.checked, sample)
+        try:
+            report.findings += check(lib, report.checked, sample)
+        except CatalogCorruptError as exc:
+            report.findings.append(Finding("catalog", "error", str(exc), SALVAGE_REMEDY))
+            break
     return report
+
+
+SALVAGE_REMEDY = ("restore the catalog from a backup (`mmrag restore BACKUP_FOLDER`), or "
+                  "`mmrag doctor --salvage` to build a new catalog from what is still readable")
+
+
+def _catalog_file(lib: Library, checked: dict[str, Any], _sample: int) -> list[Finding]:
+    """SQLite's ``PRAGMA quick_check`` over the whole catalog file."""
+    problems = lib.catalog.quick_check()
+    checked["quick_check"] = problems[:5] or "ok"
+    if not problems:
+        return []
+    return [Finding("catalog", "error", f"the catalog file is damaged (SQLite quick_check: {problems[0]})",
+                    SALVAGE_REMEDY, items=problems)]
 
 
 def _schema(lib: Library, checked: dict[str, Any], _sample: int) -> list[Finding]:
@@ -102,7 +121,7 @@ def _schema(lib: Library, checked: dict[str, Any], _sample: int) -> list[Finding
 
 def _models(lib: Library, checked: dict[str, Any], _sample: int) -> list[Finding]:
     out = []
-    configured = {IMAGE_SPACE: _clip_fingerprint(lib), TEXT_SPACE: _text_fingerprint(lib)}
+    configured = {IMAGE_SPACE: lib.components.configured_clip(), TEXT_SPACE: _text_fingerprint(lib)}
     with lib.catalog.session() as session:
         pairs = session.execute(select(Vector.space, Vector.model).distinct()).all()
     for space in SPACES:
@@ -121,12 +140,6 @@ def _models(lib: Library, checked: dict[str, Any], _sample: int) -> list[Finding
     return out
 
 
-def _clip_fingerprint(lib: Library) -> str:
-    from .models.clip import clip_fingerprint
-
-    return clip_fingerprint(lib.settings.clip_model, lib.settings.clip_pretrained)
-
-
 def _text_fingerprint(lib: Library) -> str | None:
     """The configured text model's fingerprint without loading it (as SentenceEmbedder.fingerprint)."""
     if not space_model(lib.catalog, TEXT_SPACE):
@@ -134,10 +147,9 @@ def _text_fingerprint(lib: Library) -> str | None:
     try:
         from .models.sentence import resolve_sentence_model
 
-        resolved = resolve_sentence_model(lib.settings.rag.text_model)
+        return resolve_sentence_model(lib.settings.rag.text_model).fingerprint
     except MmragError:
         return None
-    return f"sentence-transformers:{resolved.name}:{(resolved.weights_sha256 or 'unknown')[:12]}"
 
 
 def _index_files(lib: Library, checked: dict[str, Any], sample: int) -> list[Finding]:
@@ -151,15 +163,13 @@ def _index_files(lib: Library, checked: dict[str, Any], sample: int) -> list[Fin
 
 def _index_file(lib: Library, space: str, stored: np.ndarray, checked: dict[str, Any],
                 sample: int) -> list[Finding]:
-    from .index.faiss_index import FaissIndex
-
     path = lib.indexes.path(space)
     rebuild = "`mmrag doctor --fix` (or `mmrag rebuild`) rebuilds it from the stored vectors"
-    if not path.exists() and not path.with_suffix(".json").exists():
+    if not path.exists() and not sidecar_path(path).exists():
         return [Finding("index", "warning", f"{space} index has not been saved; every open rebuilds it from "
                         f"{len(stored)} stored vectors", rebuild, True, space=space)] if len(stored) else []
     try:
-        index, meta = FaissIndex.load(path, use_gpu=False)
+        index, meta = lib.indexes.backend.load(path)
     except IndexCorruptError as exc:
         return [Finding("index", "error", str(exc), rebuild, True, space=space)]
     checked[f"index:{space}"] = {"spec": index.spec, "count": len(index), "generation": meta.get("generation")}
@@ -369,21 +379,47 @@ def _fix_temp_files(lib: Library, finding: Finding, spaces: set[str], _prune: bo
 
 
 def _rebuild(lib: Library, space: str) -> str:
+    """Rebuild a space's index from the stored vectors. An index file is never deleted: with no stored
+    vectors left it may be the last copy of them (a catalog that lost its WAL looks empty), so it is kept
+    aside as ``<space>.faiss.orphaned-*`` and readers no longer use it."""
     index = lib.indexes.rebuild(space)
-    if index is None:  # no vectors left: a stale file must not linger
-        for path in (lib.indexes.path(space), lib.indexes.path(space).with_suffix(".json")):
-            path.unlink(missing_ok=True)
-        return f"removed the {space} index (no vectors)"
+    if index is None:
+        path = lib.indexes.path(space)
+        kept = [_set_aside(p) for p in (path, sidecar_path(path)) if p.exists()]
+        return (f"the catalog holds no {space} vectors: kept the old {space} index aside as {kept[0]}"
+                if kept else f"no {space} vectors and no {space} index")
     return f"rebuilt the {space} index from {len(index)} stored vectors ({index.spec})"
 
 
-FIXERS: dict[str, Callable[[Library, Finding, set[str], bool], list[str]]] = {
-    "index": _fix_index,
-    "orphan-vector": _fix_orphans,
-    "missing-vector": _fix_missing_vectors,
-    "missing-file": _fix_missing_files,
-    "thumbnail": _fix_thumbnails,
-    "temp-file": _fix_temp_files,
+def _set_aside(path: Path) -> str:
+    import time
+
+    target = path.with_name(f"{path.name}.orphaned-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, target)
+    return target.name
+
+
+def plan(report: Report, *, prune_missing: bool = False) -> list[str]:
+    """What ``fix`` would do for ``report``, one line per action, before it does anything."""
+    lines = []
+    for finding in report.findings:
+        if not finding.fixable or finding.check not in FIXERS:
+            continue
+        if finding.check == "missing-file" and not prune_missing:
+            continue
+        lines.append(f"{PLANS[finding.check].format(n=len(finding.items), space=finding.space or IMAGE_SPACE)}")
+    return lines
+
+
+PLANS = {
+    "index": "rebuild the {space} index from the stored vectors (an index with no stored vectors left is "
+             "kept aside, not deleted)",
+    "orphan-vector": "delete {n} {space} vectors that belong to no item",
+    "missing-vector": "mark {n} items for re-embedding by the next `mmrag ingest`",
+    "missing-file": "remove {n} items whose files are gone from the catalog (your files are not touched)",
+    "thumbnail": "make {n} thumbnails again from the files",
+    "temp-file": "delete {n} temporary files left by an interrupted writer",
 }
 
-__all__ = ["Finding", "Report", "diagnose", "fix", "open_library"]
+
+__all__ = ["Finding", "Report", "diagnose", "fix", "open_library", "plan"]

@@ -1,27 +1,29 @@
-"""The Python API: one object per library folder.
+"""The Python API: one object per library folder, a thin façade over its :class:`~mmrag.components.Components`.
 
     lib = Library("~/my-library")                 # or Library(settings), or Library(clip_model="tiny-test")
     lib.ingest(["~/Pictures"])
     lib.search_text("a cat", k=10, filters={"folder": "2024/*"})
+
+Each method checks its arguments, takes the write lock where it writes, and hands the components to the
+layer that does the work (ingest, retrieval, generation). Models are injected through the constructor:
+``Library(path, clip=my_clip, text_embedder=my_text_model)``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
 
-from .catalog import IMAGE_SPACE, SPACES, TEXT_SPACE, Asset, Catalog, Tag
-from .catalog.vectors import space_model
-from .errors import IndexCorruptError, LibraryLockedError, ModelMismatchError
+from .catalog import SPACES, TEXT_SPACE, Asset, Catalog, Tag, space_of
+from .components import Components
+from .errors import LibraryLockedError
 from .ingest.report import IngestReport
 from .retrieval import search as vector_search
 from .retrieval.filters import Filters
@@ -29,34 +31,48 @@ from .retrieval.hits import DuplicateGroup, Hit
 from .settings import SETTINGS_FILE, Settings
 
 if TYPE_CHECKING:
-    from .index.index_set import IndexSet
-    from .models.base import ImageTextEmbedder, TextEmbedder
-    from .ingest.pipeline import ProgressCallback
+    from llama_index.core.base.llms.base import BaseLLM
+    from llama_index.core.query_engine import RetrieverQueryEngine
+    from PIL import Image
 
-log = logging.getLogger(__name__)
+    from .generation.base import GenerationResult
+    from .generation.base import ProgressCallback as StepCallback
+    from .generation.request import GenerationRequest
+    from .index.index_set import IndexSet
+    from .ingest.pipeline import ProgressCallback
+    from .models.base import ImageTextEmbedder, TextEmbedder
+    from .retrieval.answer import Answer
+    from .retrieval.llama_index import MmragRetriever
+
+    # What an image query may be: a file path, encoded bytes, a PIL image, or a library id.
+    ImageQuery = str | os.PathLike[str] | bytes | Image.Image | int
 
 LOCK_FILE = ".write.lock"
-# Query text beyond this is dropped before embedding: CLIP reads 77 tokens, and tokenizing megabytes of
-# text that the model ignores took seconds per MB.
-MAX_QUERY_CHARS = 4096
-KIND_SPACES = {"image": IMAGE_SPACE, "generated": IMAGE_SPACE, "text": TEXT_SPACE, "document": TEXT_SPACE}
+MAX_QUERY_CHARS = vector_search.MAX_QUERY_CHARS
 
 
 class Library:
     """A library folder: catalog, vector indexes, models. Models load on first use and are kept."""
 
-    def __init__(self, library: str | os.PathLike[str] | Settings | None = None, **overrides: Any) -> None:
-        if isinstance(library, Settings):
-            self.settings = library.model_copy(update=overrides) if overrides else library
-        else:
-            if library is not None:
-                overrides["library"] = library
-            self.settings = Settings(**overrides)
-        self.path: Path = self.settings.library
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(self.settings.resolved_database_url)
+    def __init__(
+        self,
+        library: str | os.PathLike[str] | Settings | None = None,
+        *,
+        components: Components | None = None,
+        clip: ImageTextEmbedder | None = None,
+        text_embedder: TextEmbedder | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Open (or create) a library. ``library``: a folder or a Settings object; ``overrides``: settings
+        fields (validated: an unknown key or a bad value raises ValueError); ``clip`` / ``text_embedder``:
+        models to use instead of loading the configured ones; ``components``: everything, already built."""
+        if components is None:
+            settings = _settings(library, overrides)
+            components = Components(settings, clip=clip, text_embedder=text_embedder)
+        elif library is not None or overrides or clip is not None or text_embedder is not None:
+            raise ValueError("give either components or a library with settings and models, not both")
+        self.components = components
         self._lock = threading.RLock()
-        self._check_recorded_models()
 
     def __repr__(self) -> str:
         return f"Library({str(self.path)!r})"
@@ -68,61 +84,46 @@ class Library:
         self.close()
 
     def close(self) -> None:
-        self.catalog.dispose()
+        self.components.close()
 
-    # -- components (lazy) ----------------------------------------------------------------------------------
+    # -- components ---------------------------------------------------------------------------------------
 
-    @cached_property
+    @property
+    def settings(self) -> Settings:
+        return self.components.settings
+
+    @property
+    def path(self) -> Path:
+        return self.components.path
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.components.catalog
+
+    @property
     def clip(self) -> ImageTextEmbedder:
-        from .models.registry import load_image_text_embedder
+        return self.components.clip
 
-        return load_image_text_embedder(self.settings)
-
-    @cached_property
+    @property
     def text_embedder(self) -> TextEmbedder:
-        from .models.registry import load_text_embedder
+        return self.components.text_embedder
 
-        embedder = load_text_embedder(self.settings)
-        self._check_space_model(TEXT_SPACE, embedder.fingerprint)
-        return embedder
-
-    @cached_property
+    @property
     def indexes(self) -> IndexSet:
-        from .index.index_set import IndexSet
-
-        return IndexSet(
-            self.catalog,
-            self.path / "index",
-            spec=self.settings.index_spec,
-            memory_budget_mb=self.settings.index_memory_budget_mb,
-            use_gpu=self.settings.use_gpu_index,
-            writable=False,
-        )
-
-    def _check_recorded_models(self) -> None:
-        from .models.clip import clip_fingerprint
-
-        self._check_space_model(IMAGE_SPACE, clip_fingerprint(self.settings.clip_model, self.settings.clip_pretrained))
-
-    def _check_space_model(self, space: str, fingerprint: str) -> None:
-        recorded = space_model(self.catalog, space)
-        if recorded and recorded != fingerprint:
-            raise ModelMismatchError(
-                f"library {str(self.path)!r} holds {space} vectors made by {recorded!r}, but the configured "
-                f"model is {fingerprint!r}. Open it with the same model (its mmrag.toml records it; "
-                f"`mmrag doctor` shows both), or ingest into a new library to use the new model"
-            )
+        return self.components.indexes
 
     # -- writing --------------------------------------------------------------------------------------------
 
     @contextmanager
-    def writing(self):  # type: ignore[no-untyped-def]
+    def writing(self) -> Iterator[Library]:
         """Hold the library's write lock (one writer per library; readers are never blocked)."""
         from filelock import FileLock, Timeout
 
+        from .ingest.writer import remove_leftover_temp_files
+
         lock = FileLock(str(self.path / LOCK_FILE))
         try:
-            lock.acquire(timeout=float(os.environ.get("MMRAG_LOCK_TIMEOUT", "0")))
+            lock.acquire(timeout=self.settings.lock_timeout)
         except Timeout:
             raise LibraryLockedError(
                 f"another process is writing to library {str(self.path)!r} (lock {self.path / LOCK_FILE}); "
@@ -131,15 +132,17 @@ class Library:
         try:
             with self._lock:
                 self.indexes.writable = True
+                remove_leftover_temp_files(self.path / "index")  # no other writer can be writing them
                 yield self
         finally:
             self.indexes.writable = False
+            _checkpoint(self.catalog)  # catalog.sqlite alone then holds every committed write
             lock.release()
 
     def ingest(self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *,
                progress: ProgressCallback | None = None) -> IngestReport:
         """Add new and changed files under ``paths``, drop deleted ones; unchanged files cost no model work."""
-        from .ingest.pipeline import IngestContext, Ingestor
+        from .ingest.pipeline import Ingestor
 
         roots = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not roots:
@@ -147,12 +150,11 @@ class Library:
         with self.writing():
             if not (self.path / SETTINGS_FILE).exists():
                 self.settings.save()  # later opens use the same models without flags
-            ctx = IngestContext(self.settings, self.catalog, lambda: self.clip, lambda: self.text_embedder,
-                                SelfHealingIndexes(self.indexes))
-            return Ingestor(ctx, progress).run(roots)
+            return Ingestor(self.components, progress).run(roots)
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> int:
         """Drop assets (files or whole folders) from the library; the files on disk are not touched."""
+        from .index.healing import SelfHealingIndexes
         from .ingest.jobs import posix_abs, under_roots
         from .ingest.writer import IndexChanges, remove_assets
 
@@ -172,17 +174,23 @@ class Library:
 
     def rebuild(self, spec: str | None = None) -> dict[str, Any]:
         """Rebuild every index from the stored vectors (no re-embedding), optionally with a new spec."""
+        from .catalog.vectors import count_vectors
+        from .index.guards import check_spec_fits
+
         with self.writing():
+            self.catalog.require_sound()  # a malformed catalog must not "rebuild" from what it still yields
+            check_spec_fits(spec, {space: count_vectors(self.catalog, space) for space in SPACES})
             for space in SPACES:
                 self.indexes.rebuild(space, spec)
             self.indexes.save()
             return self.indexes.status()
 
     def tag(self, asset_ids: Sequence[int], add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """Add and remove tags on library items (tags are created on first use)."""
         with self.writing(), self.catalog.session() as session:
             tags = {name: _tag(session, name) for name in add}
             for asset_id in asset_ids:
-                asset = session.get(Asset, int(asset_id))
+                asset = session.get(Asset, vector_search.item_id(asset_id))
                 if asset is None:
                     raise ValueError(f"no library item with id {asset_id}")
                 asset.tags = [t for t in asset.tags if t.name not in set(remove)]
@@ -191,80 +199,64 @@ class Library:
     # -- searching ------------------------------------------------------------------------------------------
 
     def search_text(self, query: str, k: int = 10, filters: Filters | dict[str, Any] | None = None, *,
-                    kind: str = "image", mode: str | None = None) -> list[Hit]:
-        """Text → images (kind "image"/"generated") or text → passages (kind "text"/"document")."""
+                    kind: str = "image", mode: str | None = None, search_in: str = "all") -> list[Hit]:
+        """Text → images (kind "image"/"generated") or text → passages (kind "text"/"document").
+
+        Images rank by CLIP similarity fused with matches of the query in the text OCR read in them
+        (``search_in``: "all"; "clip" or "text" for one of the two); each hit's ``extra["match"]`` says why
+        (clip, text, both) and text matches carry the matched lines in ``text``."""
         query = vector_search.check_query_text(query)
         parsed = Filters.parse(filters)
-        space = _space_of(kind)
-        if space == TEXT_SPACE:
+        if space_of(kind) == TEXT_SPACE:
             from .retrieval.text_search import search_passages
 
-            return search_passages(self, query, k, mode=mode, filters=parsed)
-        return self.search(text=query, k=k, filters=parsed.with_kind(kind) if kind != "image" else parsed)
+            return search_passages(self.components, query, k, mode=mode, filters=parsed)
+        from .retrieval.ocr_search import search_images_by_text
 
-    def search_image(self, image: Any, k: int = 10, filters: Filters | dict[str, Any] | None = None) -> list[Hit]:
+        return search_images_by_text(self.components, query[:MAX_QUERY_CHARS], k,
+                                     parsed.with_kind(kind) if kind != "image" else parsed, search_in=search_in)
+
+    def search_image(self, image: ImageQuery, k: int = 10,
+                     filters: Filters | dict[str, Any] | None = None) -> list[Hit]:
         """Image → images. ``image``: a path, bytes, a PIL image, or a library id."""
         return self.search(image=image, k=k, filters=filters)
 
     def similar(self, asset_id: int, k: int = 10, filters: Filters | dict[str, Any] | None = None) -> list[Hit]:
         """More like library item ``asset_id`` (the item itself is left out)."""
-        vector = vector_search.stored_vector(self.catalog, _item_id(asset_id))
-        return vector_search.search_space(self.catalog, self.indexes, vector, k, Filters.parse(filters),
-                                          exclude=[int(asset_id)])
+        return vector_search.similar_images(self.components, asset_id, k, filters)
 
-    def search(self, text: str | None = None, image: Any = None, *, image_weight: float = 0.5,
+    def search(self, text: str | None = None, image: ImageQuery | None = None, *, image_weight: float = 0.5,
                negative: str | None = None, negative_weight: float = 0.5, k: int = 10,
                filters: Filters | dict[str, Any] | None = None) -> list[Hit]:
         """Combined query: ``(1-w)·text + w·image − negative_weight·negative``, all in CLIP space."""
-        k = vector_search.check_k(k)
-        parsed = Filters.parse(filters)
-        query = self.query_vector(text, image, image_weight=image_weight, negative=negative,
-                                  negative_weight=negative_weight)
-        return vector_search.search_space(self.catalog, self.indexes, query, k, parsed)
+        return vector_search.search_images(self.components, text, image, image_weight=image_weight,
+                                           negative=negative, negative_weight=negative_weight, k=k,
+                                           filters=filters)
 
-    def query_vector(self, text: str | None = None, image: Any = None, *, image_weight: float = 0.5,
-                     negative: str | None = None, negative_weight: float = 0.5) -> np.ndarray:
-        if text is None and image is None:
-            raise ValueError("give a text query, an image query, or both")
-        if not 0.0 <= image_weight <= 1.0:
-            raise ValueError(f"image_weight must be in [0, 1], got {image_weight}")
-        parts: list[tuple[np.ndarray, float]] = []
-        if text is not None:
-            text = vector_search.check_query_text(text)[:MAX_QUERY_CHARS]
-            parts.append((self.clip.embed_texts([text])[0], 1.0 - image_weight if image is not None else 1.0))
-        if image is not None:
-            parts.append((self._image_vector(image), image_weight if text is not None else 1.0))
-        if negative:
-            negative = vector_search.check_query_text(negative, "negative")[:MAX_QUERY_CHARS]
-            parts.append((self.clip.embed_texts([negative])[0], -abs(negative_weight)))
-        return vector_search.combine(parts)
+    def query_vector(self, text: str | None = None, image: ImageQuery | None = None, *,
+                     image_weight: float = 0.5, negative: str | None = None,
+                     negative_weight: float = 0.5) -> np.ndarray:
+        """The unit CLIP vector of a combined query (what :meth:`search` searches with)."""
+        return vector_search.query_vector(self.components, text, image, image_weight=image_weight,
+                                          negative=negative, negative_weight=negative_weight)
 
-    def _image_vector(self, image: Any) -> np.ndarray:
-        from .ingest.images import load_query_image
-
-        if isinstance(image, (int, np.integer)) and not isinstance(image, bool):
-            return vector_search.stored_vector(self.catalog, _item_id(image))
-        rgb = load_query_image(image, self.settings.ingest.max_image_pixels)
-        return self.clip.embed_images([rgb])[0]
-
-    def duplicates(self, max_hash_distance: int | None = None, min_similarity: float | None = None,
+    def duplicates(self, min_confidence: float | None = None,
                    filters: Filters | dict[str, Any] | None = None) -> list[DuplicateGroup]:
+        """Groups of copies of one picture (resized, re-encoded, edited, cropped, rotated, mirrored), each pair
+        labelled with a confidence, the best original first; pairs below ``min_confidence`` (default 0.5,
+        the documented thresholds) are left out. See docs/search.md, "Duplicates"."""
         from .retrieval import duplicates as dup
 
         return dup.find_duplicates(
             self.catalog,
-            max_hash_distance=dup.DEFAULT_MAX_HASH_DISTANCE if max_hash_distance is None else max_hash_distance,
-            min_similarity=dup.DEFAULT_MIN_SIMILARITY if min_similarity is None else min_similarity,
-            filters=Filters.parse(filters),
+            min_confidence=dup.DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+            filters=Filters.parse(filters), library=self.path,
+            max_pixels=self.settings.ingest.max_image_pixels,
         )
 
     def get_asset(self, asset_id: int) -> Asset:
-        with self.catalog.session() as session:
-            asset = session.get(Asset, _item_id(int(asset_id)))
-            if asset is None:
-                raise ValueError(f"no library item with id {asset_id}")
-            _ = asset.tags  # load while the session is open
-            return asset
+        """The catalog row of a library item, its tags loaded."""
+        return vector_search.get_asset(self.catalog, asset_id)
 
     def skipped(self) -> list[tuple[str, str]]:
         """Files the library could not ingest, with the reason."""
@@ -276,99 +268,83 @@ class Library:
     def status(self) -> dict[str, Any]:
         from .library_status import library_status
 
-        return library_status(self)
+        return library_status(self.components)
 
     # -- RAG and generation (implemented in their layers) ---------------------------------------------------
 
-    def ask(self, question: str, **options: Any) -> Any:
-        """Answer a question over the documents with numbered citations (see ``retrieval.rag.ask``)."""
+    def ask(self, question: str, *, k: int | None = None, mode: str | None = None, llm: str | None = None,
+            filters: Filters | dict[str, Any] | None = None, image_k: int = 4, base_url: str | None = None,
+            model: str | None = None, api_key: str | None = None, model_path: str | None = None,
+            max_tokens: int | None = None, temperature: float | None = None) -> Answer:
+        """Answer a question over the documents with numbered citations, then related images.
+
+        ``k`` passages (default ``settings.rag.top_k``) found by ``mode`` (dense | bm25 | hybrid); ``llm``:
+        extractive | openai-like | llama-cpp (default ``settings.rag.llm``); ``image_k`` related images; the
+        other arguments override the RAG settings for this call (None keeps the setting).
+        """
+        from .retrieval.answerers.registry import AnswererOptions
         from .retrieval.rag import ask
 
-        return ask(self, question, **options)
+        options = AnswererOptions(base_url=base_url, api_key=api_key, model=model, model_path=model_path,
+                                  max_tokens=max_tokens, temperature=temperature)
+        return ask(self.components, question, k=k, mode=mode, llm=llm, filters=filters, image_k=image_k,
+                   llm_options=options)
 
-    def as_retriever(self, **options: Any) -> Any:
+    def as_retriever(self, k: int | None = None, mode: str | None = None,
+                     filters: Filters | dict[str, Any] | None = None) -> MmragRetriever:
         """A llama-index retriever over this library's passages."""
         from .retrieval.llama_index import MmragRetriever
 
-        return MmragRetriever(self, **options)
+        return MmragRetriever(self.components, k=k, mode=mode, filters=filters)
 
-    def as_query_engine(self, llm: Any = None, **options: Any) -> Any:
-        """A llama-index query engine; with ``llm=None`` answers are extractive."""
+    def as_query_engine(self, llm: str | BaseLLM | None = None, *, k: int | None = None, mode: str | None = None,
+                        filters: Filters | dict[str, Any] | None = None, base_url: str | None = None,
+                        model: str | None = None, api_key: str | None = None, model_path: str | None = None,
+                        max_tokens: int | None = None, temperature: float | None = None) -> RetrieverQueryEngine:
+        """A llama-index query engine; ``llm``: None (extractive), an answerer name, or a llama-index LLM."""
+        from .retrieval.answerers.registry import AnswererOptions
         from .retrieval.llama_index import as_query_engine
 
-        return as_query_engine(self, llm=llm, **options)
+        options = AnswererOptions(base_url=base_url, api_key=api_key, model=model, model_path=model_path,
+                                  max_tokens=max_tokens, temperature=temperature)
+        return as_query_engine(self.components, llm, k=k, mode=mode, filters=filters, llm_options=options)
 
-    def generate(self, prompt: str, **options: Any) -> Any:
-        """Retrieval-guided generation (see ``generation.service.generate``)."""
+    def generate(self, request: GenerationRequest | str, *, refs: Any = None, like: str | None = None, k: int = 1,
+                 ref_ids: Sequence[int] | None = None, ref_images: Sequence[ImageQuery] | None = None,
+                 progress: StepCallback | None = None, store: bool = True) -> GenerationResult:
+        """Retrieval-guided generation: ``request`` (or just a prompt) with its references: ``refs`` (Hits,
+        ids, paths or PIL images), ``ref_ids``, ``ref_images`` and the ``k`` nearest images of ``like``.
+        Unset request fields come from ``settings.generation``; outputs are stored with provenance."""
+        from .generation.refs import ReferenceSources
+        from .generation.request import GenerationRequest
         from .generation.service import generate
 
+        if isinstance(request, str):
+            request = GenerationRequest(prompt=request)
+        sources = ReferenceSources(refs=refs, like=like, k=k, ref_ids=ref_ids, ref_images=ref_images)
         with self.writing():
-            return generate(self, prompt, **options)
+            return generate(self.components, request, sources, progress=progress, store=store)
 
 
-class SelfHealingIndexes:
-    """The writer's view of the index set: an index file that fails its checks (a kill between writing an
-    index and its sidecar leaves such a pair) is rebuilt from the stored vectors, the truth, instead of
-    failing the write. Readers keep reporting the damage (IndexCorruptError naming `mmrag rebuild`) until
-    the writer's next save replaces the file."""
+def _checkpoint(catalog: Catalog) -> None:
+    """End of a write: checkpoint the WAL (best effort: a failure leaves the data safely in the WAL)."""
+    from sqlalchemy.exc import SQLAlchemyError
 
-    def __init__(self, indexes: IndexSet) -> None:
-        self.indexes = indexes
-        self._ready: set[str] = set()
+    from .errors import MmragError
 
-    def _open(self, space: str) -> None:
-        if space in self._ready:
-            return
-        try:
-            self.indexes.get(space)
-        except IndexCorruptError as exc:
-            log.warning("%s -- rebuilding the %s index from the stored vectors", exc, space)
-            self.indexes.rebuild(space)
-        self._ready.add(space)
-
-    def add(self, space: str, ids: np.ndarray, vectors: np.ndarray) -> None:
-        self._open(space)
-        self.indexes.add(space, ids, vectors)
-
-    def remove(self, space: str, ids: Sequence[int]) -> int:
-        self._open(space)
-        return self.indexes.remove(space, ids)
-
-    def save(self, space: str | None = None) -> None:
-        """Save; first repair any index file whose size disagrees with its sidecar, even if this run did not
-        touch that space (a cheap check: stat and sidecar only)."""
-        for name in [space] if space else SPACES:
-            if name not in self._ready and _pair_mismatch(self.indexes.path(name)):
-                self._open(name)
-        self.indexes.save(space)
-
-
-def _pair_mismatch(path: Path) -> bool:
-    from .index import files
-
-    if not path.exists() and not files.sidecar_path(path).exists():
-        return False
     try:
-        return files.read_sidecar(path)["size"] != path.stat().st_size
-    except (IndexCorruptError, OSError):
-        return True
+        catalog.checkpoint()
+    except (MmragError, SQLAlchemyError):
+        pass
 
 
-def _item_id(value: Any) -> int:
-    """A library item id as an int; ids outside the database's 64-bit range name no item (ValueError, not
-    the driver's OverflowError)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"a library item id must be an integer, got {value!r}")
-    if not 0 <= int(value) < 2**63:
-        raise ValueError(f"no library item with id {value}")
-    return int(value)
-
-
-def _space_of(kind: str) -> str:
-    try:
-        return KIND_SPACES[kind]
-    except KeyError:
-        raise ValueError(f"unknown kind {kind!r}; valid kinds: {sorted(KIND_SPACES)}") from None
+def _settings(library: str | os.PathLike[str] | Settings | None, overrides: dict[str, Any]) -> Settings:
+    """The library's settings: the given Settings (or a folder's) with ``overrides`` validated on top."""
+    if isinstance(library, Settings):
+        return library.override(**overrides) if overrides else library
+    if library is not None:
+        overrides["library"] = library
+    return Settings(**overrides)
 
 
 def _tag(session: Any, name: str) -> Tag:

@@ -11,10 +11,11 @@ from .catalog import SPACES, Asset, Chunk, Vector
 from .models.clip import clip_fingerprint
 
 if TYPE_CHECKING:
-    from .library import Library
+    from .components import Components
 
 
-def library_status(lib: Library) -> dict[str, Any]:
+def library_status(lib: Components) -> dict[str, Any]:
+    """Counts, models, indexes, device and size on disk of one library (what ``mmrag status`` prints)."""
     with lib.catalog.session() as session:
         by_kind = dict(
             session.execute(select(Asset.kind, func.count()).where(Asset.status == "ok").group_by(Asset.kind)).all()

@@ -59,8 +59,7 @@ def ingest_rate(embedder, photos: Path, batch_size: int, workers: int, clip_mode
 
     with tempfile.TemporaryDirectory() as tmp:
         lib = Library(Path(tmp) / "lib", clip_model=clip_model, clip_pretrained="none", device="cpu",
-                      batch_size=batch_size, workers=workers)
-        lib.__dict__["clip"] = embedder
+                      batch_size=batch_size, workers=workers, clip=embedder)
         start = time.perf_counter()
         report = lib.ingest([photos])
         elapsed = time.perf_counter() - start

@@ -116,7 +116,7 @@ def answer_checks(lib: Any, questions: list[Question], unanswerable: list[str]) 
     first_gold, refused_answerable, best_cos_answerable, cited, cited_gold = 0, 0, [], 0, 0
     refused_styles: dict[str, int] = {}
     for question in questions:
-        passages = search_passages(lib, question.text, lib.settings.rag.top_k, mode="hybrid")
+        passages = search_passages(lib.components, question.text, lib.settings.rag.top_k, mode="hybrid")
         answer = answerer.answer(question.text, passages)
         best_cos_answerable.append(_best_cosine(lib, question.text, passages))
         if not answer.answered:
@@ -127,7 +127,7 @@ def answer_checks(lib: Any, questions: list[Question], unanswerable: list[str]) 
         cited_gold += sum(is_gold(c.section, question) for c in answer.citations)
     refused, best_cos_offtopic = 0, []
     for text in unanswerable:
-        passages = search_passages(lib, text, lib.settings.rag.top_k, mode="hybrid")
+        passages = search_passages(lib.components, text, lib.settings.rag.top_k, mode="hybrid")
         refused += not answerer.answer(text, passages).answered
         best_cos_offtopic.append(_best_cosine(lib, text, passages))
     return {"threshold": MIN_RELEVANCE,
@@ -267,7 +267,7 @@ def _timed(call: Callable[[], Any], questions: list[str], runs: int) -> dict[str
 
 
 def latency(chunks: int, runs: int, queries: int) -> dict[str, Any]:
-    from mmrag.index.bm25 import bm25_store
+    from mmrag.components import Components
     from mmrag.retrieval.text_search import search_passages
 
     questions = [q.text for q in load()[0]][:queries]
@@ -280,7 +280,7 @@ def latency(chunks: int, runs: int, queries: int) -> dict[str, Any]:
         build["faiss_open_s"] = round(time.perf_counter() - started, 1)
         build["faiss_spec"] = getattr(index, "spec", "?")
         started = time.perf_counter()
-        bm25_store(lib.catalog, lib.settings.library).get()
+        lib.components.bm25.get()
         build["bm25_build_s"] = round(time.perf_counter() - started, 1)
         embedder = lib.text_embedder
         results: dict[str, Any] = {"chunks": chunks, "queries": len(questions), "runs": runs, "build": build,
@@ -288,12 +288,15 @@ def latency(chunks: int, runs: int, queries: int) -> dict[str, Any]:
         results["query_encode"] = _timed(lambda q: embedder.embed_texts([q], is_query=True), questions, runs)
         print("query_encode", results["query_encode"], flush=True)
         for mode in ("dense", "bm25", "hybrid"):
-            results[mode] = _timed(lambda q, mode=mode: _must(search_passages(lib, q, 10, mode=mode)), questions, runs)
+            results[mode] = _timed(lambda q, mode=mode: _must(search_passages(lib.components, q, 10, mode=mode)),
+                                   questions, runs)
             print(mode, results[mode], flush=True)
-        lib.__dict__["text_embedder"] = PrecomputedQueries(embedder, questions)
+        precomputed = Components(lib.settings, catalog=lib.catalog, indexes=lib.indexes,
+                                 text_embedder=PrecomputedQueries(embedder, questions))
         for mode in ("dense", "hybrid"):
             name = f"{mode}_without_encode"
-            results[name] = _timed(lambda q, mode=mode: _must(search_passages(lib, q, 10, mode=mode)), questions, runs)
+            results[name] = _timed(lambda q, mode=mode: _must(search_passages(precomputed, q, 10, mode=mode)),
+                                   questions, runs)
             print(name, results[name], flush=True)
         lib.close()
     results["load_average"] = [round(x, 1) for x in os.getloadavg()]

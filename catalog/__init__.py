@@ -5,7 +5,9 @@ from .models import (
     DOCUMENT,
     GENERATED,
     IMAGE,
+    IMAGE_KINDS,
     IMAGE_SPACE,
+    KIND_SPACES,
     KINDS,
     OK,
     SCHEMA_VERSION,
@@ -21,10 +23,11 @@ from .models import (
     Meta,
     Tag,
     Vector,
+    space_of,
 )
 
 __all__ = [
-    "DOCUMENT", "GENERATED", "IMAGE", "IMAGE_SPACE", "KINDS", "OK", "SCHEMA_VERSION", "SKIPPED", "SPACES",
-    "TEXT_SPACE", "Asset", "Base", "Catalog", "Chunk", "Feedback", "Generation", "GenerationRef", "Meta", "Tag",
-    "Vector", "make_engine",
+    "DOCUMENT", "GENERATED", "IMAGE", "IMAGE_KINDS", "IMAGE_SPACE", "KIND_SPACES", "KINDS", "OK", "SCHEMA_VERSION",
+    "SKIPPED", "SPACES", "TEXT_SPACE", "Asset", "Base", "Catalog", "Chunk", "Feedback", "Generation",
+    "GenerationRef", "Meta", "Tag", "Vector", "make_engine", "space_of",
 ]

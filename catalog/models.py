@@ -51,6 +51,17 @@ IMAGE_SPACE = "image"  # CLIP vectors of image assets (item_id = asset id)
 TEXT_SPACE = "text"  # text-embedder vectors of chunks (item_id = chunk id)
 SPACES = (IMAGE_SPACE, TEXT_SPACE)
 OCR_SPACE = "ocr"  # generation key of the OCR text (ocr_texts): its BM25 index is rebuilt when it moves on
+IMAGE_KINDS = (IMAGE, GENERATED)  # asset kinds that have a CLIP vector in the image space
+# What a search for a kind looks in ("text" is another name for documents' passages).
+KIND_SPACES = {IMAGE: IMAGE_SPACE, GENERATED: IMAGE_SPACE, "text": TEXT_SPACE, DOCUMENT: TEXT_SPACE}
+
+
+def space_of(kind: str) -> str:
+    """The vector space that answers searches for ``kind``; ValueError naming the valid kinds."""
+    try:
+        return KIND_SPACES[kind]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown kind {kind!r}; valid kinds: {', '.join(sorted(KIND_SPACES))}") from None
 
 
 def utcnow() -> datetime:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -48,18 +50,49 @@ LibraryOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+# Models: the settings clip_model / clip_pretrained / device (MMRAG_CLIP_MODEL ...), for commands that load them.
+ClipModelOption = Annotated[str | None, typer.Option(
+    "--clip-model", metavar="NAME", help="open_clip model: a name (ViT-B-32), local-dir:PATH or tiny-test "
+                                         "(default: the model the library was made with).")]
+ClipPretrainedOption = Annotated[str | None, typer.Option(
+    "--clip-pretrained", metavar="TAG|FILE", help="open_clip pretrained tag or weights file.")]
+DeviceOption = Annotated[str | None, typer.Option(
+    "--device", metavar="DEVICE", help="auto | cpu | cuda | cuda:N | mps.")]
 
 
-def open_library(library: Path | None, **overrides: Any) -> Library:
-    """Build the settings at the edge and open the library, turning known failures into clean exits."""
+def model_settings(clip_model: str | None, clip_pretrained: str | None, device: str | None) -> dict[str, str]:
+    """The model options a command was given, as settings overrides (absent ones are left to the settings)."""
+    given = {"clip_model": clip_model, "clip_pretrained": clip_pretrained, "device": device}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def open_library(library: Path | None, *, create: bool = False, **overrides: Any) -> Library:
+    """Build the settings at the edge and open the library, turning known failures into clean exits.
+    ``create``: the command may make a new library (ingest, generate, ui); read commands may not."""
     from ..library import Library
 
     try:
         kwargs = {"library": library} if library is not None else {}
+        if not create:
+            require_library(library, **overrides)
         return Library(**kwargs, **overrides)
     except Exception as exc:  # noqa: BLE001 - reported, not swallowed
         fail(_named_settings_error(exc, overrides, library))
         raise  # unreachable: fail() exits
+
+
+def require_library(library: Path | None, **overrides: Any) -> None:
+    """Raise ValueError unless the folder already is a library (its catalog or mmrag.toml is there), so that a
+    typo in --library is an error rather than a new, empty library."""
+    from ..settings import SETTINGS_FILE, Settings
+
+    settings = Settings(**({"library": library} if library is not None else {}), **overrides)
+    url = settings.resolved_database_url
+    catalog = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if (settings.library / SETTINGS_FILE).is_file() or (catalog.is_file() if catalog else settings.library.is_dir()):
+        return
+    raise ValueError(f"{str(settings.library)!r} is not an mmrag library (nothing was ingested there); check "
+                     f"--library / MMRAG_LIBRARY, or make it one: mmrag ingest FOLDER --library {settings.library}")
 
 
 def _named_settings_error(exc: Exception, flags: dict[str, Any], library: Path | None) -> Exception:
@@ -69,6 +102,19 @@ def _named_settings_error(exc: Exception, flags: dict[str, Any], library: Path |
     from .settings_errors import explain
 
     return ValueError(explain(exc, flags, library)) if isinstance(exc, ValidationError) else exc
+
+
+@contextmanager
+def opened_library(library: Path | None, *, create: bool = False, **overrides: Any) -> Iterator[Library]:
+    """Open the library for one command and close it after; a known failure, while opening or inside the
+    ``with`` block, ends the command with a clean message and exit code 1 (no traceback)."""
+    lib = open_library(library, create=create, **overrides)
+    try:
+        yield lib
+    except Exception as exc:  # noqa: BLE001 - fail() exits cleanly on known errors, re-raises the rest
+        fail(exc)
+    finally:
+        lib.close()
 
 
 def fail(exc: BaseException | str, code: int = 1) -> None:

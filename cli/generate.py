@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from .common import JsonOption, LibraryOption, app, console, fail, open_library, out, print_json
+from ..generation.request import CONTROLS, MODES
+from ..generation.request import GenerationRequest as Request
+from ..generation.schedulers import SCHEDULERS
+from .common import JsonOption, LibraryOption, app, console, opened_library, out, print_json
 
 if TYPE_CHECKING:
     from ..generation.base import GenerationResult
+    from ..generation.refs import ReferenceSources
+    from ..library import Library
 
-MODE_HELP = "txt2img | img2img | controlnet | controlnet-img2img."
-SCHEDULER_HELP = "default, ddim, pndm, euler, euler-a, heun, lms, dpm++, dpm++-karras, dpm++-2s, unipc, ddpm."
+MODE_HELP = " | ".join(MODES) + "."
+SCHEDULER_HELP = ", ".join(SCHEDULERS) + "."
+CONTROL_HELP = "Condition map for ControlNet: " + " | ".join(CONTROLS) + "."
 
 
 @app.command()
@@ -24,17 +30,17 @@ def generate(
     k: Annotated[int, typer.Option("--k", "-k", help="How many --like images to use.")] = 1,
     ref_image: Annotated[list[Path] | None, typer.Option("--ref-image", help="Reference image (repeatable).")] = None,
     ref_id: Annotated[list[int] | None, typer.Option("--ref-id", help="Reference library id (repeatable).")] = None,
-    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "img2img",
-    control: Annotated[str, typer.Option("--control", help="Condition map for ControlNet: canny | depth.")] = "canny",
+    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = Request.mode,
+    control: Annotated[str, typer.Option("--control", help=CONTROL_HELP)] = Request.control,
     combine: Annotated[str, typer.Option("--combine", help="each (n images per reference) | multi "
-                                         "(all references in one multi-ControlNet call).")] = "each",
-    n: Annotated[int, typer.Option("-n", "--n", help="Images per reference.")] = 1,
+                                         "(all references in one multi-ControlNet call).")] = Request.combine,
+    n: Annotated[int, typer.Option("-n", "--n", help="Images per reference.")] = Request.n,
     seed: Annotated[int | None, typer.Option("--seed", help="First seed; image i uses seed + i.")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", help="Inference steps (settings default 30).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Inference steps (default: settings).")] = None,
     strength: Annotated[float | None, typer.Option("--strength", help="img2img: how much to change (0–1].")] = None,
     guidance: Annotated[float | None, typer.Option("--guidance", help="Classifier-free guidance scale.")] = None,
-    width: Annotated[int, typer.Option("--width", help="Output width (multiple of 8).")] = 512,
-    height: Annotated[int, typer.Option("--height", help="Output height (multiple of 8).")] = 512,
+    width: Annotated[int, typer.Option("--width", help="Output width (multiple of 8).")] = Request.width,
+    height: Annotated[int, typer.Option("--height", help="Output height (multiple of 8).")] = Request.height,
     negative: Annotated[str | None, typer.Option("--negative", help="Negative prompt.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="HF id, diffusers folder, .safetensors/.ckpt "
                                               "file, or tiny-test (random weights: noise).")] = None,
@@ -42,37 +48,38 @@ def generate(
                                                      "of a single-file --model.")] = None,
     controlnet: Annotated[str | None, typer.Option("--controlnet", help="ControlNet: HF id, folder or file.")] = None,
     lora: Annotated[str | None, typer.Option("--lora", help="LoRA weights (.safetensors, folder or HF id).")] = None,
-    lora_scale: Annotated[float, typer.Option("--lora-scale", help="LoRA weight.")] = 1.0,
+    lora_scale: Annotated[float, typer.Option("--lora-scale", help="LoRA weight.")] = Request.lora_scale,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help=SCHEDULER_HELP)] = None,
-    control_low: Annotated[int, typer.Option("--control-low", help="Canny low threshold.")] = 100,
-    control_high: Annotated[int, typer.Option("--control-high", help="Canny high threshold.")] = 200,
-    control_scale: Annotated[float, typer.Option("--control-scale", help="ControlNet conditioning scale.")] = 1.0,
+    control_low: Annotated[int, typer.Option("--control-low", help="Canny low threshold.")] = (
+        Request.control_low),
+    control_high: Annotated[int, typer.Option("--control-high", help="Canny high threshold.")] = (
+        Request.control_high),
+    control_scale: Annotated[float, typer.Option("--control-scale", help="ControlNet conditioning scale.")] = (
+        Request.control_scale),
     depth_model: Annotated[str | None, typer.Option("--depth-model", help="Depth estimator: HF id or folder.")] = None,
     library: LibraryOption = None,
     json: JsonOption = False,
 ) -> None:
     """Generate images guided by library images (img2img inits or ControlNet maps); outputs are stored,
     with provenance, in the library and are searchable at once."""
-    options: dict[str, Any] = dict(
-        like=like, k=k, ref_ids=ref_id or None, ref_images=ref_image or None, mode=mode, control=control,
-        combine=combine, n=n, seed=seed, steps=steps, strength=strength, guidance=guidance, width=width,
-        height=height, negative_prompt=negative, model=model, model_config=model_config, controlnet=controlnet,
-        lora=lora, lora_scale=lora_scale, scheduler=scheduler, control_low=control_low,
-        control_high=control_high, control_scale=control_scale, depth_model=depth_model,
+    from ..generation.refs import ReferenceSources
+
+    request = Request(
+        prompt, mode=mode, control=control, combine=combine, n=n, seed=seed, steps=steps, strength=strength,
+        guidance=guidance, width=width, height=height, negative_prompt=negative, model=model,
+        model_config=model_config, controlnet=controlnet, lora=lora, lora_scale=lora_scale, scheduler=scheduler,
+        control_low=control_low, control_high=control_high, control_scale=control_scale, depth_model=depth_model,
     )  # fmt: skip
-    lib = open_library(library)
-    try:
-        result = _run(lib, prompt, options)
-    except Exception as exc:  # noqa: BLE001 - fail() exits cleanly on known errors, re-raises the rest
-        fail(exc)
-        return
+    sources = ReferenceSources(like=like, k=k, ref_ids=ref_id or None, ref_images=ref_image or None)
+    with opened_library(library, create=True) as lib:
+        result = _run(lib, request, sources)
     if json:
         print_json([image.to_dict() for image in result.images])
     else:
         _print_result(result)
 
 
-def _run(lib: Any, prompt: str, options: dict[str, Any]) -> GenerationResult:
+def _run(lib: Library, request: Request, sources: ReferenceSources) -> GenerationResult:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("denoising"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -82,7 +89,8 @@ def _run(lib: Any, prompt: str, options: dict[str, Any]) -> GenerationResult:
         def on_step(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return lib.generate(prompt, progress=on_step, **options)
+        return lib.generate(request, refs=sources.refs, like=sources.like, k=sources.k, ref_ids=sources.ref_ids,
+                            ref_images=sources.ref_images, progress=on_step)
 
 
 def _print_result(result: GenerationResult) -> None:

@@ -6,9 +6,7 @@ Light to import: torch/diffusers/transformers load only when a model is needed.
 
 from __future__ import annotations
 
-from typing import Any
-
-from .base import Condition, GeneratedImage, GenerationResult, Generator, LibraryLike, Reference
+from .base import Condition, GeneratedImage, GenerationResult, Generator, Reference
 from .request import COMBINE, CONTROLS, MODES, GenerationRequest
 from .schedulers import SCHEDULERS
 
@@ -22,14 +20,6 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "Generator",
-    "LibraryLike",
     "Reference",
-    "generate",
 ]
 
-
-def generate(lib: LibraryLike, prompt: str, **kwargs: Any) -> GenerationResult:
-    """See :func:`mmrag.generation.service.generate`."""
-    from .service import generate as _generate
-
-    return _generate(lib, prompt, **kwargs)

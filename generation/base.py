@@ -6,20 +6,14 @@ The data path: references (retrieved images) → conditions (init images, contro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    import numpy as np
     from PIL import Image
 
-    from ..catalog.db import Catalog
-    from ..catalog.models import Asset
-    from ..models.base import ImageTextEmbedder
-    from ..retrieval.hits import Hit
-    from ..settings import Settings
     from .request import GenerationRequest
 
 ProgressCallback = Callable[[int, int], None]
@@ -133,22 +127,3 @@ class Generator(Protocol):
 
     def run(self, request: GenerationRequest, job: Job, progress: ProgressCallback | None = None) -> list[Image.Image]:
         """One pipeline call; returns one image per seed of the job, reproducible from those seeds."""
-
-
-class IndexSetLike(Protocol):
-    def add(self, space: str, ids: Any, vectors: np.ndarray) -> None: ...
-
-
-class LibraryLike(Protocol):
-    """What generation needs from a library (``mmrag.library.Library`` satisfies it)."""
-
-    settings: Settings
-    catalog: Catalog
-    indexes: IndexSetLike
-
-    @property
-    def clip(self) -> ImageTextEmbedder: ...
-
-    def get_asset(self, asset_id: int) -> Asset: ...
-
-    def search_text(self, query: str, k: int = ...) -> Sequence[Hit]: ...

@@ -101,6 +101,16 @@ def check_model_spec(spec: str, role: str, *, config: str | None = None) -> Mode
     return source
 
 
+def local_source(source: ModelSource, kind: str) -> ModelSource:
+    """``tiny-test`` as the folder of its tiny ``kind`` model (built and cached on first use); other sources
+    as they are."""
+    if source.kind != "tiny":
+        return source
+    from .tiny import tiny_model_path
+
+    return ModelSource("folder", str(tiny_model_path(kind)))
+
+
 def missing_message(spec: str, role: str, reason: str) -> str:
     what, option, marker = ROLES[role]
     ways = (
@@ -125,10 +135,7 @@ def load_pipeline(spec: str, *, dtype: Any, config: str | None = None) -> Any:
     source = check_model_spec(spec, "pipeline", config=config)
     kwargs = {"dtype": dtype, "safety_checker": None, "requires_safety_checker": False}
     LOADS["pipeline"] += 1
-    if source.kind == "tiny":
-        from .tiny import tiny_model_path
-
-        source = ModelSource("folder", str(tiny_model_path("pipeline")))
+    source = local_source(source, "pipeline")
     if source.kind == "folder":
         return _local(StableDiffusionPipeline.from_pretrained, source.location, "pipeline", **kwargs)
     if source.kind == "file":
@@ -141,10 +148,7 @@ def load_controlnet(spec: str, *, dtype: Any) -> Any:
 
     source = check_model_spec(spec, "controlnet")
     LOADS["controlnet"] += 1
-    if source.kind == "tiny":
-        from .tiny import tiny_model_path
-
-        source = ModelSource("folder", str(tiny_model_path("controlnet")))
+    source = local_source(source, "controlnet")
     if source.kind == "folder":
         return _local(ControlNetModel.from_pretrained, source.location, "controlnet", dtype=dtype)
     if source.kind == "file":
@@ -159,10 +163,7 @@ def load_depth_model(spec: str) -> tuple[Any, Any]:
 
     source = check_model_spec(spec, "depth")
     LOADS["depth"] += 1
-    if source.kind == "tiny":
-        from .tiny import tiny_model_path
-
-        source = ModelSource("folder", str(tiny_model_path("depth")))
+    source = local_source(source, "depth")
     if source.kind == "folder":
         model = _local(AutoModelForDepthEstimation.from_pretrained, source.location, "depth")
         return model.eval(), _local(AutoImageProcessor.from_pretrained, source.location, "depth")
@@ -213,12 +214,7 @@ def _single_file(cls: Any, path: str, config: str | None, **kwargs: Any) -> Any:
     from the checkpoint's keys and then looked up in the HF cache."""
     reachable = hub_reachable()
     if config is not None:
-        source = classify(config, "pipeline")
-        if source.kind == "tiny":
-            from .tiny import tiny_model_path
-
-            source = ModelSource("folder", str(tiny_model_path("pipeline")))
-        config = source.location
+        config = local_source(classify(config, "pipeline"), "pipeline").location
     elif not reachable:
         config = _inferred_config(path)
     try:

@@ -1,13 +1,21 @@
-"""A generation request and its validation, done before any model is loaded or any reference is decoded."""
+"""A generation request: the one definition of generation parameters and their validation, done before any
+model is loaded or any reference is decoded.
+
+The CLI, the UI, the REST service and ``Library.generate`` all build a :class:`GenerationRequest`; fields left
+``None`` (steps, strength, guidance, model, controlnet, scheduler) take the library's ``[generation]``
+settings when the request is validated, so each default is written once (in :mod:`mmrag.settings`).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 from .models import check_model_spec, default_controlnet, default_depth_model
 from .schedulers import check_scheduler
+
+if TYPE_CHECKING:
+    from ..settings import GenerationSettings
 
 # mode → (needs references, uses an init image, uses a control map)
 MODES: dict[str, tuple[bool, bool, bool]] = {
@@ -23,25 +31,26 @@ MAX_SIDE = 4096
 
 @dataclass
 class GenerationRequest:
-    """Every parameter of one ``generate`` call. Build it, call :meth:`validate`, then hand it on."""
+    """Every parameter of one ``generate`` call. Build it, :meth:`validate` it (which returns the request with
+    the library's settings filled in), then hand the validated request on."""
 
     prompt: str
     mode: str = "img2img"
     control: str = "canny"
     n: int = 1  # images per reference (per call with combine="multi")
     seed: int | None = None
-    steps: int = 30
-    strength: float = 0.6
-    guidance: float = 7.5
+    steps: int | None = None  # None: settings.generation.steps (and so on for the fields below)
+    strength: float | None = None
+    guidance: float | None = None
     width: int = 512
     height: int = 512
     negative_prompt: str | None = None
-    model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    model: str | None = None  # HF id, diffusers folder, .safetensors/.ckpt file or tiny-test
     model_config: str | None = None  # diffusers config folder/id for a single-file checkpoint
     controlnet: str | None = None
     lora: str | None = None
     lora_scale: float = 1.0
-    scheduler: str = "default"
+    scheduler: str | None = None
     control_low: int = 100
     control_high: int = 200
     control_scale: float = 1.0
@@ -78,14 +87,29 @@ class GenerationRequest:
             return None
         return self.depth_model or default_depth_model(self.model)
 
-    def validate(self) -> GenerationRequest:
-        """Check every parameter and that the model files exist; raise ValueError/ModelNotFoundError."""
-        self._check_prompt()
-        self._check_choices()
-        self._check_numbers()
-        self._check_size()
-        self._check_models()
-        return self
+    def resolved(self, defaults: GenerationSettings | None = None) -> GenerationRequest:
+        """A copy whose unset fields take ``defaults`` (the library's generation settings)."""
+        from ..settings import GenerationSettings  # pydantic-settings: slow to import, and a CLI must start fast
+
+        d = defaults if defaults is not None else GenerationSettings()
+        return replace(
+            self, steps=d.steps if self.steps is None else self.steps,
+            strength=d.strength if self.strength is None else self.strength,
+            guidance=d.guidance if self.guidance is None else self.guidance,
+            model=self.model or d.model, controlnet=self.controlnet or d.controlnet,
+            scheduler=self.scheduler or d.scheduler,
+        )  # fmt: skip
+
+    def validate(self, defaults: GenerationSettings | None = None) -> GenerationRequest:
+        """The request with ``defaults`` filled in, after checking every parameter and that the model files
+        exist; raises ValueError/ModelNotFoundError."""
+        request = self.resolved(defaults)
+        request._check_prompt()
+        request._check_choices()
+        request._check_numbers()
+        request._check_size()
+        request._check_models()
+        return request
 
     def check_references(self, count: int) -> None:
         """Called once references are resolved: modes that need references must have at least one."""

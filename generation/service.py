@@ -12,132 +12,79 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .base import Condition, GeneratedImage, GenerationResult, Generator, Job, LibraryLike, ProgressCallback, Reference
+from .base import Condition, GeneratedImage, GenerationResult, Generator, Job, ProgressCallback, Reference
+from .refs import ReferenceSources, resolve_references
 from .request import GenerationRequest
 
-_GENERATORS: dict[tuple[Any, ...], Generator] = {}  # one loaded generator kept between calls (see release())
+if TYPE_CHECKING:
+    from ..components import Components
 
 
 def generate(
-    lib: LibraryLike,
-    prompt: str,
+    components: Components,
+    request: GenerationRequest,
+    sources: ReferenceSources | None = None,
     *,
-    refs: Any = None,
-    like: str | None = None,
-    ref_ids: Sequence[int] | None = None,
-    ref_images: Sequence[Any] | None = None,
-    mode: str = "img2img",
-    control: str = "canny",
-    n: int = 1,
-    seed: int | None = None,
-    steps: int | None = None,
-    strength: float | None = None,
-    guidance: float | None = None,
-    width: int = 512,
-    height: int = 512,
-    negative_prompt: str | None = None,
-    model: str | None = None,
-    controlnet: str | None = None,
-    lora: str | None = None,
-    lora_scale: float = 1.0,
-    scheduler: str | None = None,
     progress: ProgressCallback | None = None,
-    k: int = 1,
-    combine: str = "each",
-    control_low: int = 100,
-    control_high: int = 200,
-    control_scale: float = 1.0,
-    depth_model: str | None = None,
-    model_config: str | None = None,
     store: bool = True,
     generator: Generator | None = None,
 ) -> GenerationResult:
-    """Generate images guided by library references and store them with provenance.
-
-    References: ``refs`` (Hits, asset ids, paths or PIL images), ``ref_ids``, ``ref_images`` and the ``k``
-    nearest images of the text query ``like``, in that order. With several references, ``combine="each"``
-    (default) makes ``n`` images per reference; ``combine="multi"`` makes ``n`` images conditioned on all
-    of them at once through a multi-ControlNet (ControlNet modes only; the init is the first reference).
-    Unset steps/strength/guidance/model/controlnet/scheduler come from ``lib.settings.generation``.
+    """Generate images for ``request`` guided by the references ``sources`` names, and store them with
+    provenance (``store=False``: return them only). With several references, ``request.combine="each"``
+    makes ``n`` images per reference; ``"multi"`` makes ``n`` images conditioned on all of them at once
+    through a multi-ControlNet (the init is the first reference). Unset request fields come from
+    ``components.settings.generation``; ``generator`` replaces the cached diffusers generator.
     """
     timings: dict[str, float] = {}
-    defaults = lib.settings.generation
-    request = GenerationRequest(
-        prompt=prompt, mode=mode, control=control, n=n, seed=seed,
-        steps=defaults.steps if steps is None else steps,
-        strength=defaults.strength if strength is None else strength,
-        guidance=defaults.guidance if guidance is None else guidance,
-        width=width, height=height, negative_prompt=negative_prompt,
-        model=model or defaults.model, model_config=model_config,
-        controlnet=controlnet or defaults.controlnet, lora=lora, lora_scale=lora_scale,
-        scheduler=scheduler or defaults.scheduler, control_low=control_low, control_high=control_high,
-        control_scale=control_scale, depth_model=depth_model, combine=combine,
-    )  # fmt: skip
     with _timed(timings, "validate"):
-        request.validate()
+        request = request.validate(components.settings.generation)
     with _timed(timings, "references"):
-        references = resolve(lib, request, refs=refs, like=like, k=k, ref_ids=ref_ids, ref_images=ref_images)
+        references = resolve(components, request, sources or ReferenceSources())
     with _timed(timings, "conditions"):
         from .conditions import build_conditions
 
         conditions = build_conditions(request, references)
     with _timed(timings, "load"):
-        generator = generator or load_generator(request, lib.settings.device)
+        generator = generator or load_generator(components, request)
     first_seed = request.seed if request.seed is not None else secrets.randbits(31)
     jobs = plan_jobs(request, references, conditions, first_seed)
     with _timed(timings, "denoise"):
         outputs = run_jobs(generator, request, jobs, references, progress)
     with _timed(timings, "checks"):
-        vectors = score(lib, request.prompt, outputs)
+        vectors = score(components, request.prompt, outputs)
     sampler = _sampler(generator, request.scheduler)
     models = {key: value for key, value in generator.models.items() if key != "controlnet" or request.uses_control}
     if store:
         with _timed(timings, "store"):
             from .store import save_conditions, store_outputs
 
-            save_conditions(lib, conditions)
-            store_outputs(lib, outputs, vectors, request, models, sampler)
+            save_conditions(components, conditions)
+            store_outputs(components, outputs, vectors, request, models, sampler)
     params = {**request.to_params(), "sampler": sampler}
     return GenerationResult(outputs, references, conditions, params, models, first_seed, timings)
 
 
-def resolve(lib: LibraryLike, request: GenerationRequest, **sources: Any) -> list[Reference]:
-    from .refs import resolve_references
-
-    references = resolve_references(lib, **sources)
+def resolve(components: Components, request: GenerationRequest, sources: ReferenceSources) -> list[Reference]:
+    references = resolve_references(components, sources)
     request.check_references(len(references))
     return references
 
 
-def load_generator(request: GenerationRequest, device: str = "auto") -> Generator:
+def load_generator(components: Components, request: GenerationRequest) -> Generator:
     """The diffusers generator for a request, reused while model/controlnet/LoRA/device stay the same."""
     from .diffusers_generator import DiffusersGenerator
     from .models import resolve_device
 
+    device = components.settings.device
     key = DiffusersGenerator.cache_key(request, resolve_device(device)[0])
-    generator = _GENERATORS.get(key)
-    if generator is None:
-        release()
-        generator = _GENERATORS[key] = DiffusersGenerator.load(request, device)
-    else:
+    generator, reused = components.generators.get(key, lambda: DiffusersGenerator.load(request, device))
+    if reused:
         generator.use_controlnet(request.controlnet_model)  # type: ignore[attr-defined]
     return generator
-
-
-def release() -> None:
-    """Forget the cached generator so its models can be freed."""
-    _GENERATORS.clear()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def plan_jobs(
@@ -191,11 +138,11 @@ class _Progress:
         self.done += self.per_job
 
 
-def score(lib: LibraryLike, prompt: str, outputs: list[GeneratedImage]) -> Any:
+def score(components: Components, prompt: str, outputs: list[GeneratedImage]) -> Any:
     """CLIP vectors of the outputs (returned, for the index) and their clip_score / ref_similarity."""
     from .checks import clip_scores, embed, ref_similarities
 
-    clip = lib.clip
+    clip = components.clip
     vectors = embed(clip, [o.image for o in outputs])
     prompt_vector = clip.embed_texts([prompt])[0]
     ref_cache: dict[int, Any] = {}

@@ -14,30 +14,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..catalog.models import GENERATED, IMAGE_SPACE, OK, Asset, Generation, GenerationRef
-from .base import Condition, GeneratedImage, LibraryLike
+from .base import Condition, GeneratedImage
 from .provenance import build_metadata, save_png
 
 if TYPE_CHECKING:
     from PIL import Image
 
+    from ..components import Components
     from .request import GenerationRequest
 
 GENERATED_DIR = "generated"
 CONDITIONS_DIR = "conditions"
 
 
-def generated_dir(lib: LibraryLike) -> Path:
-    return Path(lib.settings.library) / GENERATED_DIR
+def generated_dir(components: Components) -> Path:
+    return Path(components.settings.library) / GENERATED_DIR
 
 
-def conditions_dir(lib: LibraryLike) -> Path:
-    return generated_dir(lib) / CONDITIONS_DIR
+def conditions_dir(components: Components) -> Path:
+    return generated_dir(components) / CONDITIONS_DIR
 
 
-def save_conditions(lib: LibraryLike, conditions: list[Condition]) -> None:
+def save_conditions(components: Components, conditions: list[Condition]) -> None:
     """Save each init/control map (content-addressed, so identical maps are stored once) and every in-memory
     reference image, recording their paths on the conditions/references."""
-    folder = conditions_dir(lib)
+    folder = conditions_dir(components)
     for condition in conditions:
         reference = condition.reference
         if reference.path is None:
@@ -57,7 +58,7 @@ def _save_content(folder: Path, prefix: str, image: Image.Image) -> str:
 
 
 def store_outputs(
-    lib: LibraryLike,
+    components: Components,
     outputs: list[GeneratedImage],
     vectors: np.ndarray,
     request: GenerationRequest,
@@ -71,8 +72,8 @@ def store_outputs(
     written: list[dict[str, Any]] = []
     try:
         for output in outputs:
-            written.append(_write_output(lib, output, request, params, models, sampler))
-        with lib.catalog.session() as session:
+            written.append(_write_output(components, output, request, params, models, sampler))
+        with components.catalog.session() as session:
             for output, facts in zip(outputs, written, strict=True):
                 asset = Asset(kind=GENERATED, status=OK, format="PNG", title=request.prompt[:200], **facts)
                 session.add(asset)
@@ -83,7 +84,7 @@ def store_outputs(
                 output.asset_id, output.generation_id = asset.id, generation.id
             ids = [int(o.asset_id) for o in outputs]  # type: ignore[arg-type]
             shas = [facts["sha256"] for facts in written]
-            put_vectors(session, lib.catalog, IMAGE_SPACE, ids, vectors, model=lib.clip.fingerprint,
+            put_vectors(session, components.catalog, IMAGE_SPACE, ids, vectors, model=components.clip.fingerprint,
                         content_sha256=shas)
     except BaseException:
         for facts in written:
@@ -91,11 +92,11 @@ def store_outputs(
         for output in outputs:
             output.path = output.asset_id = output.generation_id = None
         raise
-    lib.indexes.add(IMAGE_SPACE, np.asarray(ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
+    components.indexes.add(IMAGE_SPACE, np.asarray(ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
 
 
 def _write_output(
-    lib: LibraryLike,
+    components: Components,
     output: GeneratedImage,
     request: GenerationRequest,
     params: dict[str, Any],
@@ -112,7 +113,7 @@ def _write_output(
         references=output.references,
     )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    path = generated_dir(lib) / f"{stamp}-{uuid.uuid4().hex[:8]}-s{output.seed}.png"
+    path = generated_dir(components) / f"{stamp}-{uuid.uuid4().hex[:8]}-s{output.seed}.png"
     save_png(output.image, path, metadata, sampler)
     output.path = path.resolve().as_posix()
     return file_facts(Path(output.path))

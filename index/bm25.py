@@ -18,7 +18,6 @@ import re
 import shutil
 import threading
 import uuid
-import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -234,16 +233,3 @@ class Bm25Store:
         except OSError as exc:  # a read-only library still searches, it just rebuilds in memory each time
             log.warning("could not save the BM25 index to %s: %s", self.folder, exc)
         return index
-
-
-_STORES: weakref.WeakKeyDictionary[Catalog, Bm25Store] = weakref.WeakKeyDictionary()
-_STORES_LOCK = threading.Lock()
-
-
-def bm25_store(catalog: Catalog, library_path: Path) -> Bm25Store:
-    """The BM25 store of a library (one per open Catalog object, so a loaded index is reused)."""
-    with _STORES_LOCK:
-        store = _STORES.get(catalog)
-        if store is None:
-            store = _STORES[catalog] = Bm25Store(catalog, Path(library_path) / FOLDER)
-        return store

@@ -1,4 +1,5 @@
-"""IndexSet: one FaissIndex per vector space, loaded lazily and kept in step with the catalog.
+"""IndexSet: one VectorIndex per vector space (FAISS by default, any ``IndexBackend``), loaded lazily and kept
+in step with the catalog.
 
 The catalog's ``vectors`` table is the truth. An index file records (sidecar) the vectors generation it
 reflects, the largest ``vectors.id`` it has seen and a digest of the last TAIL_ROWS rows. When the catalog's
@@ -6,11 +7,9 @@ generation differs, the index is synced from the table:
 
 * ids in the table but not in the index are added, ids in the index but not in the table are removed;
 * a re-embedded item keeps its item id but gets a new vector row (ingest deletes, then inserts), so items
-  whose row id is above the recorded maximum are re-loaded;
-* SQLite without AUTOINCREMENT reuses the largest row ids after a delete, so a re-embedded newest item can
-  come back under the *same* row id. Rows in the recorded tail window are therefore compared by
-  (row id, item id, CRC of the vector); if not one of them survived unchanged the damage may reach below the
-  window, and the index is re-filled from the table (keeping its training).
+  whose row id is above the recorded maximum are re-loaded. Row ids are never reused (the table is
+  AUTOINCREMENT on SQLite, a sequence on PostgreSQL), so that maximum is a sound mark;
+* the tail digest tells an index that belongs to this catalog from one copied from another library.
 
 A writer's own ``add`` calls are remembered until the next sync, so saving does not re-load them.
 """
@@ -28,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 
 from ..catalog import SPACES, Catalog, Vector
+from ..catalog.db import LIBRARY_ID_KEY
 from ..catalog.vectors import count_vectors, iter_vectors, load_vectors, space_model, vector_ids
 from ..errors import IndexCorruptError, LibraryError
 from . import files
-from .base import SearchResult
-from .faiss_index import FaissIndex, _empty
+from .base import FaissBackend, IndexBackend, SearchResult, VectorIndex, check_search
 from .spec import AUTO, choose_spec, ivf_nlist, trainable_spec, validate_spec
 
 log = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ class _RWLock:
 
 @dataclass
 class _Space:
-    index: FaissIndex | None
+    index: VectorIndex | None
     policy: str  # "auto" or the factory string asked for
     generation: int = -1  # catalog generation as of the last sync
     max_row: int = 0  # largest vectors.id seen at the last sync
@@ -93,7 +92,7 @@ class IndexSet:
     """The indexes of one library (``<library>/index/<space>.faiss``)."""
 
     def __init__(self, catalog: Catalog, folder: Path, *, spec: str = AUTO, memory_budget_mb: int = 4096,
-                 use_gpu: bool = True, writable: bool = True) -> None:
+                 use_gpu: bool = True, writable: bool = True, backend: IndexBackend | None = None) -> None:
         if not isinstance(spec, str) or not spec.strip():
             raise ValueError(f"spec must be 'auto' or a FAISS factory string, got {spec!r}")
         self.catalog = catalog
@@ -101,11 +100,11 @@ class IndexSet:
         self.spec = spec.strip()
         self.memory_budget_mb = memory_budget_mb
         self.use_gpu = use_gpu
+        self.backend: IndexBackend = backend if backend is not None else FaissBackend(use_gpu)
         self.writable = writable
         self._spaces: dict[str, _Space] = {}
         self._lock = _RWLock()
         self._save_lock = threading.Lock()
-        self._reusable: bool | None = None
 
     # -- access --------------------------------------------------------------------------------------
     def path(self, space: str) -> Path:
@@ -113,7 +112,7 @@ class IndexSet:
             raise ValueError(f"unknown vector space {space!r}; valid: {', '.join(SPACES)}")
         return self.folder / f"{space}.faiss"
 
-    def get(self, space: str) -> FaissIndex | None:
+    def get(self, space: str) -> VectorIndex | None:
         """The space's index (None while the space has no vectors); loads or builds it on first use."""
         self.path(space)
         sp = self._spaces.get(space)
@@ -135,9 +134,7 @@ class IndexSet:
                allowed_ids: np.ndarray | None = None) -> SearchResult:
         index = self.get(space)
         if index is None:  # no vectors yet: validate the arguments, find nothing
-            q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-            FaissIndex.create(max(1, q.shape[-1]), "Flat", use_gpu=False).search(q, k)
-            return _empty(len(q), k)
+            return SearchResult.empty(len(check_search(queries, k)), int(k))
         with self._lock.read():
             return index.search(queries, k, allowed_ids)
 
@@ -157,7 +154,7 @@ class IndexSet:
             if sp.index is None:
                 dim = int(np.shape(vectors)[-1])
                 spec = choose_spec(len(ids), dim, self.memory_budget_mb) if sp.policy == AUTO else sp.policy
-                sp.index = FaissIndex.create(dim, spec, use_gpu=self.use_gpu)
+                sp.index = self.backend.create(self.path(space), dim, spec)
             sp.index.remove(ids)
             sp.index.add(ids, vectors)
             sp.pending.update(ids.tolist())
@@ -174,7 +171,7 @@ class IndexSet:
             sp.dirty = sp.dirty or bool(removed)
             return removed
 
-    def rebuild(self, space: str, spec: str | None = None) -> FaissIndex | None:
+    def rebuild(self, space: str, spec: str | None = None) -> VectorIndex | None:
         """Rebuild from the stored vectors (no re-embedding); ``spec`` may change the index type."""
         self.path(space)
         with self._lock.write():
@@ -203,7 +200,7 @@ class IndexSet:
             if not sp.dirty and path.exists():
                 return False
             meta = {"generation": sp.generation, "policy": sp.policy, "model": self._model(space),
-                    "max_row": sp.max_row, "tail": _encode(sp.tail)}
+                    "max_row": sp.max_row, "tail": _encode(sp.tail), "library_id": self.catalog.library_id()}
             sp.dirty = False
         with self._lock.read():  # searches go on while the file is written; mutations wait
             sp.index.save(path, **meta)
@@ -237,7 +234,35 @@ class IndexSet:
         path = self.path(space)
         if not path.exists() and not files.sidecar_path(path).exists():
             return self._build(space, self.spec)
-        index, meta = FaissIndex.load(path, use_gpu=self.use_gpu)
+        try:
+            return self._open_file(space, path)
+        except IndexCorruptError as exc:
+            return self._build_instead(space, exc)
+
+    # -- reliability: a damaged, foreign or half-replaced index never takes searches down ---------------
+    def _build_instead(self, space: str, exc: IndexCorruptError) -> _Space:
+        """Build the space's index in memory from the catalog's vectors (the truth) and say so once; the
+        next writer's save replaces the damaged file (the built space is dirty)."""
+        log.warning("%s -- searching an index built in memory from the catalog's vectors instead; the next "
+                    "`mmrag ingest` (or `mmrag rebuild`) saves a repaired file", exc)
+        sp = self._build(space, self.spec)
+        sp.dirty = True
+        return sp
+
+    def _check_binding(self, space: str, path: Path, sp: _Space) -> None:
+        """At an equal generation the index must hold this catalog's newest vector rows (recorded tail):
+        otherwise it belongs to another library or to a catalog since rolled back."""
+        if sp.generation != self.catalog.generation(space) or not len(sp.tail):
+            return
+        _max_row, tail = _row_marks(self.catalog, space)
+        if tail.shape != sp.tail.shape or not np.array_equal(tail, sp.tail):
+            raise files.corrupt_error(path, "its newest vectors are not this catalog's (another library's "
+                                            "index, or a catalog restored or rolled back since)")
+    # -- end reliability ----------------------------------------------------------------------------------
+
+    def _open_file(self, space: str, path: Path) -> _Space:
+        index, meta = self.backend.load(path)
+        files.check_library(path, meta, self.catalog.get_meta(LIBRARY_ID_KEY))
         model = self._model(space)
         if meta.get("model") is not None and model is not None and meta["model"] != model:
             raise IndexCorruptError(f"index file {path} was built from model {meta.get('model')!r} but the "
@@ -248,6 +273,7 @@ class IndexSet:
                                     f"have dim {dim}; run `mmrag rebuild`")
         sp = _Space(index, meta.get("policy", AUTO), int(meta["generation"]), int(meta.get("max_row", 0)),
                     _decode(meta.get("tail")), dirty=False)
+        self._check_binding(space, path, sp)
         self._sync(space, sp)
         return sp
 
@@ -259,12 +285,12 @@ class IndexSet:
         if not n or dim is None:
             return sp
         chosen = choose_spec(n, dim, self.memory_budget_mb) if spec == AUTO else validate_spec(spec, dim)
-        sp.index = FaissIndex.create(dim, chosen, use_gpu=self.use_gpu)
+        sp.index = self.backend.create(self.path(space), dim, chosen)
         self._fill(space, sp.index, n)
         log.info("built %s index %s over %d vectors", space, sp.index.spec, len(sp.index))
         return sp
 
-    def _fill(self, space: str, index: FaissIndex, n: int) -> None:
+    def _fill(self, space: str, index: VectorIndex, n: int) -> None:
         """Train (on a seeded uniform sample) if needed, then add every stored vector of the space."""
         if not index.is_trained:
             size = min(n, max(64 * (ivf_nlist(index.requested_spec) or 1), TRAIN_MIN))
@@ -283,7 +309,7 @@ class IndexSet:
         generation = self.catalog.generation(space)
         if generation == sp.generation:
             return
-        old_max, old_tail = sp.max_row, sp.tail
+        old_max = sp.max_row
         sp.max_row, sp.tail = _row_marks(self.catalog, space)  # read before the table: later rows are re-seen
         if sp.index is None:
             built = self._build(space, sp.policy)
@@ -291,53 +317,27 @@ class IndexSet:
             sp.dirty = True
             return
         stored = vector_ids(self.catalog, space)
-        changed = self._changed_items(space, old_max, old_tail)
-        if changed is None:  # row ids may have been reused below the tail window: re-fill from the table
-            log.warning("%s index: re-filling from the catalog (vector row ids were reused)", space)
-            sp.index.clear()
-            self._fill(space, sp.index, len(stored))
-        else:
-            present = sp.index.ids()
-            reload = np.setdiff1d(changed, np.fromiter(sp.pending, np.int64, len(sp.pending)))
-            sp.index.remove(np.union1d(np.setdiff1d(present, stored), reload))
-            self._add_from_table(space, sp.index, np.union1d(np.setdiff1d(stored, present), reload))
+        changed = self._changed_items(space, old_max)
+        present = sp.index.ids()
+        reload = np.setdiff1d(changed, np.fromiter(sp.pending, np.int64, len(sp.pending)))
+        sp.index.remove(np.union1d(np.setdiff1d(present, stored), reload))
+        self._add_from_table(space, sp.index, np.union1d(np.setdiff1d(stored, present), reload))
         sp.generation, sp.dirty = generation, True
         sp.pending.clear()
 
-    def _add_from_table(self, space: str, index: FaissIndex, ids: np.ndarray) -> None:
+    def _add_from_table(self, space: str, index: VectorIndex, ids: np.ndarray) -> None:
         for start in range(0, len(ids), BATCH):
             found, vecs = load_vectors(self.catalog, space, ids[start:start + BATCH])
             if len(found):
                 index.remove(found)  # loaded twice if the table changed meanwhile
                 index.add(found, vecs)
 
-    def _changed_items(self, space: str, old_max: int, old_tail: np.ndarray) -> np.ndarray | None:
-        """Item ids whose vector row is newer than the last sync; None when that cannot be told."""
+    def _changed_items(self, space: str, old_max: int) -> np.ndarray:
+        """Item ids whose vector row is newer than the last sync (re-embedded or new items)."""
         with self.catalog.session() as s:
-            newer = s.execute(select(Vector.item_id).where(Vector.space == space, Vector.id > old_max)).scalars()
-            items = set(newer)
-            if not len(old_tail) or not self._ids_reusable():
-                return np.fromiter(items, np.int64, len(items))
-            lo = int(old_tail[:, 0].min())
-            rows = s.execute(select(Vector.id, Vector.item_id, Vector.data)
-                             .where(Vector.space == space, Vector.id.between(lo, old_max))).all()
-            before = s.execute(select(func.count()).where(Vector.space == space, Vector.id < lo)).scalar_one()
-        old = {tuple(r) for r in old_tail.tolist()}
-        now = {(r.id, r.item_id, zlib.crc32(r.data)) for r in rows}
-        if before and not now & old:  # nothing in the window survived: reuse may reach below it
-            return None
-        items.update(item for _, item, _ in now - old)
+            items = set(s.execute(select(Vector.item_id).where(Vector.space == space, Vector.id > old_max))
+                        .scalars())
         return np.fromiter(items, np.int64, len(items))
-
-    def _ids_reusable(self) -> bool:
-        """SQLite reuses the largest rowid after a delete unless the table is declared AUTOINCREMENT."""
-        if self._reusable is None:
-            self._reusable = False
-            if self.catalog.engine.dialect.name == "sqlite":
-                with self.catalog.session() as s:
-                    sql = s.execute(text("SELECT sql FROM sqlite_master WHERE name = 'vectors'")).scalar()
-                self._reusable = "AUTOINCREMENT" not in (sql or "").upper()
-        return self._reusable
 
     def _upgrade(self, space: str, sp: _Space) -> _Space:
         """Auto policy: Flat past the threshold becomes IVF, an IVF 4x too coarse is re-trained, and so on."""

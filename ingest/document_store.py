@@ -23,14 +23,15 @@ from .report import IngestReport
 from .writer import IndexChanges, mark_skipped, upsert_asset
 
 if TYPE_CHECKING:
+    from ..components import Components
     from .documents.handler import EmbeddedImage, ProcessedDocument
-    from .pipeline import IngestContext
+    from .ocr import OcrStep
 
 
 class DocumentWriter:
     def __init__(
         self,
-        ctx: IngestContext,
+        ctx: Components,
         report: IngestReport,
         check_model: Callable[[str, str], None],
         apply: Callable[[IndexChanges], None],
@@ -39,6 +40,7 @@ class DocumentWriter:
         self.report = report
         self.check_model = check_model
         self.apply = apply
+        self._ocr: OcrStep | None = None
 
     def write(self, result: FileResult, old: Known | None) -> None:
         if result.action == "touch":
@@ -66,13 +68,21 @@ class DocumentWriter:
             else:
                 self.report.updated += 1
 
+    def _page_reader(self) -> OcrStep | None:
+        """Reads scanned PDF pages (the OCR engine loads on the first page without a text layer)."""
+        from .ocr import OcrStep
+
+        if self._ocr is None and self.ctx.settings.ingest.ocr != "off":
+            self._ocr = OcrStep("on", self.ctx.settings.ingest.ocr_engine)
+        return self._ocr
+
     def _process(self, result: FileResult) -> ProcessedDocument | None:
         from .documents.handler import process_document
 
-        embedder = self.ctx.text_embedder()
+        embedder = self.ctx.text_embedder
         self.check_model(TEXT_SPACE, embedder.fingerprint)
         try:
-            return process_document(Path(result.found.path), self.ctx.settings.rag, embedder)
+            return process_document(Path(result.found.path), self.ctx.settings.rag, embedder, self._page_reader())
         except InputError as exc:
             result.action, result.reason = "skip", str(exc).removeprefix(f"{result.found.path}: ")
         except Exception as exc:  # noqa: BLE001 - one broken file never stops an ingest
@@ -81,7 +91,7 @@ class DocumentWriter:
 
     def _store(self, session: Session, result: FileResult, old: Known | None, processed: ProcessedDocument,
                changes: IndexChanges) -> None:
-        embedder = self.ctx.text_embedder()
+        embedder = self.ctx.text_embedder
         asset = upsert_asset(session, result, old, DOCUMENT)
         asset.title = processed.title
         session.flush()
@@ -128,7 +138,7 @@ class DocumentWriter:
         if not kept:
             return
         session.flush()
-        clip = self.ctx.clip()
+        clip = self.ctx.clip
         self.check_model(IMAGE_SPACE, clip.fingerprint)
         vectors = clip.embed_images([rgb for _, rgb in kept])  # type: ignore[misc]
         ids = [child.id for child, _ in kept]

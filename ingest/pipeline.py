@@ -8,51 +8,39 @@ a crash loses at most that batch, and the next run picks up where this one stopp
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import or_, select
 
-from ..catalog import DOCUMENT, IMAGE, IMAGE_SPACE, TEXT_SPACE, Asset, Catalog, Vector
-from ..catalog.vectors import record_space_model, space_model
-from ..settings import Settings
-from ..models.base import ImageTextEmbedder, TextEmbedder
+from ..catalog import DOCUMENT, IMAGE, IMAGE_SPACE, TEXT_SPACE, Asset, Vector
+from ..catalog.vectors import record_space_model
+from ..models.base import ImageTextEmbedder
+from .ocr import OCR_DRAFT_SIZE, ocr_step
 from .jobs import FileResult, Known, document_job, image_job, ordered_map, posix_abs, under_roots
 from .report import IngestReport
 from .scan import FoundFile, scan
 from .writer import IndexChanges, mark_skipped, remove_assets, reusable_vectors, write_images
 
+if TYPE_CHECKING:
+    from ..components import Components
+
 ProgressCallback = Callable[[int, int, str], None]  # (files done, files total, current path)
 
 
-class VectorSink(Protocol):
-    """Where committed vectors go (the library's IndexSet satisfies it)."""
-
-    def add(self, space: str, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-
-    def remove(self, space: str, ids: Sequence[int]) -> int: ...
-
-    def save(self, space: str | None = None) -> None: ...
-
-
-@dataclass
-class IngestContext:
-    settings: Settings
-    catalog: Catalog
-    clip: Callable[[], ImageTextEmbedder]  # loaded on first use: an unchanged folder loads no model
-    text_embedder: Callable[[], TextEmbedder]
-    sink: VectorSink
-
-
 class Ingestor:
-    def __init__(self, ctx: IngestContext, progress: ProgressCallback | None = None) -> None:
-        self.ctx = ctx
+    """One ingest run over a library's components; models load only when a file needs them."""
+
+    def __init__(self, components: Components, progress: ProgressCallback | None = None) -> None:
+        from ..index.healing import SelfHealingIndexes
+
+        self.ctx = components
+        self.sink = SelfHealingIndexes(components.indexes)
         self.progress = progress or (lambda done, total, path: None)
         self.report = IngestReport()
         self._last_save = time.monotonic()
@@ -92,8 +80,11 @@ class Ingestor:
         todo = []
         for found in files:
             old = known.get(found.path)
-            if found.error:
-                todo.append(found)
+            if found.error:  # recorded already with the same reason: nothing to do (and no model to load)
+                if old and old.status != "ok" and old.error == found.error:
+                    self.report.skipped.append((found.path, found.error))
+                else:
+                    todo.append(found)
             elif old and old.size == found.size and old.mtime == found.mtime:
                 if old.status == "ok":
                     self.report.unchanged += 1
@@ -118,9 +109,10 @@ class Ingestor:
     def _run_images(self, images: list[FoundFile], known: dict[str, Known], done: int, total: int) -> int:
         if not images:
             return done
-        clip = self.ctx.clip()
-        self._check_model(IMAGE_SPACE, clip.fingerprint)
+        clip = self.ctx.clip
+        self.ctx.check_space_model(IMAGE_SPACE, clip.fingerprint)
         settings = self.ctx.settings
+        read_text = ocr_step(settings.ingest.ocr, settings.ingest.ocr_engine)
         job = partial(
             _image_job_for,
             known=known,
@@ -130,7 +122,9 @@ class Ingestor:
             max_pixels=settings.ingest.max_image_pixels,
             max_bytes=settings.ingest.max_file_bytes,
             thumb_size=settings.ingest.thumbnail_size,
-            draft_size=max(settings.ingest.thumbnail_size, getattr(clip, "image_size", 224)),
+            draft_size=max(settings.ingest.thumbnail_size, getattr(clip, "image_size", 224),
+                           OCR_DRAFT_SIZE if read_text else 0),
+            read_text=read_text,
         )
         self._job = job
         window = max(2 * settings.batch_size, settings.ingest.commit_every) + settings.workers
@@ -226,7 +220,7 @@ class Ingestor:
 
         if not documents:
             return
-        writer = DocumentWriter(self.ctx, self.report, self._check_model, self._apply)
+        writer = DocumentWriter(self.ctx, self.report, self.ctx.check_space_model, self._apply)
         for found in documents:
             result = document_job(found, old=known.get(found.path), max_bytes=self.ctx.settings.ingest.max_file_bytes)
             if result.action == "gone":
@@ -248,25 +242,15 @@ class Ingestor:
 
     # -- shared -----------------------------------------------------------------------------------------------
 
-    def _check_model(self, space: str, fingerprint: str) -> None:
-        from ..errors import ModelMismatchError
-
-        recorded = space_model(self.ctx.catalog, space)
-        if recorded and recorded != fingerprint:
-            raise ModelMismatchError(
-                f"this library's {space} vectors were made by {recorded!r} but the configured model is "
-                f"{fingerprint!r}; use the library's model (see `mmrag status`) or start a new library"
-            )
-
     def _apply(self, changes: IndexChanges) -> None:
         """Mirror a committed transaction into the indexes; saved periodically, and at the end of the run."""
         for space in (IMAGE_SPACE, TEXT_SPACE):
             if changes.remove[space]:
-                self.ctx.sink.remove(space, changes.remove[space])
+                self.sink.remove(space, changes.remove[space])
             if changes.add_ids[space]:
                 ids = np.asarray(changes.add_ids[space], dtype=np.int64)
                 matrix = np.concatenate(changes.add_vectors[space])
-                self.ctx.sink.add(space, ids, matrix)
+                self.sink.add(space, ids, matrix)
         if time.monotonic() - self._last_save > self.ctx.settings.ingest.save_index_every_s:
             self._save_indexes()
             self._last_save = time.monotonic()
@@ -276,7 +260,7 @@ class Ingestor:
         from ..errors import LibraryError
 
         try:
-            self.ctx.sink.save()
+            self.sink.save()
         except OSError as exc:
             raise LibraryError(
                 f"cannot save the vector indexes: {exc.strerror or exc}. Everything ingested so far is safe "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,10 +22,6 @@ class IngestReport:
     @property
     def images_per_second(self) -> float:
         return self.images_embedded / self.seconds if self.seconds else 0.0
-
-    def skipped_reasons(self) -> Counter[str]:
-        """Skipped files grouped by reason (the part before the first parenthesis)."""
-        return Counter(reason.split(" (", 1)[0].split(": ", 1)[-1] for _, reason in self.skipped)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -65,6 +65,11 @@ class ResolvedModel:
     weights_sha256: str | None
     source: str  # package | folder | hf-cache | download
 
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the weights without loading them (recorded with every passage vector)."""
+        return f"sentence-transformers:{self.name}:{(self.weights_sha256 or 'unknown')[:12]}"
+
 
 class SentenceEmbedder:
     """A loaded sentence-transformers model giving L2-normalised float32 vectors (see load_sentence_embedder)."""
@@ -83,8 +88,7 @@ class SentenceEmbedder:
 
     @property
     def fingerprint(self) -> str:
-        sha = (self.resolved.weights_sha256 or "unknown")[:12]
-        return f"sentence-transformers:{self.name}:{sha}"
+        return self.resolved.fingerprint
 
     def embed_texts(self, texts: Sequence[str], *, is_query: bool = False) -> np.ndarray:
         """Embed passages (or questions with ``is_query=True``, which adds the model's query prompt if any)."""

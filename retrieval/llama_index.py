@@ -18,13 +18,18 @@ from llama_index.core.response_synthesizers.base import BaseSynthesizer
 
 from .answer import Answer
 from .answerers.base import Answerer
-from .answerers.registry import make_answerer
+from .answerers.registry import AnswererOptions, make_answerer
+from .filters import Filters
 from .hits import Hit
-from .text_search import PassageLibrary, search_passages
+from .text_search import search_passages
 
 if TYPE_CHECKING:
+    from llama_index.core.base.llms.base import BaseLLM
     from llama_index.core.base.response.schema import Response
+    from llama_index.core.query_engine import RetrieverQueryEngine
     from llama_index.core.schema import NodeWithScore, QueryBundle
+
+    from ..components import Components
 
 
 def hit_to_node(hit: Hit) -> NodeWithScore:
@@ -52,18 +57,18 @@ def node_to_hit(node: NodeWithScore) -> Hit:
 class MmragRetriever(BaseRetriever):
     """Passages of an mmrag library as llama-index nodes (hybrid/dense/BM25, with mmrag filters)."""
 
-    def __init__(self, lib: PassageLibrary, k: int | None = None, mode: str | None = None,
-                 filters: Any = None) -> None:
+    def __init__(self, components: Components, k: int | None = None, mode: str | None = None,
+                 filters: Filters | dict[str, Any] | None = None) -> None:
         from llama_index.core.callbacks import CallbackManager
 
         super().__init__(callback_manager=CallbackManager([]))
-        self.lib = lib
-        self.k = k or lib.settings.rag.top_k
+        self.components = components
+        self.k = k or components.settings.rag.top_k
         self.mode = mode
         self.filters = filters
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = search_passages(self.lib, query_bundle.query_str, self.k, mode=self.mode, filters=self.filters)
+        hits = search_passages(self.components, query_bundle.query_str, self.k, mode=self.mode, filters=self.filters)
         return [hit_to_node(hit) for hit in hits]
 
 
@@ -116,8 +121,9 @@ class AnswererSynthesizer(BaseSynthesizer):
         return self.get_response(query_str, text_chunks, **kwargs)
 
 
-def as_query_engine(lib: PassageLibrary, llm: Any = None, *, k: int | None = None, mode: str | None = None,
-                    filters: Any = None, **llm_options: Any) -> Any:
+def as_query_engine(components: Components, llm: str | BaseLLM | None = None, *, k: int | None = None,
+                    mode: str | None = None, filters: Filters | dict[str, Any] | None = None,
+                    llm_options: AnswererOptions | None = None) -> RetrieverQueryEngine:
     """A RetrieverQueryEngine over the library. ``llm``: None (extractive), an answerer name, or any
     llama-index LLM object (used as given: prompts number the sources and ask for [n] citations)."""
     from llama_index.core.callbacks import CallbackManager
@@ -126,12 +132,12 @@ def as_query_engine(lib: PassageLibrary, llm: Any = None, *, k: int | None = Non
     from .answerers.llm import LlamaIndexAnswerer
 
     if llm is None or isinstance(llm, str):
-        answerer = make_answerer(llm or "extractive", lib.settings.rag, embedder=lambda: lib.text_embedder,
-                                 **llm_options)
+        answerer = make_answerer(llm or "extractive", components.settings.rag,
+                                 embedder=lambda: components.text_embedder, overrides=llm_options)
         llm_object = None
     else:
         answerer = LlamaIndexAnswerer(llm, name=type(llm).__name__)
         llm_object = llm
-    retriever = MmragRetriever(lib, k=k, mode=mode, filters=filters)
+    retriever = MmragRetriever(components, k=k, mode=mode, filters=filters)
     return RetrieverQueryEngine(retriever, response_synthesizer=AnswererSynthesizer(answerer, llm_object),
                                 callback_manager=CallbackManager([]))

@@ -8,32 +8,29 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from ..catalog.models import IMAGE_SPACE, OK, Asset
+from ..catalog.models import IMAGE_SPACE, OK, TEXT_SPACE, Asset
 from ..catalog.vectors import count_vectors
 from ..errors import ModelNotFoundError
-from .answer import Answer, Citation
-from .answerers.registry import make_answerer
+from .answer import NO_DOCUMENTS, Answer, Citation
+from .answerers.registry import AnswererOptions, make_answerer
 from .filters import Filters
 from .hits import Hit
-from .text_search import PassageLibrary, check_mode, search_passages
+from .search import search_images
+from .text_search import check_mode, search_passages
+
+if TYPE_CHECKING:
+    from ..components import Components
 
 log = logging.getLogger(__name__)
 IMAGE_K = 4
 
 
-class RagLibrary(PassageLibrary, Protocol):
-    """Passage search plus CLIP text → image search (``mmrag.library.Library`` provides both)."""
-
-    def search_text(self, query: str, k: int = 10, filters: Any = None, *, kind: str = "image",
-                    mode: str | None = None) -> list[Hit]: ...
-
-
 def ask(
-    lib: RagLibrary,
+    components: Components,
     question: str,
     *,
     k: int | None = None,
@@ -41,7 +38,7 @@ def ask(
     llm: str | None = None,
     filters: Filters | dict[str, Any] | None = None,
     image_k: int = IMAGE_K,
-    **llm_options: Any,
+    llm_options: AnswererOptions | None = None,
 ) -> Answer:
     """Answer ``question`` from the library's documents.
 
@@ -50,22 +47,25 @@ def ask(
     """
     if not isinstance(question, str) or not question.strip():
         raise ValueError(f"question must be a non-empty string, got {question!r}")
-    rag = lib.settings.rag
+    rag = components.settings.rag
     name = llm or rag.llm
     mode = check_mode(mode or rag.mode)
-    answerer = make_answerer(name, rag, embedder=lambda: lib.text_embedder, **llm_options)
-    passages = search_passages(lib, question, k or rag.top_k, mode=mode, filters=filters)
+    answerer = make_answerer(name, rag, embedder=lambda: components.text_embedder, overrides=llm_options)
+    if not count_vectors(components.catalog, TEXT_SPACE):
+        return Answer(f"{NO_DOCUMENTS}: ingest text, Markdown, HTML or PDF files first (mmrag ingest FOLDER).", [],
+                      question=question, mode=mode, llm=name, answered=False)
+    passages = search_passages(components, question, k or rag.top_k, mode=mode, filters=filters)
     answer = answerer.answer(question, passages)
-    images = related_images(lib, question, answer.citations, image_k) if answer.answered else []
+    images = related_images(components, question, answer.citations, image_k) if answer.answered else []
     return dataclasses.replace(answer, images=images, question=question, mode=mode, llm=name)
 
 
-def related_images(lib: RagLibrary, question: str, citations: list[Citation], k: int = IMAGE_K) -> list[Hit]:
+def related_images(components: Components, question: str, citations: list[Citation], k: int = IMAGE_K) -> list[Hit]:
     """Images inside the cited passages, then CLIP hits for the question (none when the library has none)."""
-    hits = linked_images(lib, citations)
-    if k > 0 and count_vectors(lib.catalog, IMAGE_SPACE) > 0:
+    hits = linked_images(components, citations)
+    if k > 0 and count_vectors(components.catalog, IMAGE_SPACE) > 0:
         try:
-            found = lib.search_text(question, k=k, kind="image")
+            found = search_images(components, question, k=k)
         except ModelNotFoundError as exc:  # the answer stands without the extras
             log.warning("related images skipped: %s", exc)
             found = []
@@ -78,12 +78,12 @@ def related_images(lib: RagLibrary, question: str, citations: list[Citation], k:
     return hits
 
 
-def linked_images(lib: PassageLibrary, citations: list[Citation]) -> list[Hit]:
+def linked_images(components: Components, citations: list[Citation]) -> list[Hit]:
     """Image assets extracted from the cited chunks, in citation order."""
     numbers = {c.chunk_id: c for c in citations if c.chunk_id is not None}
     if not numbers:
         return []
-    with lib.catalog.session() as session:
+    with components.catalog.session() as session:
         rows = session.execute(
             select(Asset).where(Asset.source_chunk_id.in_(list(numbers)), Asset.status == OK).order_by(Asset.id)
         ).scalars().all()

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select
 
-from ..catalog import IMAGE_SPACE, Asset, Catalog, Vector
+from ..catalog import IMAGE_SPACE, Asset, Catalog
 from ..catalog.vectors import load_vectors
 from .filters import Filters
 from .hits import Hit
 
+if TYPE_CHECKING:
+    from ..components import Components
+    from ..index.index_set import IndexSet
+
 MAX_K = 10_000
+# Query text beyond this is dropped before embedding: CLIP reads 77 tokens, and tokenizing megabytes of
+# text that the model ignores took seconds per MB.
+MAX_QUERY_CHARS = 4096
 
 
 def check_k(k: Any) -> int:
@@ -53,19 +60,9 @@ def combine(parts: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
     return (vector / norm).astype(np.float32)
 
 
-class SpaceSearcher(Protocol):
-    """What search needs of the index layer (``IndexSet`` satisfies it)."""
-
-    def search(self, space: str, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> Any: ...
-
-    def get(self, space: str) -> Any: ...
-
-    def refresh(self, space: str | None = None) -> None: ...
-
-
 def search_space(
     catalog: Catalog,
-    indexes: SpaceSearcher,
+    indexes: IndexSet,
     query: np.ndarray,
     k: int,
     filters: Filters,
@@ -142,6 +139,79 @@ def stored_vector(catalog: Catalog, asset_id: int, space: str = IMAGE_SPACE) -> 
     return vectors[0]
 
 
-def count_space(catalog: Catalog, space: str) -> int:
+def search_images(
+    components: Components,
+    text: str | None = None,
+    image: Any = None,
+    *,
+    image_weight: float = 0.5,
+    negative: str | None = None,
+    negative_weight: float = 0.5,
+    k: int = 10,
+    filters: Filters | dict[str, Any] | None = None,
+) -> list[Hit]:
+    """Images for ``(1-w)·text + w·image − negative_weight·negative``, all in CLIP space."""
+    k = check_k(k)
+    parsed = Filters.parse(filters)
+    query = query_vector(components, text, image, image_weight=image_weight, negative=negative,
+                         negative_weight=negative_weight)
+    return search_space(components.catalog, components.indexes, query, k, parsed)
+
+
+def similar_images(components: Components, asset_id: int, k: int = 10,
+                   filters: Filters | dict[str, Any] | None = None) -> list[Hit]:
+    """More like library item ``asset_id`` (the item itself is left out)."""
+    vector = stored_vector(components.catalog, item_id(asset_id))
+    return search_space(components.catalog, components.indexes, vector, k, Filters.parse(filters),
+                        exclude=[int(asset_id)])
+
+
+def query_vector(components: Components, text: str | None = None, image: Any = None, *,
+                 image_weight: float = 0.5, negative: str | None = None,
+                 negative_weight: float = 0.5) -> np.ndarray:
+    """The unit CLIP query vector of a combined text / image / negative query."""
+    if text is None and image is None:
+        raise ValueError("give a text query, an image query, or both")
+    if not 0.0 <= image_weight <= 1.0:
+        raise ValueError(f"image_weight must be in [0, 1], got {image_weight}")
+    clip = components.clip
+    parts: list[tuple[np.ndarray, float]] = []
+    if text is not None:
+        text = check_query_text(text)[:MAX_QUERY_CHARS]
+        parts.append((clip.embed_texts([text])[0], 1.0 - image_weight if image is not None else 1.0))
+    if image is not None:
+        parts.append((image_vector(components, image), image_weight if text is not None else 1.0))
+    if negative:
+        negative = check_query_text(negative, "negative")[:MAX_QUERY_CHARS]
+        parts.append((clip.embed_texts([negative])[0], -abs(negative_weight)))
+    return combine(parts)
+
+
+def image_vector(components: Components, image: Any) -> np.ndarray:
+    """CLIP vector of a query image: a path, bytes, a PIL image, or a library id (its stored vector)."""
+    from ..ingest.images import load_query_image
+
+    if isinstance(image, (int, np.integer)) and not isinstance(image, bool):
+        return stored_vector(components.catalog, item_id(image))
+    rgb = load_query_image(image, components.settings.ingest.max_image_pixels)
+    return components.clip.embed_images([rgb])[0]
+
+
+def get_asset(catalog: Catalog, asset_id: int) -> Asset:
+    """The catalog row of a library item (its tags loaded); ValueError when there is none."""
     with catalog.session() as session:
-        return int(session.execute(select(func.count()).select_from(Vector).where(Vector.space == space)).scalar_one())
+        asset = session.get(Asset, item_id(asset_id))
+        if asset is None:
+            raise ValueError(f"no library item with id {asset_id}")
+        _ = asset.tags  # load while the session is open
+        return asset
+
+
+def item_id(value: Any) -> int:
+    """A library item id as an int; ids outside the database's 64-bit range name no item (ValueError, not
+    the driver's OverflowError)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"a library item id must be an integer, got {value!r}")
+    if not 0 <= int(value) < 2**63:
+        raise ValueError(f"no library item with id {value}")
+    return int(value)

@@ -8,48 +8,23 @@ the per-retriever scores and ranks it got.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
 
 from ..catalog.db import Catalog
 from ..catalog.models import OK, TEXT_SPACE, Asset, Chunk
-from ..index.base import SearchResult, VectorIndex
-from ..models.base import TextEmbedder
-from ..settings import Settings
 from . import fusion
-from ..index.bm25 import bm25_store
 from .filters import Filters
 from .hits import Hit
+from .search import check_k
+
+if TYPE_CHECKING:
+    from ..components import Components
 
 MODES = ("dense", "bm25", "hybrid")
 HYBRID_DEPTH = 100  # each retriever's depth in hybrid mode (fusion needs more than the final k)
-
-
-class TextIndexes(Protocol):
-    """The part of ``mmrag.index.index_set.IndexSet`` passage search uses."""
-
-    def get(self, space: str) -> VectorIndex | None: ...
-
-    def refresh(self, space: str | None = None) -> None: ...
-
-    def search(
-        self, space: str, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
-    ) -> SearchResult: ...
-
-
-class PassageLibrary(Protocol):
-    """What passage search needs from a library (``mmrag.library.Library`` provides it)."""
-
-    settings: Settings
-    catalog: Catalog
-
-    @property
-    def indexes(self) -> TextIndexes: ...
-
-    @property
-    def text_embedder(self) -> TextEmbedder: ...
 
 
 @dataclass
@@ -67,7 +42,7 @@ def check_mode(mode: str) -> str:
 
 
 def search_passages(
-    lib: PassageLibrary,
+    components: Components,
     query: str,
     k: int = 10,
     mode: str | None = None,
@@ -83,21 +58,20 @@ def search_passages(
     """
     if not isinstance(query, str) or not query.strip():
         raise ValueError(f"query must be a non-empty string, got {query!r}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    mode = check_mode(mode or lib.settings.rag.mode)
+    k = check_k(k)
+    mode = check_mode(mode or components.settings.rag.mode)
     fusion.check_fusion(fusion_method)
-    allowed = allowed_chunk_ids(lib.catalog, Filters.parse(filters))
+    allowed = allowed_chunk_ids(components.catalog, Filters.parse(filters))
     if allowed is not None and not len(allowed):
         return []
     depth = max(2 * k, HYBRID_DEPTH) if mode == "hybrid" else k + 10
     rankings: dict[str, Ranking] = {}
     if mode in ("dense", "hybrid"):
-        rankings["dense"] = dense_ranking(lib, query, depth, allowed)
+        rankings["dense"] = dense_ranking(components, query, depth, allowed)
     if mode in ("bm25", "hybrid"):
-        rankings["bm25"] = bm25_ranking(lib, query, depth, allowed)
+        rankings["bm25"] = bm25_ranking(components, query, depth, allowed)
     ordered = fuse(rankings, fusion_method, bm25_weight) if mode == "hybrid" else _pairs(rankings[mode])
-    return fetch_hits(lib.catalog, ordered[: max(2 * k, k + 20)], mode, rankings)[:k]
+    return fetch_hits(components.catalog, ordered[: max(2 * k, k + 20)], mode, rankings)[:k]
 
 
 def fuse(rankings: dict[str, Ranking], method: str, bm25_weight: float | None = None) -> list[tuple[int, float]]:
@@ -123,20 +97,20 @@ def allowed_chunk_ids(catalog: Catalog, filters: Filters) -> np.ndarray | None:
     return np.asarray(ids, dtype=np.int64)
 
 
-def dense_ranking(lib: PassageLibrary, query: str, depth: int, allowed: np.ndarray | None) -> Ranking:
-    indexes = lib.indexes
+def dense_ranking(components: Components, query: str, depth: int, allowed: np.ndarray | None) -> Ranking:
+    indexes = components.indexes
     indexes.refresh(TEXT_SPACE)  # pick up documents another process committed since the index was loaded
     index = indexes.get(TEXT_SPACE)
     if index is None or len(index) == 0:  # a library without documents
         return Ranking()
-    vector = lib.text_embedder.embed_texts([query], is_query=True)
+    vector = components.text_embedder.embed_texts([query], is_query=True)
     result = indexes.search(TEXT_SPACE, vector, min(depth, len(index)), allowed_ids=allowed)
     pairs = [(int(i), float(s)) for i, s in zip(result.ids[0], result.scores[0], strict=True) if i >= 0]
     return Ranking([i for i, _ in pairs], [s for _, s in pairs])
 
 
-def bm25_ranking(lib: PassageLibrary, query: str, depth: int, allowed: np.ndarray | None) -> Ranking:
-    index = bm25_store(lib.catalog, lib.settings.library).get()
+def bm25_ranking(components: Components, query: str, depth: int, allowed: np.ndarray | None) -> Ranking:
+    index = components.bm25.get()
     ids, scores = index.search(query, depth, allowed)
     return Ranking([int(i) for i in ids], [float(s) for s in scores])
 

@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 # Bundled with scikit-image (no download). "cat" is chelsea again, so it is left out.
-pytest_plugins = ["pg"]  # catalog_url / postgres_url fixtures (tests/pg.py)
+pytest_plugins = ["pg", "milvus_server"]  # catalog_url / postgres_url (tests/pg.py), milvus_uri (tests/milvus_server.py)
 
 SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "clock", "immunohistochemistry", "hubble_deep_field",
                  "colorwheel", "retina", "camera", "moon", "page", "coins", "horse", "text")
@@ -105,12 +105,12 @@ def make_library(tmp_path: Path, tiny_clip: Any) -> Iterator[Callable[..., Any]]
 
     opened: list[Any] = []
 
-    def make(path: Path | None = None, **overrides: Any) -> Any:
+    def make(path: Path | None = None, *, clip: Any = None, **overrides: Any) -> Any:
         overrides.setdefault("clip_model", "tiny-test")
         overrides.setdefault("device", "cpu")
-        lib = Library(path or tmp_path / "library", **overrides)
-        if lib.settings.clip_model == "tiny-test":
-            lib.__dict__["clip"] = tiny_clip  # cached_property slot
+        if clip is None and overrides["clip_model"] == "tiny-test":
+            clip = tiny_clip
+        lib = Library(path or tmp_path / "library", clip=clip, **overrides)
         opened.append(lib)
         return lib
 

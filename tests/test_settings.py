@@ -52,3 +52,51 @@ def test_secrets_are_not_written_to_the_library(tmp_path: Path) -> None:
     assert "secret" not in text and "sk-123" not in text
     kept = Settings(library=tmp_path / "b", database_url="postgresql+psycopg://u@h/db").save().read_text()
     assert "postgresql+psycopg://u@h/db" in kept
+
+
+def test_unknown_keys_are_errors_that_name_key_value_and_choices(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown setting 'devcie' \(value 'cuda'\); did you mean 'device'\?"):
+        Settings(library=tmp_path, devcie="cuda")
+    with pytest.raises(ValueError, match=r"unknown setting rag\.'chunk_sise'.*did you mean 'chunk_size'.*top_k"):
+        Settings(library=tmp_path, rag={"chunk_sise": 100})
+
+
+def test_a_typo_in_mmrag_toml_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "mmrag.toml").write_text('clip_modle = "ViT-B-16"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown setting 'clip_modle'.*did you mean 'clip_model'"):
+        Settings(library=tmp_path)
+
+
+def test_library_overrides_are_validated(tmp_path: Path) -> None:
+    from mmrag import Library
+
+    with pytest.raises(ValueError) as err:
+        Library(tmp_path / "a", batch_size=-5, device="bogus")
+    text = str(err.value)
+    assert "batch_size" in text and "-5" in text and "greater than or equal to 1" in text
+    assert "device must be one of auto, cpu, cuda, mps (or cuda:N), got 'bogus'" in text
+    base = Settings(library=tmp_path / "b", rag={"mode": "bm25", "top_k": 3})
+    with pytest.raises(ValueError, match="batch_size"):
+        Library(base, batch_size=0)
+    with pytest.raises(ValueError, match="unknown setting 'devcie'"):
+        Library(base, devcie="cpu")
+    changed = base.override(rag={"top_k": 7}, device="cpu")
+    assert (changed.rag.mode, changed.rag.top_k, changed.device, changed.library) == ("bm25", 7, "cpu", base.library)
+    assert base.rag.top_k == 3  # the original is untouched
+
+
+def test_unknown_mmrag_variables_warn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMRAG_BATCH_SIZ", "8")
+    monkeypatch.setenv("MMRAG_SERVER", "http://127.0.0.1:1")  # the REST client's, not a setting: no warning
+    with pytest.warns(UserWarning, match="MMRAG_BATCH_SIZ names no mmrag setting.*MMRAG_BATCH_SIZE") as caught:
+        Settings(library=tmp_path)
+    assert not any("MMRAG_SERVER" in str(w.message) for w in caught)
+
+
+def test_lock_timeout_and_cache_dir_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMRAG_LOCK_TIMEOUT", "2.5")
+    monkeypatch.setenv("MMRAG_CACHE_DIR", str(tmp_path / "cache"))
+    settings = Settings(library=tmp_path / "lib")
+    assert settings.lock_timeout == 2.5 and settings.cache_dir == tmp_path / "cache"
+    with pytest.raises(ValueError, match="lock_timeout"):
+        Settings(library=tmp_path / "lib", lock_timeout=-1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -78,10 +78,3 @@ def image_row(library: Path, hits: Iterable[Hit], columns: int = GRID_COLUMNS, k
                 show_hit_image(library, hit, hit_caption(hit))
 
 
-def run_with_error(action: Callable[[], T], what: str) -> T | None:
-    """Run ``action``; a failure is shown as an error naming ``what`` failed instead of a traceback."""
-    try:
-        return action()
-    except Exception as exc:  # noqa: BLE001 - shown to the user, not swallowed
-        st.error(f"{what} failed: {exc}", icon=":material/error:")
-        return None

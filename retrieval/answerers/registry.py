@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ...models.base import TextEmbedder
@@ -15,16 +16,35 @@ EXTRA_OPTIONS = {"extractive": ("max_sentences", "min_relevance"), "openai-like"
                  "llama-cpp": ("n_ctx", "n_threads")}
 
 
+@dataclass(frozen=True)
+class AnswererOptions:
+    """Per-call overrides of the RAG settings (``None`` keeps the library's setting)."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str | None = None
+    model_path: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
 def make_answerer(
     name: str,
     rag: RagSettings,
     *,
     embedder: Callable[[], TextEmbedder] | None = None,
+    overrides: AnswererOptions | None = None,
     **options: Any,
 ) -> Answerer:
     """Build the named answerer. ``options`` override ``rag`` settings (base_url, model, api_key, model_path,
     max_tokens, temperature; None means "keep the setting") or tune the answerer (see EXTRA_OPTIONS).
-    ``embedder`` returns the library's text embedder (called only by the extractive answerer)."""
+    ``embedder`` returns the library's text embedder (called only by the extractive answerer).
+    ``overrides``: the same setting overrides as one typed object (what ``Library.ask`` passes)."""
+    if overrides is not None:
+        options = {**overrides.overrides(), **options}
     if name not in ANSWERERS:
         raise ValueError(f"unknown answerer {name!r}; valid answerers: {', '.join(ANSWERERS)}")
     valid = set(SETTING_OPTIONS) | set(EXTRA_OPTIONS[name])

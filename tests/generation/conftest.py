@@ -22,14 +22,6 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_generator_cache() -> Iterator[None]:
-    from mmrag.generation.service import release
-
-    yield
-    release()
-
-
 @pytest.fixture(scope="session")
 def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny StableDiffusionPipeline built from configs by the test and written with save_pretrained."""
@@ -83,20 +75,10 @@ def photo_files(tmp_path: Path) -> list[Path]:
 
 @pytest.fixture
 def lib(tmp_path: Path, tiny_clip: Any, photo_files: list[Path]) -> Iterator[Any]:
-    """A library holding the three photos: mmrag's Library when its index layer is present, else a
-    MiniLibrary on the same real Catalog and a real FAISS index (see gen_minilib.py)."""
-    from gen_minilib import library_available
+    """A library holding the three photos."""
+    from mmrag import Library
 
-    if library_available():
-        from mmrag import Library
-
-        library = Library(tmp_path / "library", clip_model="tiny-test", device="cpu")
-        library.__dict__["clip"] = tiny_clip
-        library.ingest([photo_files[0].parent])
-    else:
-        from gen_minilib import MiniLibrary
-
-        library = MiniLibrary(tmp_path / "library", tiny_clip)
-        library.add_images(photo_files)
+    library = Library(tmp_path / "library", clip_model="tiny-test", device="cpu", clip=tiny_clip)
+    library.ingest([photo_files[0].parent])
     yield library
     library.close()

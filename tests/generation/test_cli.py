@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from gen_minilib import MiniLibrary, library_available
 from typer.testing import CliRunner
 
 ENV = {"MMRAG_CLIP_MODEL": "tiny-test", "MMRAG_DEVICE": "cpu", "HF_HUB_OFFLINE": "1"}
@@ -22,20 +21,13 @@ def test_the_cli_module_imports_no_heavy_libraries() -> None:
 
 
 @pytest.fixture
-def library(tmp_path: Path, photo_files: list[Path], tiny_clip, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A library folder with the three photos. Until mmrag.library's index layer exists, the command opens a
-    MiniLibrary (real catalog + FAISS index) on that folder instead of a Library."""
-    path = tmp_path / "library"
-    if library_available():
-        from mmrag import Library
+def library(tmp_path: Path, photo_files: list[Path], tiny_clip) -> Path:
+    """A library folder with the three photos."""
+    from mmrag import Library
 
-        with Library(path, clip_model="tiny-test", device="cpu") as lib:
-            lib.__dict__["clip"] = tiny_clip
-            lib.ingest([photo_files[0].parent])
-        return path
-    mini = MiniLibrary(path, tiny_clip)
-    mini.add_images(photo_files)
-    monkeypatch.setattr("mmrag.cli.generate.open_library", lambda library, **_: mini)
+    path = tmp_path / "library"
+    with Library(path, clip_model="tiny-test", device="cpu", clip=tiny_clip) as lib:
+        lib.ingest([photo_files[0].parent])
     return path
 
 

@@ -16,6 +16,7 @@ from mmrag.generation.conditions import fit_image
 from mmrag.generation.models import LOADS
 from mmrag.generation.provenance import read_png_metadata, read_png_parameters
 from mmrag.generation.refs import load_image
+from mmrag.generation.request import GenerationRequest as Request
 
 FAST = {"model": "tiny-test", "steps": 3, "strength": 0.7, "width": 32, "height": 32}
 
@@ -27,7 +28,8 @@ def count(lib, model) -> int:
 
 def test_img2img_outputs_are_stored_with_provenance(lib) -> None:
     ref_hit = lib.search_text("an astronaut", k=1)[0]
-    result = lib.generate("a watercolor astronaut", refs=[ref_hit], n=2, seed=5, negative_prompt="blurry", **FAST)
+    request = Request("a watercolor astronaut", n=2, seed=5, negative_prompt="blurry", **FAST)
+    result = lib.generate(request, refs=[ref_hit])
 
     assert [g.seed for g in result.images] == [5, 6] and result.seed == 5
     assert [r.asset_id for r in result.references] == [ref_hit.id]
@@ -59,7 +61,7 @@ def test_img2img_outputs_are_stored_with_provenance(lib) -> None:
 
 
 def test_outputs_are_embedded_indexed_and_searchable(lib) -> None:
-    result = lib.generate("a red rocket", ref_ids=[lib.search_text("a rocket", k=1)[0].id], seed=1, **FAST)
+    result = lib.generate(Request("a red rocket", seed=1, **FAST), ref_ids=[lib.search_text("a rocket", k=1)[0].id])
     output = result.images[0]
     ids, vectors = load_vectors(lib.catalog, "image", [output.asset_id])
     assert list(ids) == [output.asset_id]
@@ -71,13 +73,14 @@ def test_outputs_are_embedded_indexed_and_searchable(lib) -> None:
     hits = lib.search_image(Image.open(output.path), k=1)
     assert hits[0].id == output.asset_id and hits[0].kind == "generated"
 
-    again = lib.generate("a red rocket, again", refs=[output.asset_id], seed=2, **FAST)  # an output as reference
+    again = lib.generate(Request("a red rocket, again", seed=2, **FAST), refs=[output.asset_id])  # output as ref
     assert again.references[0].asset_id == output.asset_id
 
 
 def test_controlnet_from_a_text_query_links_the_canny_map(lib) -> None:
-    result = lib.generate("product shot", like="a cat", k=2, mode="controlnet", control="canny", seed=7,
-                          control_low=50, control_high=150, **FAST)
+    request = Request("product shot", mode="controlnet", control="canny", seed=7, control_low=50, control_high=150,
+                      **FAST)
+    result = lib.generate(request, like="a cat", k=2)
     hits = lib.search_text("a cat", k=2)
     assert [r.asset_id for r in result.references] == [h.id for h in hits]
     assert len(result.images) == 2  # combine="each": one output per reference
@@ -93,9 +96,9 @@ def test_controlnet_from_a_text_query_links_the_canny_map(lib) -> None:
 
 
 def test_fixed_seed_reproduces_bit_identical_images(lib, photo_files: list[Path]) -> None:
-    options = {"ref_images": [photo_files[1]], "mode": "controlnet-img2img", "seed": 123, **FAST}
-    first = lib.generate("a cat in winter", **options)
-    second = lib.generate("a cat in winter", **options)
+    request = Request("a cat in winter", mode="controlnet-img2img", seed=123, **FAST)
+    first = lib.generate(request, ref_images=[photo_files[1]])
+    second = lib.generate(request, ref_images=[photo_files[1]])
     assert first.images[0].path != second.images[0].path
     assert np.array_equal(np.asarray(Image.open(first.images[0].path)), np.asarray(Image.open(second.images[0].path)))
     assert first.references[0].asset_id is not None  # a file already in the library is linked by id
@@ -108,54 +111,53 @@ def test_fixed_seed_reproduces_bit_identical_images(lib, photo_files: list[Path]
 def test_bad_parameters_fail_before_any_model_is_loaded(lib) -> None:
     before, assets = LOADS.copy(), count(lib, Asset)
     with pytest.raises(ValueError, match=r"gives int\(0\.3\) = 0 denoising steps"):
-        lib.generate("x", like="a cat", model="tiny-test", steps=3, strength=0.1)
+        lib.generate(Request("x", model="tiny-test", steps=3, strength=0.1), like="a cat")
     with pytest.raises(ValueError, match="width must be a multiple of 8, got 500"):
-        lib.generate("x", like="a cat", model="tiny-test", width=500)
+        lib.generate(Request("x", model="tiny-test", width=500), like="a cat")
     with pytest.raises(ValueError, match="mode 'controlnet' needs at least one reference image"):
-        lib.generate("x", mode="controlnet", model="tiny-test")
+        lib.generate(Request("x", mode="controlnet", model="tiny-test"))
     with pytest.raises(ValueError, match="unknown scheduler 'karras'"):
-        lib.generate("x", like="a cat", model="tiny-test", scheduler="karras")
+        lib.generate(Request("x", model="tiny-test", scheduler="karras"), like="a cat")
     assert LOADS == before and count(lib, Asset) == assets and count(lib, Generation) == 0
 
 
 def test_in_memory_reference_and_txt2img(lib, astronaut: Image.Image) -> None:
-    result = lib.generate("an astronaut", refs=astronaut, mode="img2img", seed=3, **FAST)
+    result = lib.generate(Request("an astronaut", mode="img2img", seed=3, **FAST), refs=astronaut)
     ref_path = Path(result.references[0].path)
     assert ref_path.parent == Path(lib.settings.library) / "generated" / "conditions" and ref_path.is_file()
     assert result.references[0].asset_id is None
-    text_only = lib.generate("an astronaut", mode="txt2img", seed=3, **FAST)
+    text_only = lib.generate(Request("an astronaut", mode="txt2img", seed=3, **FAST))
     assert text_only.images[0].ref_similarity is None and text_only.images[0].clip_score is not None
     with lib.catalog.session() as session:
         assert count(lib, GenerationRef) == 1 and session.execute(select(GenerationRef.role)).scalar_one() == "init"
 
 
 def test_store_false_writes_nothing(lib) -> None:
-    result = lib.generate("x", like="a cat", seed=1, store=False, **FAST)
+    result = lib.generate(Request("x", seed=1, **FAST), like="a cat", store=False)
     assert result.images[0].path is None and result.images[0].asset_id is None
     assert count(lib, Asset) == 3 and not (Path(lib.settings.library) / "generated").exists()
 
 
 def test_a_failed_transaction_leaves_no_rows_and_no_files(lib) -> None:
-    from mmrag.generation.request import GenerationRequest
     from mmrag.generation.service import load_generator, plan_jobs, run_jobs
     from mmrag.generation.store import store_outputs
 
-    request = GenerationRequest("x", mode="txt2img", n=2, **FAST).validate()
-    generator = load_generator(request, "cpu")
+    request = Request("x", mode="txt2img", n=2, **FAST).validate()
+    generator = load_generator(lib.components, request)
     outputs = run_jobs(generator, request, plan_jobs(request, [], [], 0), [], None)
     vectors = lib.clip.embed_images([o.image for o in outputs])[:1]  # one vector for two images: put_vectors fails
     with pytest.raises(ValueError, match="2 ids but 1 vectors"):
-        store_outputs(lib, outputs, vectors, request, generator.models, "PLMS")
+        store_outputs(lib.components, outputs, vectors, request, generator.models, "PLMS")
     assert count(lib, Asset) == 3 and count(lib, Generation) == 0
     assert list((Path(lib.settings.library) / "generated").glob("*.png")) == []
     assert all(o.path is None and o.asset_id is None for o in outputs)
 
 
 def test_switching_modes_keeps_the_loaded_pipeline(lib) -> None:
-    lib.generate("x", like="a cat", seed=1, **FAST)  # img2img: no ControlNet loaded
+    lib.generate(Request("x", seed=1, **FAST), like="a cat")  # img2img: no ControlNet loaded
     pipelines, controlnets = LOADS["pipeline"], LOADS["controlnet"]
-    result = lib.generate("x", like="a cat", seed=1, mode="controlnet", **FAST)
+    result = lib.generate(Request("x", seed=1, mode="controlnet", **FAST), like="a cat")
     assert LOADS["pipeline"] == pipelines and LOADS["controlnet"] == controlnets + 1
     assert result.models["controlnet"] == "tiny-test"
-    again = lib.generate("x", like="a cat", seed=1, **FAST)
+    again = lib.generate(Request("x", seed=1, **FAST), like="a cat")
     assert "controlnet" not in again.models and (LOADS["pipeline"], LOADS["controlnet"]) == (pipelines, controlnets + 1)

@@ -116,7 +116,6 @@ def test_bad_files_are_recorded_and_the_rest_ingests(photos: Path, make_library)
 
 
 def test_resume_after_a_crash_mid_batch(photos: Path, make_library, tiny_clip) -> None:
-    lib = make_library(batch_size=2, ingest={"commit_every": 4}, workers=2)
     calls = {"n": 0}
     real = tiny_clip.embed_preprocessed
 
@@ -129,13 +128,15 @@ def test_resume_after_a_crash_mid_batch(photos: Path, make_library, tiny_clip) -
             raise Crash("power cut")
         return real(batch)
 
-    lib.__dict__["clip"] = type("Flaky", (), {"__getattr__": lambda s, n: getattr(tiny_clip, n),
-                                               "embed_preprocessed": staticmethod(failing)})()
+    flaky = type("Flaky", (), {"__getattr__": lambda s, n: getattr(tiny_clip, n),
+                               "embed_preprocessed": staticmethod(failing)})()
+    lib = make_library(clip=flaky, batch_size=2, ingest={"commit_every": 4}, workers=2)
     with pytest.raises(Crash):
         lib.ingest([photos])
     committed, vectors = _counts(lib)
     assert committed == vectors == 4, "the first batch of 4 was committed, the one in flight was not"
-    lib.__dict__["clip"] = tiny_clip
+    lib.close()
+    lib = make_library(batch_size=2, ingest={"commit_every": 4}, workers=2)  # the next run, a working model
     report = lib.ingest([photos])
     assert report.unchanged == 4 and report.added == len(list(photos.iterdir())) - 4
     _assert_consistent(lib)

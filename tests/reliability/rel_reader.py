@@ -50,8 +50,7 @@ def _search_once(library: Path, clip: Any, query: str, deleted: set[int]) -> lis
     from mmrag import Library
     from mmrag.catalog import Asset
 
-    with Library(library) as lib:
-        lib.__dict__["clip"] = clip  # the model once per process, the library afresh every time
+    with Library(library, clip=clip) as lib:  # the model once per process, the library afresh every time
         with lib.catalog.session() as session:
             ok_before = session.execute(select(func.count()).where(Asset.status == "ok")).scalar_one()
         hits = lib.search_text(query, k=K)

@@ -41,10 +41,8 @@ query_text = st.text(st.characters(codec=None), max_size=300) | st.sampled_from(
 def libraries(tmp_path_factory: pytest.TempPathFactory, sample_photos: Path, tiny_clip: Any) -> Iterator[dict]:
     """A library holding the sample photos and an empty one (module-scoped: hypothesis reuses them)."""
     root = tmp_path_factory.mktemp("query-properties")
-    full = Library(root / "full", clip_model="tiny-test", device="cpu")
-    empty = Library(root / "empty", clip_model="tiny-test", device="cpu")
-    for lib in (full, empty):
-        lib.__dict__["clip"] = tiny_clip
+    full = Library(root / "full", clip_model="tiny-test", device="cpu", clip=tiny_clip)
+    empty = Library(root / "empty", clip_model="tiny-test", device="cpu", clip=tiny_clip)
     full.ingest([sample_photos])
     yield {"full": full, "empty": empty}
     full.close()

@@ -49,8 +49,7 @@ def build_library(root: Path, sample_photos: Path, clip: Any) -> Path:
     shutil.copy(source / "photos" / "coffee.jpg", source / "photos" / "coffee-copy.jpg")
     (source / "photos" / "broken.jpg").write_bytes((source / "photos" / "coffee.jpg").read_bytes()[:100])
     write_documents(source / "docs")
-    lib = Library(root / "library", clip_model="tiny-test", device="cpu")
-    lib.__dict__["clip"] = clip  # the session's tiny CLIP (cached_property slot), as make_library does
+    lib = Library(root / "library", clip_model="tiny-test", device="cpu", clip=clip)  # the session's tiny CLIP
     try:
         lib.ingest([source])
     finally:

@@ -18,6 +18,7 @@ from mmrag.ui.components import grid, hit_caption, plural, show_hit_image, show_
 from mmrag.ui.uploads import IMAGE_TYPES, UploadError, read_image_upload, save_reference_upload, upload_limit_mb
 
 if TYPE_CHECKING:
+    from mmrag.generation.request import GenerationRequest
     from mmrag.library import Library
 
 UPLOADS = "gen.uploads"  # dict[saved path, original name]: uploaded references
@@ -32,9 +33,9 @@ def render() -> None:
     lib = state.library()
     st.title("Generate")
     references(lib)
-    params = parameter_form(lib)
-    if params is not None:
-        generate(lib, params)
+    request = parameter_form(lib)
+    if request is not None:
+        generate(lib, request)
     result = st.session_state.get(RESULT)
     if result:
         show_result(result)
@@ -81,9 +82,9 @@ def take_upload(lib: Library, uploads: dict[str, str]) -> None:
     uploads[str(save_reference_upload(lib.path, image))] = image.name
 
 
-def parameter_form(lib: Library) -> dict[str, Any] | None:
-    """The generation parameters when the form was submitted, else None."""
-    from mmrag.generation.request import CONTROLS, MODES
+def parameter_form(lib: Library) -> GenerationRequest | None:
+    """The generation request when the form was submitted, else None."""
+    from mmrag.generation.request import CONTROLS, MODES, GenerationRequest
 
     defaults = lib.settings.generation
     with st.form("gen.form"):
@@ -112,15 +113,16 @@ def parameter_form(lib: Library) -> dict[str, Any] | None:
     if not (prompt or "").strip():
         st.error("Write a prompt first.", icon=":material/edit:")
         return None
-    return {"prompt": prompt.strip(), "negative_prompt": (negative or "").strip() or None, "mode": mode,
-            "control": control, "n": int(n), "seed": None if seed is None else int(seed), "steps": int(steps),
-            "strength": float(strength), "guidance": float(guidance), "model": (model or "").strip() or None,
-            "width": int(width), "height": int(height)}
+    return GenerationRequest(
+        prompt.strip(), negative_prompt=(negative or "").strip() or None, mode=mode, control=control, n=int(n),
+        seed=None if seed is None else int(seed), steps=int(steps), strength=float(strength),
+        guidance=float(guidance), model=(model or "").strip() or None, width=int(width), height=int(height),
+    )
 
 
-def generate(lib: Library, params: dict[str, Any]) -> None:
+def generate(lib: Library, request: GenerationRequest) -> None:
     refs = list(state.session(state.REFS, {}).values()) + list(state.session(UPLOADS, {}))
-    if params["mode"] == "txt2img":
+    if request.mode == "txt2img":
         refs = []
     bar = st.progress(0.0, text="Loading the model…")
     start = time.perf_counter()
@@ -129,7 +131,7 @@ def generate(lib: Library, params: dict[str, Any]) -> None:
         bar.progress(min(done / max(total, 1), 1.0), text=f"Step {done} of {total}")
 
     try:
-        result = lib.generate(params.pop("prompt"), refs=refs, progress=progress, **params)
+        result = lib.generate(request, refs=refs, progress=progress)
     except Exception as exc:  # noqa: BLE001 - shown on the page
         bar.empty()
         st.error(f"Generation failed: {exc}", icon=":material/error:")

@@ -66,10 +66,7 @@ def make_docs(folder: Path) -> Path:
 def open_library(path: Path, tiny_clip: Any, text_embedder: Any) -> Any:
     from mmrag import Library
 
-    lib = Library(path, clip_model="tiny-test", device="cpu")
-    lib.__dict__["clip"] = tiny_clip  # the session's models (cached_property slots)
-    lib.__dict__["text_embedder"] = text_embedder
-    return lib
+    return Library(path, clip_model="tiny-test", device="cpu", clip=tiny_clip, text_embedder=text_embedder)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,183 @@
+"""The components of one open library: settings, catalog, vector indexes, models, and the caches they share.
+
+Every layer below the ``Library`` façade (ingest, retrieval, generation, status, doctor) receives this one
+object instead of the façade. Heavy parts load on first use (an unchanged folder loads no model); tests and
+embedding applications inject them through the constructor:
+
+    components = Components(settings, clip=my_clip, text_embedder=my_text_model)
+    lib = Library(components=components)            # or Library(path, clip=my_clip)
+
+Nothing here is process-wide: two libraries in one process share no model, index, BM25 store or generator.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .catalog import IMAGE_SPACE, TEXT_SPACE, Catalog
+from .catalog.vectors import space_model
+from .errors import ModelMismatchError
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .generation.base import Generator
+    from .index.bm25 import Bm25Store
+    from .index.index_set import IndexSet
+    from .models.base import ImageTextEmbedder, TextEmbedder
+    from .retrieval.ocr_search import OcrTextIndex
+
+T = TypeVar("T")
+
+
+class Components:
+    """What the lower layers of one library need, built lazily and kept for the library's lifetime."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        catalog: Catalog | None = None,
+        clip: ImageTextEmbedder | None = None,
+        text_embedder: TextEmbedder | None = None,
+        indexes: IndexSet | None = None,
+        check_models: bool = True,
+    ) -> None:
+        """``check_models=False`` opens a library whose recorded models differ from the configured ones (for
+        ``mmrag doctor``, which reports that); otherwise such a library raises ModelMismatchError."""
+        self.settings = settings
+        self.path: Path = settings.library
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.catalog = catalog if catalog is not None else Catalog(settings.resolved_database_url)
+        self._lock = threading.RLock()
+        self._clip = clip
+        self._text_embedder = text_embedder
+        self._indexes = indexes
+        self._bm25: Bm25Store | None = None
+        self._ocr_text_index: OcrTextIndex | None = None
+        self.generators = GeneratorCache()
+        self.check_models = check_models
+        self.check_space_model(IMAGE_SPACE, clip.fingerprint if clip is not None else self.configured_clip())
+        if text_embedder is not None:
+            self.check_space_model(TEXT_SPACE, text_embedder.fingerprint)
+
+    def __repr__(self) -> str:
+        return f"Components({str(self.path)!r})"
+
+    # -- lazily built parts -------------------------------------------------------------------------------
+
+    @property
+    def clip(self) -> ImageTextEmbedder:
+        """The image/text (CLIP) embedder named by the settings, loaded on first use."""
+        if self._clip is None:
+            from .models.registry import load_image_text_embedder
+
+            self._clip = self._once("_clip", lambda: load_image_text_embedder(self.settings))
+        return self._clip
+
+    @property
+    def text_embedder(self) -> TextEmbedder:
+        """The passage embedder (sentence-transformers), loaded on first use and checked against the library."""
+        if self._text_embedder is None:
+            from .models.registry import load_text_embedder
+
+            def load() -> TextEmbedder:
+                embedder = load_text_embedder(self.settings)
+                self.check_space_model(TEXT_SPACE, embedder.fingerprint)
+                return embedder
+
+            self._text_embedder = self._once("_text_embedder", load)
+        return self._text_embedder
+
+    @property
+    def indexes(self) -> IndexSet:
+        """The library's vector indexes (read-only until a writer holds the library's lock)."""
+        if self._indexes is None:
+            from .index.backends import make_backend
+            from .index.index_set import IndexSet
+
+            self._indexes = self._once("_indexes", lambda: IndexSet(
+                self.catalog, self.path / "index", spec=self.settings.index_spec,
+                memory_budget_mb=self.settings.index_memory_budget_mb, use_gpu=self.settings.use_gpu_index,
+                writable=False, backend=make_backend(self.settings, self.catalog),
+            ))
+        return self._indexes
+
+    @property
+    def bm25(self) -> Bm25Store:
+        """The BM25 index of the document passages (rebuilt from the catalog when chunks changed)."""
+        if self._bm25 is None:
+            from .index.bm25 import FOLDER, Bm25Store
+
+            self._bm25 = self._once("_bm25", lambda: Bm25Store(self.catalog, self.path / FOLDER))
+        return self._bm25
+
+    @property
+    def ocr_text_index(self) -> OcrTextIndex:
+        """The BM25 index of the text OCR read in images (rebuilt from the catalog when that text changed)."""
+        if self._ocr_text_index is None:
+            from .retrieval.ocr_search import OCR_FOLDER, OcrTextIndex
+
+            self._ocr_text_index = self._once(
+                "_ocr_text_index", lambda: OcrTextIndex(self.catalog, self.path / OCR_FOLDER))
+        return self._ocr_text_index
+
+    def _once(self, slot: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            value = getattr(self, slot)
+            return value if value is not None else build()
+
+    # -- the one model check --------------------------------------------------------------------------------
+
+    def check_space_model(self, space: str, fingerprint: str) -> None:
+        """Raise ModelMismatchError when the library's ``space`` vectors come from another model."""
+        recorded = space_model(self.catalog, space) if self.check_models else None
+        if recorded and recorded != fingerprint:
+            raise ModelMismatchError(
+                f"library {str(self.path)!r} holds {space} vectors made by {recorded!r}, but the configured "
+                f"model is {fingerprint!r}. Open it with the same model (its mmrag.toml records it; "
+                f"`mmrag doctor` shows both), or ingest into a new library to use the new model"
+            )
+
+    def configured_clip(self) -> str:
+        """The fingerprint of the configured CLIP model, without loading it."""
+        from .models.clip import clip_fingerprint
+
+        return clip_fingerprint(self.settings.clip_model, self.settings.clip_pretrained)
+
+    def close(self) -> None:
+        self.generators.release()
+        self.catalog.dispose()
+
+
+class GeneratorCache:
+    """The one loaded image generator of a library, kept between calls while its models stay the same."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._generator: Generator | None = None
+
+    def get(self, key: tuple[Any, ...], load: Callable[[], Generator]) -> tuple[Generator, bool]:
+        """The cached generator for ``key`` (and True), or a freshly loaded one (and False)."""
+        if self._generator is not None and self._key == key:
+            return self._generator, True
+        self.release()
+        self._generator, self._key = load(), key
+        return self._generator, False
+
+    def release(self) -> None:
+        """Forget the generator so its models can be freed."""
+        had = self._generator is not None
+        self._generator, self._key = None, None
+        if had:
+            _empty_cuda_cache()
+
+
+def _empty_cuda_cache() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")  # only when torch is already loaded: never import it here
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
