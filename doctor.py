@@ -422,4 +422,14 @@ PLANS = {
 }
 
 
+FIXERS: dict[str, Callable[[Library, Finding, set[str], bool], list[str]]] = {
+    "index": _fix_index,
+    "orphan-vector": _fix_orphans,
+    "missing-vector": _fix_missing_vectors,
+    "missing-file": _fix_missing_files,
+    "thumbnail": _fix_thumbnails,
+    "temp-file": _fix_temp_files,
+}
+
+
 __all__ = ["Finding", "Report", "diagnose", "fix", "open_library", "plan"]

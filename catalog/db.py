@@ -8,6 +8,7 @@ generation, never collide.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
@@ -37,11 +38,14 @@ from .models import SCHEMA_VERSION, Base, Meta
 
 # Migrations from version N to N+1, applied in order (under the schema lock, in one transaction) when an
 # older catalog is opened. Each gets a session joined to that transaction and must not commit it.
-MIGRATIONS: dict[int, Callable[[Session], None]] = {}
 # A new table needs no entry: opening a catalog that lacks one of the models' tables creates it under the
 # schema lock (``_missing_tables``), as for ``api_keys`` (keys of the REST service).
+MIGRATIONS: dict[int, Callable[[Session], None]] = {}
 
 SCHEMA_VERSION_KEY = "schema_version"
+# A random id made when the catalog is created; index sidecars record it, so an index of another library is
+# recognised at open (``Catalog.library_id``).
+LIBRARY_ID_KEY = "library_id"
 # Key of the PostgreSQL advisory lock held while creating or migrating the schema (any constant will do).
 _PG_SCHEMA_LOCK = 0x6D6D726167  # "mmrag"
 _META = Meta.__table__
@@ -56,6 +60,7 @@ def make_engine(url: str) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _map_damage)
         return engine
     connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
@@ -70,6 +75,40 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+class CatalogCorruptError(LibraryError):
+    """The catalog's database file is damaged (SQLite: malformed, not a database, I/O error)."""
+
+
+# SQLite's messages for a damaged database file (sqlite3 gives no error codes before Python 3.11's
+# ``sqlite_errorname``, and those are not kept by every driver wrapper).
+DAMAGE_MESSAGES = ("database disk image is malformed", "file is not a database", "disk i/o error",
+                   "malformed database schema")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """True when ``exc`` (a DBAPI or SQLAlchemy error) says the database file itself is damaged."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(message in text for message in DAMAGE_MESSAGES)
+
+
+def damage_error(where: str, why: str) -> CatalogCorruptError:
+    """The error for a damaged catalog: what happened and both ways out."""
+    return CatalogCorruptError(
+        f"the catalog {where} is damaged ({why}). Restore it from a backup (`mmrag restore BACKUP_FOLDER`), "
+        "or run `mmrag doctor --salvage` to build a new catalog from what is still readable (the damaged "
+        "file is kept next to it)"
+    )
+
+
+def _map_damage(context) -> None:  # type: ignore[no-untyped-def]
+    """Engine ``handle_error`` hook: every statement that meets a damaged file raises CatalogCorruptError."""
+    original = context.original_exception
+    if is_damage(original):
+        url = context.engine.url if context.engine is not None else "?"
+        where = url.database if getattr(url, "database", None) else str(url)
+        raise damage_error(str(where), str(original).splitlines()[0])
+
+
 class Catalog:
     """The library's database: a session factory plus the small key/value facts kept in ``meta``."""
 
@@ -80,8 +119,13 @@ class Catalog:
         event.listen(self._sessions, "before_commit", self._bump_marked)
         try:
             self._prepare_schema(create)
-        except OperationalError as exc:
+        except CatalogCorruptError:
             self.engine.dispose()
+            raise
+        except DatabaseError as exc:
+            self.engine.dispose()
+            if is_damage(exc):
+                raise damage_error(self.safe_url, str(exc.orig or exc).splitlines()[0]) from None
             raise LibraryError(f"cannot open catalog {self.safe_url}: {exc.orig or exc}") from exc
         except BaseException:
             self.engine.dispose()
@@ -107,6 +151,7 @@ class Catalog:
         if version is None:
             _create_tables(conn)
             conn.execute(insert(_META).values(key=SCHEMA_VERSION_KEY, value=str(SCHEMA_VERSION)))
+            conn.execute(insert(_META).values(key=LIBRARY_ID_KEY, value=uuid.uuid4().hex))
             return
         self._check_not_newer(version)
         while version < SCHEMA_VERSION:
@@ -195,7 +240,51 @@ class Catalog:
     def generation(self, space: str) -> int:
         return int(self.get_meta(f"vectors_generation:{space}") or 0)
 
+    def library_id(self) -> str:
+        """This library's id (made on first use for catalogs older than ids: one atomic insert-if-absent)."""
+        value = self.get_meta(LIBRARY_ID_KEY)
+        if value is None:
+            with self.engine.begin() as conn:
+                _insert_if_absent(conn, LIBRARY_ID_KEY, uuid.uuid4().hex)
+            value = self.get_meta(LIBRARY_ID_KEY)
+        return str(value)
+
+    def checkpoint(self, busy_timeout_ms: int = 5000) -> tuple[int, int, int] | None:
+        """SQLite: copy the WAL into the main file and truncate it (``wal_checkpoint(TRUNCATE)``), so
+        ``catalog.sqlite`` alone holds every committed write. Returns SQLite's (busy, wal pages,
+        checkpointed pages); busy = 1 when readers kept it from finishing (the WAL then still holds the
+        rest, safely). Waits at most ``busy_timeout_ms`` for readers. None on other databases."""
+        if self.dialect != "sqlite":
+            return None
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            try:
+                row = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.exec_driver_sql("PRAGMA busy_timeout=60000")
+        return (int(row[0]), int(row[1]), int(row[2])) if row is not None else None
+
+    def quick_check(self, limit: int = 20) -> list[str]:
+        """SQLite's ``PRAGMA quick_check``: [] for a sound file, else its first problems (damage raised
+        while checking is reported as a problem too). Always [] on other databases."""
+        if self.dialect != "sqlite":
+            return []
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.exec_driver_sql(f"PRAGMA quick_check({int(limit)})").fetchall()
+        except (CatalogCorruptError, DatabaseError) as exc:
+            return [str(exc)]
+        problems = [str(row[0]) for row in rows]
+        return [] if problems == ["ok"] else problems
+
+    def require_sound(self) -> None:
+        """Raise CatalogCorruptError when ``quick_check`` finds damage (before work that trusts every row)."""
+        problems = self.quick_check(limit=5)
+        if problems:
+            raise damage_error(self.safe_url, problems[0])
+
     def dispose(self) -> None:
+        """Close every pooled connection (on SQLite the last close also checkpoints the WAL)."""
         self.engine.dispose()
 
 
@@ -276,6 +365,15 @@ def _increment_meta(conn: Connection, key: str) -> int:
     if conn.execute(bump).rowcount == 0:
         _insert_or_retry(conn, key, "1", bump)
     return int(conn.execute(select(_META.c.value).where(_META.c.key == key)).scalar_one())
+
+
+def _insert_if_absent(conn: Connection, key: str, value: str) -> None:
+    stmt = _upsert(conn, {"key": key, "value": value})
+    if stmt is not None:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=[_META.c.key]))  # type: ignore[attr-defined]
+        return
+    if conn.execute(select(_META.c.key).where(_META.c.key == key)).first() is None:
+        _insert_or_retry(conn, key, value, select(_META.c.key))
 
 
 def _insert_or_retry(conn: Connection, key: str, value: str, on_conflict: object) -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from .common import JsonOption, LibraryOption, app, fail, out, print_json
+from .common import JsonOption, LibraryOption, app, console, fail, out, print_json, require_library
 
 
 @app.command()
@@ -19,12 +20,21 @@ def doctor(
                                                     "delete leftover temporary files.")] = False,
     prune_missing: Annotated[bool, typer.Option("--prune-missing", help="With --fix: also drop items whose "
                                                                         "files no longer exist.")] = False,
+    salvage: Annotated[bool, typer.Option("--salvage", help="Build a new catalog from what a damaged one still "
+                                                            "holds (the damaged file is kept beside it).")] = False,
 ) -> None:
-    """Check indexes, vectors, files, thumbnails, models and schema. Exit code 1 while errors remain."""
-    from ..doctor import Report, diagnose, open_library
+    """Check the catalog file, indexes, vectors, files, thumbnails, models and schema; exit code 1 while
+    errors remain. --fix says what it will do, then does it; it never deletes what it cannot rebuild."""
+    from ..doctor import Report, diagnose, open_library, plan
     from ..doctor import fix as repair
     from ..errors import LibraryError
 
+    if salvage:
+        _salvage(library)
+    try:
+        require_library(library)  # a typo in --library: say so, do not create and "check" an empty library
+    except ValueError as exc:
+        fail(exc)
     try:
         lib = open_library(library) if library is not None else open_library()
     except LibraryError as exc:  # schema too new, catalog unreadable: nothing else can be checked
@@ -33,6 +43,8 @@ def doctor(
     try:
         report = diagnose(lib)
         if fix:
+            for action in plan(report, prune_missing=prune_missing):
+                console.print(f"doctor will {action}", markup=False, emoji=False, highlight=False)
             report = repair(lib, report, prune_missing=prune_missing)
     except Exception as exc:  # noqa: BLE001 - e.g. LibraryLockedError while another process writes
         fail(exc)
@@ -44,6 +56,18 @@ def doctor(
         raise typer.Exit(1)
 
 
+def _salvage(library: Path | None) -> None:
+    from ..backup import salvage
+    from ..settings import Settings
+
+    try:
+        summary = salvage(library if library is not None else Settings().library)
+    except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+        fail(exc)
+        return
+    console.print(summary, markup=False, emoji=False, highlight=False)
+
+
 def _show(report: object, json: bool, opened: str | None = None) -> None:
     data = report.to_dict()  # type: ignore[attr-defined]
     if opened is not None:
@@ -53,14 +77,15 @@ def _show(report: object, json: bool, opened: str | None = None) -> None:
     if json:
         print_json(data)
         return
-    out.print(f"library {data['library'] or Path('.').resolve()}: "
+    out.print(f"library {escape(str(data['library'] or Path('.').resolve()))}: "
               + ("[green]healthy[/]" if data["ok"] and not data["findings"] else
-                 "[yellow]warnings[/]" if data["ok"] else "[red]problems found[/]"))
+                 "[yellow]warnings[/]" if data["ok"] else "[red]problems found[/]"), emoji=False)
     for action in data.get("fixed", []):
-        out.print(f"  [cyan]fixed[/] {action}", highlight=False)
+        out.print(f"  [cyan]fixed[/] {escape(action)}", highlight=False, emoji=False)
     for finding in data["findings"]:
         colour = "red" if finding["severity"] == "error" else "yellow"
-        out.print(f"  [{colour}]{finding['severity']}[/] [{finding['check']}] {finding['message']}", highlight=False)
-        out.print(f"      way out: {finding['remedy']}", highlight=False)
+        out.print(f"  [{colour}]{finding['severity']}[/] {escape('[' + finding['check'] + ']')} "
+                  f"{escape(finding['message'])}", highlight=False, emoji=False)
+        out.print(f"      way out: {finding['remedy']}", markup=False, highlight=False, emoji=False)
         for item in finding["items"][:5]:
-            out.print(f"      - {item}", highlight=False)
+            out.print(f"      - {item}", markup=False, highlight=False, emoji=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +18,6 @@ from ..errors import InputError
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 36867
 DATETIME = 306
-# JPEGs are decoded at reduced scale (DCT scaling) down to the smallest size the model and the
-# thumbnails need: both sides stay >= this many pixels (CLIP crops 224, thumbnails are 256).
-DEFAULT_DRAFT_SIZE = 256
 
 
 @dataclass
@@ -45,21 +41,22 @@ def open_image(data: bytes, name: str, max_pixels: int, draft_size: int | None =
     if not data:
         raise InputError(f"{name}: empty file (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise InputError(
-                    f"{name}: image too large ({width}x{height} = {width * height:,} pixels, limit {max_pixels:,})"
-                )
-            fmt = image.format
-            taken_at = _taken_at(image)
-            if draft_size and fmt == "JPEG" and min(width, height) >= 2 * draft_size:
-                image.draft("RGB", (draft_size, draft_size))
-            image.load()
-            image = ImageOps.exif_transpose(image) or image
-            rgb = to_rgb(image)
+        # No warnings filter here: warnings.catch_warnings() is not thread-safe and, run in decode threads,
+        # left a process-wide "error" filter behind. The size is checked against max_pixels explicitly
+        # before any pixel is decoded; Pillow's own bomb check (DecompressionBombError) still applies.
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > max_pixels:
+            raise InputError(
+                f"{name}: image too large ({width}x{height} = {width * height:,} pixels, limit {max_pixels:,})"
+            )
+        fmt = image.format
+        taken_at = _taken_at(image)
+        if draft_size and fmt == "JPEG" and min(width, height) >= 2 * draft_size:
+            image.draft("RGB", (draft_size, draft_size))
+        image.load()
+        image = ImageOps.exif_transpose(image) or image
+        rgb = to_rgb(image)
     except InputError:
         raise
     except UnidentifiedImageError:
@@ -132,6 +129,36 @@ def save_thumbnail(image: Image.Image, path: Path, size: int) -> None:
         tmp.unlink(missing_ok=True)
 
 
+# A query image file larger than this is refused before it is read (a device such as /dev/zero never ends).
+MAX_QUERY_IMAGE_BYTES = 256 * 1024 * 1024
+
+
+def _read_query_file(path: Path, given: str) -> bytes:
+    """A query image's bytes: a missing path, a folder, a device or a FIFO each get their own message."""
+    import os
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"query image {given!r} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"query image {given!r}: cannot read it ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
+        raise InputError(f"query image {given!r} is {what}, not an image file")
+    if path.stat().st_size > MAX_QUERY_IMAGE_BYTES:
+        raise InputError(f"query image {given!r} is too large ({path.stat().st_size:,} bytes, "
+                         f"limit {MAX_QUERY_IMAGE_BYTES:,})")
+    try:
+        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | getattr(os, "O_NONBLOCK", 0))) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise InputError(f"query image {given!r} is not a regular file")
+            return f.read(MAX_QUERY_IMAGE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"query image {given!r}: cannot read it ({exc.strerror or exc})") from None
+
+
 def thumbnail_path(library: Path, sha256: str) -> Path:
     return library / "thumbs" / sha256[:2] / f"{sha256}.jpg"
 
@@ -143,8 +170,5 @@ def load_query_image(image: Any, max_pixels: int = 89_478_485) -> Image.Image:
     if isinstance(image, (bytes, bytearray, memoryview)):
         return open_image(bytes(image), "query image", max_pixels).rgb
     if isinstance(image, (str, Path)):
-        path = Path(image).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"query image {str(image)!r} does not exist")
-        return open_image(path.read_bytes(), str(path), max_pixels).rgb
+        return open_image(_read_query_file(Path(image).expanduser(), str(image)), str(image), max_pixels).rgb
     raise TypeError(f"image must be a path, bytes, a PIL image or an asset id, got {type(image).__name__}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -11,9 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..catalog.features import ImageSignature
 from ..errors import InputError, LibraryError
-from .images import open_image, perceptual_hash, save_thumbnail, sha256_bytes, thumbnail_path
-from .scan import FoundFile
+from .hashes import compute_signature
+from .images import open_image, save_thumbnail, sha256_bytes, thumbnail_path
+from .scan import FoundFile, canonical, inside
 
 
 @dataclass
@@ -37,6 +41,8 @@ class ImageMeta:
     format: str | None
     phash: str | None
     taken_at: datetime | None
+    signature: ImageSignature | None = None  # duplicate signature (stored in image_features)
+    ocr: Any = None  # models.ocr_base.OcrResult when OCR ran (stored in ocr_texts)
 
 
 class FileGone(InputError):
@@ -55,18 +61,55 @@ class FileResult:
     meta: ImageMeta | None = None
     reuse_from: int | None = None  # asset id whose vector (and metadata) is copied
     data: bytes | None = None  # document bytes are parsed in the main thread
+    vector: Any = None  # the embedding, when it was computed where the file was decoded (a Ray worker)
 
 
-def read_file(found: FoundFile, max_bytes: int) -> bytes:
+# A read that makes no progress for this long is given up (a hung network share, a device that trickles).
+READ_TIMEOUT_S = 60.0
+READ_CHUNK = 1 << 20
+
+
+def read_file(found: FoundFile, max_bytes: int, timeout_s: float = READ_TIMEOUT_S) -> bytes:
+    """The file's bytes. The file is opened without blocking and checked *after* opening (fstat), so a
+    file replaced by a FIFO, a device or a socket since the scan is refused instead of hanging the
+    ingest; reads are time-boxed and never go past ``max_bytes``."""
     if found.size > max_bytes:
         raise InputError(f"{found.path}: file too large ({found.size:,} bytes, limit {max_bytes:,})")
     try:
-        with open(found.path, "rb") as handle:
-            return handle.read()
+        fd = os.open(found.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise FileGone(f"{found.path}: file disappeared before it could be read") from None
     except OSError as exc:
         raise InputError(f"{found.path}: cannot read file ({exc.strerror or exc})") from None
+    try:
+        kind = os.fstat(fd).st_mode
+        if not stat.S_ISREG(kind):
+            raise InputError(f"{found.path}: not a regular file ({_file_type(kind)}); it changed since the scan")
+        return _read_all(fd, found.path, max_bytes, time.monotonic() + timeout_s)
+    except OSError as exc:
+        raise InputError(f"{found.path}: cannot read file ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int, path: str, max_bytes: int, deadline: float) -> bytes:
+    parts, total = [], 0
+    while chunk := os.read(fd, READ_CHUNK):
+        parts.append(chunk)
+        total += len(chunk)
+        if total > max_bytes:
+            raise InputError(f"{path}: file too large (more than {max_bytes:,} bytes; it grew since the scan)")
+        if time.monotonic() > deadline:
+            raise InputError(f"{path}: reading took too long (over {READ_TIMEOUT_S:.0f} s); is it on a slow share?")
+    return b"".join(parts)
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def image_job(
@@ -80,6 +123,7 @@ def image_job(
     max_bytes: int,
     thumb_size: int,
     draft_size: int | None = None,
+    read_text: Callable[[Any, str], Any] | None = None,
 ) -> FileResult:
     """Read, hash and, when the content is new, decode one image (runs in a worker thread).
 
@@ -95,12 +139,15 @@ def image_job(
         if sha in by_sha:
             return FileResult(found, "reuse", sha, reuse_from=by_sha[sha])
         decoded = open_image(data, found.path, max_pixels, draft_size)
+        signature = compute_signature(decoded.rgb)
         meta = ImageMeta(
             decoded.width,
             decoded.height,
             decoded.format,
-            perceptual_hash(decoded.rgb),
+            signature.phashes[:8].hex(),
             decoded.taken_at or datetime.fromtimestamp(found.mtime, UTC),
+            signature,
+            ocr=read_text(decoded.rgb, found.path) if read_text is not None else None,
         )
         result = FileResult(found, "embed", sha, tensor=preprocess(decoded.rgb), meta=meta)
     except FileGone as exc:
@@ -168,8 +215,9 @@ def ordered_map(executor: Executor | None, fn: Callable[[T], R], items: Iterable
 
 
 def under_roots(path: str, roots: list[str]) -> bool:
-    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+    return inside(path, roots)
 
 
 def posix_abs(path: str | os.PathLike[str]) -> str:
-    return Path(os.path.expanduser(str(path))).absolute().as_posix()
+    """The canonical spelling of a path given by the user (see ``scan.canonical``)."""
+    return canonical(path)

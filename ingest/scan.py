@@ -1,4 +1,9 @@
-"""Walk folders: include/exclude globs, hidden files off by default, symlink loops safe."""
+"""Walk folders: include/exclude globs, hidden files off by default, symlink loops safe.
+
+Every path is canonical (``os.path.realpath``: no ``..``, no symlinked folder in it), so one real file has
+one catalog row whichever spelling reached it. A symbolic link whose target lies outside the ingested
+roots is not followed unless ``ingest.follow_symlinks_outside`` is set: it is reported as skipped.
+"""
 
 from __future__ import annotations
 
@@ -36,27 +41,35 @@ def classify(path: str) -> str:
     return "unknown"
 
 
+def canonical(path: str | os.PathLike[str]) -> str:
+    """The one spelling of a path the catalog uses: absolute, ``~`` expanded, ``..`` and symlinks resolved."""
+    return Path(os.path.realpath(os.path.expanduser(str(path)))).as_posix()
+
+
+def inside(path: str, roots: Iterable[str]) -> bool:
+    """``path`` is one of ``roots`` or below one (all canonical)."""
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
 def scan(roots: Iterable[str | Path], settings: IngestSettings) -> Iterator[FoundFile]:
     """Yield every candidate file under ``roots`` once (a root may also be a single file)."""
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[str] = set()
-    for root in roots:
-        root_path = Path(os.path.expanduser(str(root))).absolute()
+    given_roots = list(roots)
+    root_list = [canonical(root) for root in given_roots]
+    for given, root in zip(given_roots, root_list, strict=True):
+        root_path = Path(root)
         if not root_path.exists():
-            raise FileNotFoundError(f"ingest path {str(root)!r} does not exist")
-        if root_path.is_file():
-            found = _found(root_path.as_posix())
+            raise FileNotFoundError(f"ingest path {str(given)!r} does not exist")
+        found_files = [_found(root)] if root_path.is_file() else _walk(root_path, settings, seen_dirs, root_list)
+        for found in found_files:
             if found is not None and found.path not in seen_files:
                 seen_files.add(found.path)
                 yield found
-            continue
-        for found in _walk(root_path, settings, seen_dirs):
-            if found.path not in seen_files:
-                seen_files.add(found.path)
-                yield found
 
 
-def _walk(root: Path, settings: IngestSettings, seen_dirs: set[tuple[int, int]]) -> Iterator[FoundFile]:
+def _walk(root: Path, settings: IngestSettings, seen_dirs: set[tuple[int, int]],
+          roots: list[str]) -> Iterator[FoundFile]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=settings.follow_symlinks, onerror=None):
         try:
             info = os.stat(dirpath)
@@ -68,13 +81,42 @@ def _walk(root: Path, settings: IngestSettings, seen_dirs: set[tuple[int, int]])
             dirnames[:] = []
             continue
         seen_dirs.add(key)
+        real_dir = canonical(dirpath)
         rel_dir = os.path.relpath(dirpath, root)
-        dirnames[:] = sorted(d for d in dirnames if _keep(os.path.join(rel_dir, d), d, settings, is_dir=True))
+        kept = sorted(d for d in dirnames if _keep(os.path.join(rel_dir, d), d, settings, is_dir=True))
+        dirnames[:] = []
+        for name in kept:
+            escaped = _escaping_link(os.path.join(real_dir, name), roots, settings)
+            if escaped is not None:
+                yield escaped
+            else:
+                dirnames.append(name)
         for name in sorted(filenames):
             if _keep(os.path.normpath(os.path.join(rel_dir, name)), name, settings, is_dir=False):
-                found = _found(Path(dirpath, name).as_posix())
+                path = os.path.join(real_dir, name)
+                escaped = _escaping_link(path, roots, settings)
+                found = escaped or _found(_link_target(path) if os.path.islink(path) else Path(path).as_posix())
                 if found is not None:
                     yield found
+
+
+def _link_target(path: str) -> str:
+    """A file symlink is recorded under its target's canonical path; a dangling one under its own (the
+    reason, a broken link, belongs to it)."""
+    target = canonical(path)
+    return target if os.path.exists(target) else Path(path).as_posix()
+
+
+def _escaping_link(path: str, roots: list[str], settings: IngestSettings) -> FoundFile | None:
+    """A skipped record for a symbolic link whose target is outside ``roots`` (unless allowed), else None."""
+    if settings.follow_symlinks_outside or not os.path.islink(path):
+        return None
+    target = canonical(path)
+    if inside(target, roots) or not os.path.exists(target):
+        return None  # inside: followed; dangling: _found reports it
+    return _unreadable(Path(path).as_posix(), classify(path),
+                       f"symbolic link to {display_path(target)}, outside the ingested folders: not followed "
+                       "(set ingest.follow_symlinks_outside = true to follow such links)", 0.0)
 
 
 def _keep(rel_path: str, name: str, settings: IngestSettings, *, is_dir: bool) -> bool:

@@ -6,12 +6,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..catalog import IMAGE, IMAGE_SPACE, OK, SKIPPED, TEXT_SPACE, Asset, Catalog, Chunk, Vector
+from ..catalog.features import put_signature
+from ..catalog.ocr_text import copy_ocr, put_ocr
 from ..catalog.vectors import delete_vectors, put_vectors
 from .jobs import FileResult, Known
 
@@ -29,14 +32,12 @@ class IndexChanges:
             self.add_ids[space].extend(int(i) for i in ids)
             self.add_vectors[space].append(np.asarray(vectors, dtype=np.float32))
 
-    def matrix(self, space: str, dim: int) -> np.ndarray:
-        parts = self.add_vectors[space]
-        return np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
-
 
 def upsert_asset(session: Session, result: FileResult, old: Known | None, kind: str) -> Asset:
     asset = session.get(Asset, old.asset_id) if old else None
     if asset is None:
+        if result.action != "skip":
+            check_canonical(result.found.path)
         asset = Asset(path=result.found.path, folder=os.path.dirname(result.found.path), kind=kind)
         session.add(asset)
     asset.kind = kind
@@ -47,6 +48,27 @@ def upsert_asset(session: Session, result: FileResult, old: Known | None, kind: 
     asset.error = None
     asset.updated_at = datetime.now(UTC)
     return asset
+
+
+def check_canonical(path: str) -> None:
+    """The catalog refuses a second spelling of a file (``..``, a symlinked folder): one real file, one row."""
+    real = Path(os.path.realpath(path)).as_posix()
+    if real != path:
+        raise ValueError(f"{path!r} is not the canonical path of its file ({real!r}); paths reach the catalog "
+                         "through ingest.scan.canonical")
+
+
+def remove_leftover_temp_files(folder: Path) -> int:
+    """Delete ``*.tmp`` files an interrupted writer left in ``folder`` (call while holding the write lock:
+    no other writer can be writing one). Returns how many were removed."""
+    removed = 0
+    for path in Path(folder).glob(".*.tmp"):
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def mark_skipped(session: Session, catalog: Catalog, result: FileResult, old: Known | None,
@@ -81,6 +103,12 @@ def write_images(
         elif result.reuse_from is not None:
             _copy_meta(session, asset, result.reuse_from)
         session.flush()
+        if result.meta is not None and result.meta.signature is not None and result.sha256:
+            put_signature(session, asset.id, result.sha256, result.meta.signature)
+        if result.meta is not None and result.meta.ocr is not None:
+            put_ocr(session, catalog, asset.id, result.meta.ocr)
+        elif result.reuse_from is not None:
+            copy_ocr(session, catalog, asset.id, result.reuse_from)
         if old and old.has_vector:
             changes.remove[IMAGE_SPACE].append(asset.id)
         ids.append(asset.id)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
-from .loaders import _add_local_image
+from .loaders import _add_local_image, decode_text
 from .text import LoadedDocument, TextBuilder
 
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -38,7 +38,7 @@ def load_html(path: Path, data: bytes) -> LoadedDocument:
     if b"\x00" in data[:65536] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(f"{path.name}: binary content (NUL bytes), not HTML")
     try:
-        soup = BeautifulSoup(data, "html.parser")
+        soup = BeautifulSoup(_markup(data, path.name), "html.parser")
     except Exception as exc:  # bs4's html.parser is lenient; anything raised here is unusable input
         raise InputError(f"{path.name}: cannot parse HTML: {exc}") from exc
     title_tag = soup.find("title")
@@ -47,6 +47,15 @@ def load_html(path: Path, data: bytes) -> LoadedDocument:
     root = soup.body or soup
     first_h1 = _walk(root, builder, path)
     return builder.build(title=title or first_h1, pages=None)
+
+
+def _markup(data: bytes, name: str) -> bytes | str:
+    """Bytes for BeautifulSoup when the page names its encoding (BOM, ``<meta charset>``); otherwise text
+    decoded as plain text files are (UTF-8, then the best-fitting code page, Western ones preferred), since
+    BeautifulSoup's own guess garbled Latin-1 pages that declare nothing."""
+    if b"charset" in data[:4096].lower() or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return data
+    return decode_text(data, name)
 
 
 def _walk(root: Any, builder: TextBuilder, path: Path) -> str | None:
