@@ -8,6 +8,8 @@ import typer
 
 from .common import LibraryOption, app, console, fail
 
+SERVE_MODULES = ("fastapi", "uvicorn", "multipart", "python_multipart", "prometheus_client", "starlette")
+
 
 @app.command()
 def serve(
@@ -28,5 +30,9 @@ def serve(
         console.print(f"serving {settings.library} on http://{host}:{port} (docs: /docs, health: /health)",
                       highlight=False)
         run_server(settings, host=host, port=port, log_level=log_level)
+    except ModuleNotFoundError as exc:
+        if exc.name not in SERVE_MODULES:
+            raise
+        fail(f"mmrag serve needs {exc.name}, which is not installed: pip install 'mmrag[serve]'")
     except Exception as exc:  # noqa: BLE001 - fail() prints known errors cleanly and re-raises the rest
         fail(exc)

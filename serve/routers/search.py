@@ -41,8 +41,7 @@ def similar(state: Reader, asset_id: int, k: int = 10, folder: str | None = None
     return [hit.to_dict() for hit in state.lib.similar(asset_id, k=k, filters=filters)]
 
 
-@router.get("/duplicates", summary="Groups of near-duplicate images")
-def duplicates(state: Reader, max_hash_distance: int | None = None, min_similarity: float | None = None,
-               folder: str | None = None) -> list[dict[str, Any]]:
+@router.get("/duplicates", summary="Groups of copies of one picture, each pair labelled with a confidence")
+def duplicates(state: Reader, min_confidence: float | None = None, folder: str | None = None) -> list[dict[str, Any]]:
     filters = Filters.parse({"folder": folder} if folder else None)
-    return [g.to_dict() for g in state.lib.duplicates(max_hash_distance, min_similarity, filters=filters)]
+    return [g.to_dict() for g in state.lib.duplicates(min_confidence=min_confidence, filters=filters)]

@@ -70,7 +70,7 @@ def test_mmrag_serve_process(served: Served) -> None:
         deadline, health = time.monotonic() + 300, None
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                health = httpx.get(url + "/health", timeout=5)
+                health = httpx.get(url + "/health", timeout=30)
                 if health.status_code == 200:
                     break
                 assert health.json()["status"] == "loading"
@@ -78,8 +78,8 @@ def test_mmrag_serve_process(served: Served) -> None:
                 pass
             time.sleep(0.2)
         assert health is not None and health.status_code == 200, process.stderr.read() if process.poll() else ""
-        hits = httpx.get(url + "/search", params={"text": "a rocket", "k": 3}).json()
-        assert hits == httpx.get(served.url + "/search", params={"text": "a rocket", "k": 3}).json()
+        hits = httpx.get(url + "/search", params={"text": "a rocket", "k": 3}, timeout=120).json()
+        assert hits == httpx.get(served.url + "/search", params={"text": "a rocket", "k": 3}, timeout=120).json()
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)

@@ -1,0 +1,163 @@
+"""``mmrag serve`` over HTTP on 127.0.0.1: text search p50/p99 with 1 and 8 concurrent clients, throughput,
+and image-upload search p50; side by side with the same queries through ``Library.search_text`` in-process
+(no HTTP), so the HTTP layer's cost is a ratio from one run.
+
+The library is bench_search.py's: N image assets with clustered 512-d vectors bulk-inserted into the
+catalog, the auto index built from them, the ViT-B-32 architecture with random weights for the text and
+image towers (the timing is the same as with trained weights). The server is a real ``mmrag serve``
+process; clients are httpx, one connection each (keep-alive), each query text distinct.
+
+    python bench/bench_serve.py --n 1000000 --queries 400 --library /tmp/serve-bench/lib
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_search import build_library, clustered  # noqa: E402
+
+K = 10
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50_ms": round(1000 * statistics.median(ordered), 2),
+            "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
+            "n": len(ordered)}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(library: Path, port: int) -> subprocess.Popen[str]:
+    mmrag = Path(sys.executable).with_name("mmrag")
+    process = subprocess.Popen([str(mmrag), "serve", "--library", str(library), "--port", str(port),
+                                "--log-level", "warning"], env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 900
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"mmrag serve exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            if httpx.get(url + "/health", timeout=5).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("mmrag serve did not become healthy in 900 s")
+
+
+def text_queries(count: int, offset: int) -> list[str]:
+    return [f"a photo of item {offset + i} in the archive" for i in range(count)]
+
+
+def run_clients(url: str, queries: list[str], clients: int) -> dict[str, Any]:
+    """``clients`` threads share the queries; per-request latency and overall requests per second."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    shares = [queries[i::clients] for i in range(clients)]
+
+    def client(share: list[str]) -> None:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for text in share:
+                t0 = time.perf_counter()
+                response = http.get("/search", params={"text": text, "k": K})
+                elapsed = time.perf_counter() - t0
+                response.raise_for_status()
+                with lock:
+                    latencies.append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - t0
+    return {**percentiles(latencies), "clients": clients, "throughput_qps": round(len(latencies) / wall, 1)}
+
+
+def upload_search(url: str, runs: int) -> dict[str, Any]:
+    from PIL import Image
+    from skimage import data
+
+    buffer = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buffer, "JPEG", quality=90)  # 512 x 512
+    payload = buffer.getvalue()
+    times = []
+    with httpx.Client(base_url=url, timeout=120) as http:
+        http.post("/search", files={"image": ("q.jpg", payload)}, data={"k": str(K)}).raise_for_status()
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            http.post("/search", files={"image": ("q.jpg", payload)}, data={"k": str(K)}).raise_for_status()
+            times.append(time.perf_counter() - t0)
+    return {**percentiles(times), "image": "512x512 JPEG", "bytes": len(payload)}
+
+
+def in_process(library: Path, queries: list[str]) -> dict[str, Any]:
+    from mmrag import Library
+
+    with Library(library) as lib:
+        lib.search_text("warm up", k=K)
+        times = []
+        for text in queries:
+            t0 = time.perf_counter()
+            lib.search_text(text, k=K)
+            times.append(time.perf_counter() - t0)
+    return percentiles(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000, help="Image vectors in the library.")
+    parser.add_argument("--queries", type=int, default=400, help="Text queries per measurement.")
+    parser.add_argument("--uploads", type=int, default=50, help="Image-upload searches.")
+    parser.add_argument("--library", type=Path, help="Reuse (or create) the library here.")
+    args = parser.parse_args()
+
+    folder = args.library or Path(tempfile.mkdtemp(prefix="mmrag-serve-bench-")) / "lib"
+    if not (folder / "catalog.sqlite").exists():
+        t0 = time.perf_counter()
+        build_library(folder, clustered(args.n, 512))
+        print(f"built library of {args.n:,} in {time.perf_counter() - t0:.0f}s at {folder}", file=sys.stderr)
+    port = free_port()
+    t0 = time.perf_counter()
+    server = start_server(folder, port)
+    url = f"http://127.0.0.1:{port}"
+    result: dict[str, Any] = {"n": args.n, "k": K, "server_ready_s": round(time.perf_counter() - t0, 1)}
+    try:
+        result["index"] = httpx.get(url + "/status", timeout=60).json()["indexes"]["image"].get("spec")
+        run_clients(url, text_queries(20, 10**6), 1)  # warm-up
+        result["http_1_client"] = run_clients(url, text_queries(args.queries, 0), 1)
+        result["http_8_clients"] = run_clients(url, text_queries(args.queries, args.queries), 8)
+        result["http_image_upload"] = upload_search(url, args.uploads)
+    finally:
+        server.terminate()
+        server.wait(60)
+    result["in_process_search_text"] = in_process(folder, text_queries(args.queries, 0))
+    result["http_over_in_process_p50"] = round(
+        result["http_1_client"]["p50_ms"] / max(result["in_process_search_text"]["p50_ms"], 1e-6), 2)
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
