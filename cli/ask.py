@@ -6,7 +6,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import JsonOption, LibraryOption, app, console, fail, open_library, out, print_json
+from ..retrieval.answer import NO_DOCUMENTS
+from . import remote
+from .common import (
+    ClipModelOption,
+    ClipPretrainedOption,
+    DeviceOption,
+    JsonOption,
+    LibraryOption,
+    app,
+    console,
+    fail,
+    model_settings,
+    open_library,
+    out,
+    print_json,
+)
+from .remote import ServerOption
 
 if TYPE_CHECKING:
     from ..retrieval.answer import Answer
@@ -33,14 +49,24 @@ def ask(
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Only documents with this tag (repeatable).")] = None,
     library: LibraryOption = None,
     json: JsonOption = False,
+    server: ServerOption = None,
+    clip_model: ClipModelOption = None,
+    clip_pretrained: ClipPretrainedOption = None,
+    device: DeviceOption = None,
 ) -> None:
     """Answer QUESTION from the library's documents: the answer, its numbered sources, related images."""
-    lib = open_library(library)
     filters = {key: value for key, value in
                {"kind": kind, "folder": folder, "path": path, "tags": tag or None}.items() if value is not None}
     try:
-        answer = lib.ask(question, k=k, mode=mode, llm=llm, filters=filters or None, base_url=base_url, model=model,
-                         api_key=api_key, model_path=model_path, max_tokens=max_tokens)
+        if server:
+            if any(v is not None for v in (llm, base_url, model, model_path, max_tokens)):
+                raise ValueError("--llm, --base-url, --model, --model-path and --max-tokens are the server's "
+                                 "settings (rag.*); leave them out with --server")
+            answer = remote.ask(server, question, k, mode, filters)
+        else:
+            lib = open_library(library, **model_settings(clip_model, clip_pretrained, device))
+            answer = lib.ask(question, k=k, mode=mode, llm=llm, filters=filters or None, base_url=base_url,
+                             model=model, api_key=api_key, model_path=model_path, max_tokens=max_tokens)
     except Exception as exc:  # noqa: BLE001 - fail() prints known errors cleanly and re-raises the rest
         fail(exc)
         return
@@ -52,7 +78,7 @@ def ask(
 
 def print_answer(answer: Answer) -> None:
     out.print(answer.text, markup=False, highlight=False)
-    if not answer.answered:
+    if not answer.answered and not answer.text.startswith(NO_DOCUMENTS):
         console.print("(no passage in the library is close enough to the question)")
     if answer.citations:
         out.print("\n[bold]Sources[/]")

@@ -6,10 +6,26 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
-from .common import JsonOption, LibraryOption, app, fail, open_library, out, print_json
+from . import remote
+from .common import (
+    ClipModelOption,
+    ClipPretrainedOption,
+    DeviceOption,
+    JsonOption,
+    LibraryOption,
+    app,
+    fail,
+    model_settings,
+    open_library,
+    out,
+    print_json,
+)
+from .remote import ServerOption
 
+SEARCH_KINDS = ("image", "generated", "text")
+KIND_HELP = f"What to search ({' | '.join(SEARCH_KINDS)}); text = passages of documents."
 KOption = Annotated[int, typer.Option("--k", "-k", help="Number of results.")]
 
 
@@ -35,7 +51,7 @@ def search(
     image_weight: Annotated[float, typer.Option("--image-weight", help="Image weight in a combined query.")] = 0.5,
     negative: Annotated[str | None, typer.Option("--negative", help="Text to steer away from.")] = None,
     k: KOption = 10,
-    kind: Annotated[str, typer.Option("--kind", help="image | generated | text (passages).")] = "image",
+    kind: Annotated[str, typer.Option("--kind", metavar="KIND", help=KIND_HELP)] = "image",
     mode: Annotated[str | None, typer.Option("--mode", help="Passages: dense | bm25 | hybrid.")] = None,
     folder: FolderOption = None,
     after: AfterOption = None,
@@ -43,24 +59,28 @@ def search(
     min_size: MinSizeOption = None,
     max_size: MaxSizeOption = None,
     tag: TagOption = None,
+    search_in: Annotated[str, typer.Option(
+        "--in", help="Text → image: all (CLIP and OCR text fused) | clip | text (text read in images only).")] = "all",
+    has_text: Annotated[bool | None, typer.Option(
+        "--has-text/--no-text", help="Only images with text read in them / without.", show_default=False)] = None,
     library: LibraryOption = None,
     json: JsonOption = False,
+    server: ServerOption = None,
+    clip_model: ClipModelOption = None,
+    clip_pretrained: ClipPretrainedOption = None,
+    device: DeviceOption = None,
 ) -> None:
     """Text → image, image → image, combined text + image, or text → passages (--kind text)."""
-    lib = open_library(library)
-    filters = _filters(kind, folder, after, before, min_size, max_size, tag)
+    from ..serve.query import SearchParams, run_search
+
     try:
-        if kind in ("text", "document"):
-            if query is None:
-                raise ValueError("passage search (--kind text) needs a text query")
-            hits = lib.search_text(query, k=k, filters=filters, kind="text", mode=mode)
-        elif image is not None or negative is not None:
-            hits = lib.search(text=query, image=image, image_weight=image_weight, negative=negative, k=k,
-                              filters=filters | ({"kind": kind} if kind != "image" else {}))
-        elif query is not None:
-            hits = lib.search_text(query, k=k, filters=filters, kind=kind)
-        else:
-            raise ValueError("give a text query, --image, or both")
+        if kind not in (*SEARCH_KINDS, "document"):  # document: an older name of text
+            raise ValueError(f"unknown --kind {kind!r}; choose one of: {' | '.join(SEARCH_KINDS)}")
+        params = SearchParams(text=query, k=k, kind=kind, mode=mode, image_weight=image_weight, negative=negative,
+                              folder=folder, after=after, before=before, min_size=min_size, max_size=max_size,
+                              tag=tag, search_in=search_in, has_text=has_text)
+        hits = remote.search(server, params, image) if server else run_search(
+            open_library(library, **model_settings(clip_model, clip_pretrained, device)), params, image)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
         return
@@ -74,11 +94,18 @@ def similar(
     folder: FolderOption = None,
     library: LibraryOption = None,
     json: JsonOption = False,
+    server: ServerOption = None,
+    clip_model: ClipModelOption = None,
+    clip_pretrained: ClipPretrainedOption = None,
+    device: DeviceOption = None,
 ) -> None:
     """More like library item ASSET_ID."""
-    lib = open_library(library)
     try:
-        hits = lib.similar(asset_id, k=k, filters=_filters(None, folder, None, None, None, None, None))
+        if server:
+            hits = remote.similar(server, asset_id, k, folder)
+        else:
+            lib = open_library(library, **model_settings(clip_model, clip_pretrained, device))
+            hits = lib.similar(asset_id, k=k, filters=_filters(None, folder, None, None, None, None, None))
     except Exception as exc:  # noqa: BLE001
         fail(exc)
         return
@@ -87,17 +114,20 @@ def similar(
 
 @app.command()
 def duplicates(
-    max_hash_distance: Annotated[int | None, typer.Option("--max-hash-distance", help="pHash bits (10).")] = None,
-    min_similarity: Annotated[float | None, typer.Option("--min-similarity", help="Cosine (default 0.90).")] = None,
+    min_confidence: Annotated[float | None, typer.Option(
+        "--min-confidence", min=0.0, max=1.0,
+        help="Lowest pair confidence, 0..1 (default 0.5: the documented thresholds; 1.0: exact copies only).")] = None,
     folder: FolderOption = None,
     library: LibraryOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Groups of near-duplicate images (perceptual hash, confirmed by embedding similarity)."""
+    """Groups of copies of the same picture: resized, re-encoded, edited, cropped, rotated or mirrored.
+
+    Each pair is labelled (exact bytes, same pixels, resized/re-encoded, edited, crop, rotation, mirror) with
+    a confidence; the best original (most pixels, lossless, least compressed, oldest) is listed first."""
     lib = open_library(library)
     try:
-        groups = lib.duplicates(max_hash_distance, min_similarity,
-                                filters=_filters(None, folder, None, None, None, None, None))
+        groups = lib.duplicates(min_confidence, filters=_filters(None, folder, None, None, None, None, None))
     except Exception as exc:  # noqa: BLE001
         fail(exc)
         return
@@ -107,29 +137,43 @@ def duplicates(
     if not groups:
         out.print("no near-duplicates found")
     for number, group in enumerate(groups, 1):
-        out.print(f"[bold]group {number}[/] ({len(group.ids)} images, similarity ≥ {group.similarity:.3f}, "
-                  f"hash distance ≤ {group.max_hash_distance})")
+        out.print(f"[bold]group {number}[/] ({len(group.ids)} images, confidence ≥ {group.confidence:.2f}: "
+                  f"{', '.join(group.labels)})")
+        label = {pair.b: pair.label for pair in group.pairs} | {pair.a: pair.label for pair in group.pairs
+                                                               if pair.b == group.best_id}
         for asset_id, path in zip(group.ids, group.paths, strict=True):
-            out.print(f"  {asset_id:>6}  {path}", highlight=False)
+            mark = "keep" if asset_id == group.best_id else label.get(asset_id, "")
+            out.print(f"  {asset_id:>6}  {mark:<18}  {path}", highlight=False)
 
 
 def _print_hits(hits: list, json: bool) -> None:  # type: ignore[type-arg]
+    """One line per hit: score, id, path — never wrapped by us, so a path stays whole at any width; a passage's
+    place and snippet (plain text), or the text read in an image, on the line below."""
     if json:
         print_json([hit.to_dict() for hit in hits])
         return
     if not hits:
         out.print("no results")
         return
-    table = Table("score", "id", box=None)
-    table.add_column("path", overflow="fold")
-    passages = any(hit.chunk_id is not None for hit in hits)
-    if passages:
-        table.add_column("where")
-        table.add_column("passage")
+    out.print(f"{'score':>6}  {'id':>6}  path", style="bold", highlight=False)
     for hit in hits:
-        row = [f"{hit.score:.3f}", str(hit.id), hit.path]
-        if passages:
-            where = f"p. {hit.page}" if hit.page else (hit.section or "")
-            row += [where, (hit.text or "").replace("\n", " ")[:120]]
-        table.add_row(*row)
-    out.print(table)
+        out.print(Text(f"{hit.score:>6.3f}  {hit.id:>6}  {hit.path}"), soft_wrap=True, highlight=False)
+        detail = _hit_detail(hit)
+        if detail:
+            out.print(Text(f"{'':16}{detail}", style="dim"), soft_wrap=True, highlight=False)
+
+
+def _hit_detail(hit: Any) -> str:
+    from ..retrieval.plain_text import is_markdown, plain_text
+
+    text = " ".join(plain_text(hit.text or "", markdown=is_markdown(hit.path)).split())
+    if hit.chunk_id is not None:
+        where = f"p. {hit.page}" if hit.page else (hit.section or "")
+        return " · ".join(part for part in (where, _clip(text, 160)) if part)
+    if "match" in hit.extra:
+        return f"{hit.extra['match']}" + (f" · text in image: {_clip(text, 100)}" if text else "")
+    return ""
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"

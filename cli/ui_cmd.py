@@ -46,7 +46,7 @@ def ui(
     """Start the web app (search, ask, generate, library) over a library; Ctrl+C stops it."""
     if importlib.util.find_spec("streamlit") is None:  # the server would die with a traceback in its own process
         fail(missing("streamlit"))
-    lib = open_library(library)  # fail here, with a clean message, rather than in the browser
+    lib = open_library(library, create=True)  # fail here, with a clean message, rather than in the browser
     path = lib.path
     lib.close()
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -14,6 +14,7 @@ from typing import Any
 from .hits import Hit
 from .plain_text import is_markdown, plain_text
 
+NO_DOCUMENTS = "The library has no documents to answer from"
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 
 

@@ -3,12 +3,14 @@ naming what to install, error text is printed as is, read commands never create 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 pytestmark = pytest.mark.integration
 
@@ -44,3 +46,26 @@ def test_missing_faiss_names_the_extra(tmp_path: Path, photos: Path) -> None:
 def test_missing_streamlit_names_the_ui_extra(tmp_path: Path) -> None:
     line = one_clean_error(mmrag("ui", "--library", str(tmp_path / "lib"), without="streamlit"))
     assert "pip install 'mmrag[ui]'" in line
+
+
+def test_text_commands_show_no_weight_loading_bar(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "router.md").write_text("# Router\n\nHold the reset button for ten seconds to reset the router.\n")
+    library = str(tmp_path / "lib")
+    ingest = mmrag("ingest", str(docs), "--library", library)
+    assert ingest.returncode == 0, ingest.stderr
+    result = mmrag("search", "reset the router", "--kind", "text", "--library", library)
+    assert result.returncode == 0 and "router.md" in result.stdout, result.stderr
+    assert "Loading weights" not in result.stderr + ingest.stderr and "it/s]" not in result.stderr
+
+
+def test_tiny_generation_model_defaults_to_a_small_image(tmp_path: Path, photos: Path) -> None:
+    library = str(tmp_path / "lib")
+    assert mmrag("ingest", str(photos / "coffee.jpg"), "--library", library).returncode == 0
+    result = mmrag("generate", "a cup", "--ref-image", str(photos / "coffee.jpg"), "--model", "tiny-test",
+                   "--steps", "2", "--json", "--library", library)
+    assert result.returncode == 0, result.stderr
+    outputs = json.loads(result.stdout)
+    paths = [item["path"] for item in (outputs["images"] if isinstance(outputs, dict) else outputs)]
+    assert paths and all(Image.open(path).size == (64, 64) for path in paths)
