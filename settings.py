@@ -107,6 +107,7 @@ class RagSettings(_Group):
     max_tokens: int = 256
     temperature: float = 0.1
     top_k: int = Field(5, ge=1)
+    sections: bool = Field(True, description="One passage per section, the section returned as its context.")
 
 
 class GenerationSettings(_Group):

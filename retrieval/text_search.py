@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ..catalog.db import Catalog
 from ..catalog.models import OK, TEXT_SPACE, Asset, Chunk
-from . import fusion
+from . import fusion, sections
 from .filters import Filters
 from .hits import Hit
 from .search import check_k
@@ -71,7 +71,17 @@ def search_passages(
     if mode in ("bm25", "hybrid"):
         rankings["bm25"] = bm25_ranking(components, query, depth, allowed)
     ordered = fuse(rankings, fusion_method, bm25_weight) if mode == "hybrid" else _pairs(rankings[mode])
-    return fetch_hits(components.catalog, ordered[: max(2 * k, k + 20)], mode, rankings)[:k]
+    if not components.settings.rag.sections:
+        return fetch_hits(components.catalog, ordered[: max(2 * k, k + 20)], mode, rankings)[:k]
+    places = sections.chunk_places(components.catalog, [i for i, _ in ordered])
+    ordered = sections.collapse_to_sections(ordered, places)
+    hits = fetch_hits(components.catalog, ordered[: max(2 * k, k + 20)], mode, rankings)[:k]
+    contexts = sections.section_contexts(components.catalog, {h.chunk_id: places[h.chunk_id] for h in hits
+                                                              if h.chunk_id in places})
+    for hit in hits:
+        if hit.chunk_id in contexts:
+            hit.extra["context"] = contexts[hit.chunk_id]
+    return hits
 
 
 def fuse(rankings: dict[str, Ranking], method: str, bm25_weight: float | None = None) -> list[tuple[int, float]]:

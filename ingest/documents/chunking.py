@@ -33,8 +33,9 @@ def effective_chunk_size(chunk_size: int, max_seq_length: int | None) -> int:
 
 
 def embedding_text(section: str | None, text: str) -> str:
-    """What the embedder and BM25 read for a chunk: the section title (context) then the chunk itself."""
-    if section and not text.lstrip().startswith(section):
+    """What the embedder and BM25 read for a chunk: the section title (its context), then the chunk itself.
+    A title the chunk already starts with is not repeated; a bare number ("4.12") is not a title."""
+    if section and any(ch.isalpha() for ch in section) and not text.lstrip().startswith(section):
         return f"{section}\n{text}"
     return text
 
