@@ -12,15 +12,16 @@ Nothing here is process-wide: two libraries in one process share no model, index
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .catalog import IMAGE_SPACE, TEXT_SPACE, Catalog
 from .catalog.vectors import space_model
 from .errors import ModelMismatchError
-from .settings import Settings
+from .settings import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
     from .generation.base import Generator
@@ -44,13 +45,17 @@ class Components:
         text_embedder: TextEmbedder | None = None,
         indexes: IndexSet | None = None,
         check_models: bool = True,
+        follow_recorded_clip: bool = False,
     ) -> None:
         """``check_models=False`` opens a library whose recorded models differ from the configured ones (for
-        ``mmrag doctor``, which reports that); otherwise such a library raises ModelMismatchError."""
-        self.settings = settings
+        ``mmrag doctor``, which reports that); otherwise such a library raises ModelMismatchError.
+        ``follow_recorded_clip``: the CLIP model was not named (keyword or MMRAG_* variable), so the one the
+        library's image vectors were made by wins over the default and over mmrag.toml."""
         self.path: Path = settings.library
         self.path.mkdir(parents=True, exist_ok=True)
         self.catalog = catalog if catalog is not None else Catalog(settings.resolved_database_url)
+        follow = follow_recorded_clip and clip is None
+        self.settings = with_recorded_clip(settings, self.catalog) if follow else settings
         self._lock = threading.RLock()
         self._clip = clip
         self._text_embedder = text_embedder
@@ -137,8 +142,8 @@ class Components:
         if recorded and recorded != fingerprint:
             raise ModelMismatchError(
                 f"library {str(self.path)!r} holds {space} vectors made by {recorded!r}, but the configured "
-                f"model is {fingerprint!r}. Open it with the same model (its mmrag.toml records it; "
-                f"`mmrag doctor` shows both), or ingest into a new library to use the new model"
+                f"model is {fingerprint!r}. Leave out {MODEL_SOURCES[space]} (a library uses the model it was "
+                f"made with; `mmrag doctor` shows both), or ingest into a new library to use the new model"
             )
 
     def configured_clip(self) -> str:
@@ -150,6 +155,28 @@ class Components:
     def close(self) -> None:
         self.generators.release()
         self.catalog.dispose()
+
+
+MODEL_SETTINGS = ("clip_model", "clip_pretrained")
+MODEL_SOURCES = {IMAGE_SPACE: "--clip-model/--clip-pretrained and MMRAG_CLIP_MODEL/MMRAG_CLIP_PRETRAINED",
+                 TEXT_SPACE: "MMRAG_RAG__TEXT_MODEL and rag.text_model in mmrag.toml"}
+
+
+def models_pinned(overrides: Mapping[str, Any]) -> bool:
+    """Whether the CLIP model was named by a keyword (a CLI flag) or an MMRAG_* variable."""
+    return any(key in overrides or f"{ENV_PREFIX}{key.upper()}" in os.environ for key in MODEL_SETTINGS)
+
+
+def with_recorded_clip(settings: Settings, catalog: Catalog) -> Settings:
+    """``settings`` with the CLIP model the library's image vectors were made by (recorded in the catalog with
+    its first vectors), when it differs from the configured one and its settings can be told."""
+    from .models.clip import clip_fingerprint, clip_settings_of
+
+    recorded = space_model(catalog, IMAGE_SPACE)
+    if not recorded or recorded == clip_fingerprint(settings.clip_model, settings.clip_pretrained):
+        return settings
+    known = clip_settings_of(recorded)
+    return settings.override(clip_model=known[0], clip_pretrained=known[1]) if known else settings
 
 
 class GeneratorCache:

@@ -21,11 +21,11 @@ from sqlalchemy import select, update
 from .catalog import IMAGE_KINDS, IMAGE_SPACE, OK, SCHEMA_VERSION, SPACES, TEXT_SPACE, Asset, Chunk, Vector
 from .catalog.db import SCHEMA_VERSION_KEY
 from .catalog.vectors import delete_vectors, load_vectors, space_model, vector_ids
-from .components import Components
+from .components import Components, models_pinned
 from .errors import IndexCorruptError, MmragError
 from .index.files import sidecar_path
 from .library import Library
-from .settings import Settings
+from .settings import SETTINGS_FILE, Settings
 
 SAMPLE = 256  # index vectors compared with the stored ones
 SHOWN = 20  # items listed per finding
@@ -72,9 +72,10 @@ class Report:
 def open_library(library: str | os.PathLike[str] | None = None, **overrides: Any) -> Library:
     """Open a library for diagnosis, even when its models differ from the configured ones (that is a
     finding); schema and catalog errors still raise (nothing else can be read)."""
+    follow = not models_pinned(overrides)  # as a plain open does: the recorded CLIP model wins
     if library is not None:
         overrides["library"] = library
-    return Library(components=Components(Settings(**overrides), check_models=False))
+    return Library(components=Components(Settings(**overrides), check_models=False, follow_recorded_clip=follow))
 
 
 # -- diagnosis ------------------------------------------------------------------------------------------------
@@ -130,14 +131,40 @@ def _models(lib: Library, checked: dict[str, Any], _sample: int) -> list[Finding
         if recorded and configured[space] and recorded != configured[space]:
             out.append(Finding("model", "error", f"{space} vectors were made by {recorded!r} but the configured "
                                f"model is {configured[space]!r}; searches would compare different spaces",
-                               "open the library with the model its mmrag.toml records, or ingest into a new "
-                               "library to use the new model", space=space))
+                               "leave out --clip-model/--clip-pretrained and MMRAG_CLIP_MODEL/MMRAG_CLIP_PRETRAINED "
+                               "(a library uses the model it was made with), or ingest into a new library to use "
+                               "the new model", space=space))
+        if space == IMAGE_SPACE and recorded:
+            out += _settings_file_model(lib, recorded)
         models = sorted(model for name, model in pairs if name == space)
         if recorded and any(m != recorded for m in models):
             out.append(Finding("model", "error", f"{space} vectors from several models are mixed: {models}",
                                "remove the affected files with `mmrag remove` and ingest them again",
                                space=space, items=models))
     return out
+
+
+def _settings_file_model(lib: Library, recorded: str) -> list[Finding]:
+    """mmrag.toml naming another CLIP model than the one the image vectors were made by (e.g. written by a
+    first ingest that failed): harmless while the recorded model wins, but the file should tell the truth."""
+    import tomllib
+
+    from .models.clip import clip_fingerprint
+
+    path = lib.path / SETTINGS_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return [Finding("settings-model", "warning", f"{path} cannot be read: {exc}", "fix or delete the file")]
+    if "clip_model" not in data:
+        return []
+    pretrained = data.get("clip_pretrained", Settings.model_fields["clip_pretrained"].default)
+    named = clip_fingerprint(str(data["clip_model"]), pretrained)
+    if named == recorded:
+        return []
+    return [Finding("settings-model", "warning", f"{path} names the CLIP model {named!r}, but the image vectors "
+                    f"were made by {recorded!r}", "`mmrag doctor --fix` writes the recorded model into it", True,
+                    items=[named, recorded], space=IMAGE_SPACE)]
 
 
 def _text_fingerprint(lib: Library) -> str | None:
@@ -372,6 +399,24 @@ def _fix_thumbnails(lib: Library, finding: Finding, spaces: set[str], _prune: bo
     return [f"made {made} of {len(finding.items)} missing thumbnails"]
 
 
+def _fix_settings_model(lib: Library, finding: Finding, spaces: set[str], _prune: bool) -> list[str]:
+    import tomllib
+
+    import tomli_w
+
+    from .models.clip import clip_settings_of
+
+    known = clip_settings_of(finding.items[1])
+    if known is None:
+        return []
+    path = lib.path / SETTINGS_FILE
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data["clip_model"] = known[0]
+    data["clip_pretrained"] = known[1] if known[1] is not None else "none"  # "none": no pretrained weights
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return [f"wrote the recorded CLIP model {finding.items[1]!r} into {path}"]
+
+
 def _fix_temp_files(lib: Library, finding: Finding, spaces: set[str], _prune: bool) -> list[str]:
     for path in finding.items:
         Path(path).unlink(missing_ok=True)
@@ -419,6 +464,7 @@ PLANS = {
     "missing-file": "remove {n} items whose files are gone from the catalog (your files are not touched)",
     "thumbnail": "make {n} thumbnails again from the files",
     "temp-file": "delete {n} temporary files left by an interrupted writer",
+    "settings-model": "write the CLIP model the image vectors were made by into mmrag.toml",
 }
 
 
@@ -429,6 +475,7 @@ FIXERS: dict[str, Callable[[Library, Finding, set[str], bool], list[str]]] = {
     "missing-file": _fix_missing_files,
     "thumbnail": _fix_thumbnails,
     "temp-file": _fix_temp_files,
+    "settings-model": _fix_settings_model,
 }
 
 

@@ -22,7 +22,8 @@ import numpy as np
 from sqlalchemy import select
 
 from .catalog import SPACES, TEXT_SPACE, Asset, Catalog, Tag, space_of
-from .components import Components
+from .catalog.vectors import space_model
+from .components import Components, models_pinned
 from .errors import LibraryLockedError
 from .ingest.report import IngestReport
 from .retrieval import search as vector_search
@@ -67,8 +68,9 @@ class Library:
         fields (validated: an unknown key or a bad value raises ValueError); ``clip`` / ``text_embedder``:
         models to use instead of loading the configured ones; ``components``: everything, already built."""
         if components is None:
+            follow = not isinstance(library, Settings) and not models_pinned(overrides)  # the recorded model wins
             settings = _settings(library, overrides)
-            components = Components(settings, clip=clip, text_embedder=text_embedder)
+            components = Components(settings, clip=clip, text_embedder=text_embedder, follow_recorded_clip=follow)
         elif library is not None or overrides or clip is not None or text_embedder is not None:
             raise ValueError("give either components or a library with settings and models, not both")
         self.components = components
@@ -148,9 +150,11 @@ class Library:
         if not roots:
             raise ValueError("ingest needs at least one folder or file")
         with self.writing():
-            if not (self.path / SETTINGS_FILE).exists():
-                self.settings.save()  # later opens use the same models without flags
-            return Ingestor(self.components, progress).run(roots)
+            try:
+                return Ingestor(self.components, progress).run(roots)
+            finally:  # models are recorded with their first vectors: a failed first ingest records nothing
+                if not (self.path / SETTINGS_FILE).exists() and any(space_model(self.catalog, s) for s in SPACES):
+                    self.settings.save()
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> int:
         """Drop assets (files or whole folders) from the library; the files on disk are not touched."""

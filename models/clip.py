@@ -71,6 +71,16 @@ def clip_fingerprint(name: str, pretrained: str | None) -> str:
     return f"open_clip:{name}:{tag}"
 
 
+def clip_settings_of(fingerprint: str) -> tuple[str, str | None] | None:
+    """The (clip_model, clip_pretrained) settings whose fingerprint is ``fingerprint``; None if it cannot be
+    told (a library then keeps needing the model named explicitly)."""
+    if not fingerprint.startswith("open_clip:"):
+        return None
+    name, _, tag = fingerprint.removeprefix("open_clip:").rpartition(":")
+    pretrained = None if tag in ("none", "seed0") else tag
+    return (name, pretrained) if name and clip_fingerprint(name, pretrained) == fingerprint else None
+
+
 class OpenClipEmbedder:
     """CLIP through open_clip. Build with :meth:`load`."""
 

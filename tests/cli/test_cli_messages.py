@@ -64,13 +64,15 @@ def test_failed_first_ingest_records_no_model_and_the_recorded_model_wins(cli, t
 def test_doctor_fixes_a_settings_file_that_names_another_model(cli, library: Path) -> None:
     toml = library / "mmrag.toml"
     toml.write_text(toml.read_text().replace('clip_model = "tiny-test"', 'clip_model = "ViT-B-32"'))
-    broken = cli("search", "x", "--library", str(library), ok=False)
-    assert "tiny-test" in broken.output and "mmrag doctor --fix" in broken.output
-    report = cli("doctor", "--library", str(library), ok=False)
-    assert "mmrag.toml" in report.output
+    assert _toml(library)["clip_model"] == "ViT-B-32"  # as a failed first ingest used to leave it
+    cli("search", "x", "--library", str(library))  # the model the vectors were made by wins
+    report = cli("doctor", "--library", str(library))
+    assert "mmrag.toml names the CLIP model" in " ".join(report.output.split()) and "--fix" in report.output
     cli("doctor", "--fix", "--library", str(library))
     assert _toml(library)["clip_model"] == "tiny-test"
-    cli("search", "x", "--library", str(library))
+    assert "settings-model" not in cli("doctor", "--library", str(library)).output
+    pinned = cli("search", "x", "--library", str(library), "--clip-model", "ViT-B-32", ok=False)
+    assert "tiny-test" in pinned.output and "Leave out --clip-model" in " ".join(pinned.output.split())
 
 
 def _toml(library: Path) -> dict:
