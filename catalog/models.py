@@ -148,6 +148,29 @@ class Asset(Base):
     )
 
 
+class ImageFeatures(Base):
+    """Duplicate signature of an image asset (see ``catalog.features``), computed from content ``sha256``.
+
+    A row whose ``sha256`` or ``version`` differs from the asset's content / the current signature version is
+    stale and is recomputed when duplicates are next looked for (so are missing rows of older libraries).
+    """
+
+    __tablename__ = "image_features"
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    pixel_sha: Mapped[str] = mapped_column(String(64), index=True)
+    phashes: Mapped[bytes] = mapped_column(LargeBinary)  # 8 x 8 bytes
+    small_width: Mapped[int] = mapped_column(Integer)
+    small_height: Mapped[int] = mapped_column(Integer)
+    small: Mapped[bytes] = mapped_column(LargeBinary)  # RGB bytes
+    colour: Mapped[bytes] = mapped_column(LargeBinary)  # 6 float32
+    analysis_width: Mapped[int] = mapped_column(Integer)
+    analysis_height: Mapped[int] = mapped_column(Integer)
+    keypoints: Mapped[bytes] = mapped_column(LargeBinary)  # n x 2 float32
+    descriptors: Mapped[bytes] = mapped_column(LargeBinary)  # n x 32 bytes
+
+
 class OcrText(Base):
     """Text read in an image asset by OCR (``models.ocr_base``): one row per image that was read, with an
     empty ``text`` when none was found, so ``has_text`` is known and the image is not read again.

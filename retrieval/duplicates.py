@@ -1,117 +1,112 @@
-"""Near-duplicate groups: perceptual-hash candidates, confirmed by embedding similarity.
+"""Near-duplicate groups of a library's images: the cascade of ``dedup_groups`` over the catalog.
 
-Two images are near-duplicates when their 64-bit pHash values differ in at most ``max_hash_distance`` bits
-(default 10: survives re-encoding, resizing, small crops and colour edits; unrelated photos are ~32 apart)
-AND their CLIP vectors have cosine similarity ≥ ``min_similarity`` (default 0.90), which rejects the
-rare hash collisions between different pictures of similar structure. Groups are connected components of
-the confirmed pairs; ``similarity`` reports the lowest confirmed pair in the group.
+Signatures (``catalog.features``) are computed at ingest. Images of older libraries, or whose signature was
+computed by an older version, get theirs here, once, from the file (or, when the file is gone, from its
+thumbnail), and it is stored: the first run on an old library is slower, later runs are not.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 from sqlalchemy import select
 
-from ..catalog import IMAGE_SPACE, OK, Asset, Catalog
+from ..catalog import IMAGE_KINDS, IMAGE_SPACE, OK, Asset, Catalog
+from ..catalog.features import ImageSignature, load_signatures, put_signature
 from ..catalog.vectors import load_vectors
+from .dedup_groups import DEFAULT_MIN_CONFIDENCE, DupItem, group_duplicates
 from .filters import Filters
 from .hits import DuplicateGroup
 
-DEFAULT_MAX_HASH_DISTANCE = 10
-DEFAULT_MIN_SIMILARITY = 0.90
+log = logging.getLogger(__name__)
+BACKFILL_BATCH = 200
 
 
 def find_duplicates(
     catalog: Catalog,
     *,
-    max_hash_distance: int = DEFAULT_MAX_HASH_DISTANCE,
-    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     filters: Filters | None = None,
+    library: Path | None = None,
+    max_pixels: int = 89_478_485,
 ) -> list[DuplicateGroup]:
-    if not 0 <= max_hash_distance <= 64:
-        raise ValueError(f"max_hash_distance must be between 0 and 64 bits, got {max_hash_distance}")
-    if not -1.0 <= min_similarity <= 1.0:
-        raise ValueError(f"min_similarity must be a cosine in [-1, 1], got {min_similarity}")
-    ids, paths, hashes = _hashed_images(catalog, filters or Filters())
-    if len(ids) < 2:
+    """Groups of copies of the same picture among the library's images (see ``dedup_groups``).
+
+    ``library`` (the library folder) lets images whose file is gone be read from their thumbnail.
+    """
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be between 0 and 1, got {min_confidence}")
+    rows = _image_rows(catalog, filters or Filters())
+    signatures = _signatures(catalog, rows, library, max_pixels)
+    items = [
+        DupItem(r.id, r.path, r.sha256, signatures[r.id], r.width or 0, r.height or 0, r.size, r.format, r.taken_at)
+        for r in rows if r.id in signatures
+    ]
+    if len(items) < 2:
         return []
-    pairs = _hash_pairs(hashes, max_hash_distance)
-    if not len(pairs):
-        return []
-    found_ids, vectors = load_vectors(catalog, IMAGE_SPACE, [int(i) for i in ids])
-    row = {int(i): n for n, i in enumerate(found_ids)}
-    groups = _UnionFind()
-    for a, b, distance in pairs:
-        ia, ib = int(ids[a]), int(ids[b])
-        if ia not in row or ib not in row:
-            continue
-        similarity = float(vectors[row[ia]] @ vectors[row[ib]])
-        if similarity >= min_similarity:
-            groups.union(a, b, similarity, distance)
-    return groups.groups(ids, paths)
+    return group_duplicates(items, vectors=_vectors(catalog, [item.id for item in items]),
+                            min_confidence=min_confidence)
 
 
-def _hashed_images(catalog: Catalog, filters: Filters) -> tuple[np.ndarray, list[str], np.ndarray]:
-    conditions = filters.conditions() + [Asset.phash.is_not(None), Asset.status == OK]
+def _image_rows(catalog: Catalog, filters: Filters) -> list:  # type: ignore[type-arg]
+    conditions = filters.conditions() + [Asset.status == OK, Asset.kind.in_(IMAGE_KINDS), Asset.sha256.is_not(None)]
     with catalog.session() as session:
-        rows = session.execute(select(Asset.id, Asset.path, Asset.phash).where(*conditions).order_by(Asset.id)).all()
-    ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-    packed = b"".join(bytes.fromhex(r[2].rjust(16, "0")) for r in rows)
-    hashes = np.frombuffer(packed, dtype=np.uint8).reshape(-1, 8)
-    return ids, [r[1] for r in rows], hashes
+        return list(session.execute(
+            select(Asset.id, Asset.path, Asset.sha256, Asset.width, Asset.height, Asset.size, Asset.format,
+                   Asset.taken_at).where(*conditions).order_by(Asset.id)
+        ).all())
 
 
-def _hash_pairs(hashes: np.ndarray, radius: int) -> list[tuple[int, int, int]]:
-    """All pairs within a Hamming radius, by FAISS binary range search (i < j)."""
-    from ..index.spec import faiss
+def _signatures(catalog: Catalog, rows: list, library: Path | None,  # type: ignore[type-arg]
+                max_pixels: int) -> dict[int, ImageSignature]:
+    """Stored signatures that match the asset's content; missing or stale ones computed and stored."""
+    with catalog.session() as session:
+        stored = load_signatures(session, [r.id for r in rows])
+    found = {r.id: stored[r.id][1] for r in rows if r.id in stored and stored[r.id][0] == r.sha256}
+    by_sha = {r.sha256: found[r.id] for r in rows if r.id in found}
+    missing = [r for r in rows if r.id not in found]
+    for start in range(0, len(missing), BACKFILL_BATCH):
+        computed: list[tuple[int, str, ImageSignature]] = []
+        for row in missing[start : start + BACKFILL_BATCH]:
+            signature = by_sha.get(row.sha256) or _compute(row.path, row.sha256, library, max_pixels)
+            if signature is not None:
+                by_sha[row.sha256] = found[row.id] = signature
+                computed.append((row.id, row.sha256, signature))
+        with catalog.session() as session:
+            for asset_id, sha, signature in computed:
+                put_signature(session, asset_id, sha, signature)
+            session.commit()
+    return found
 
-    index = faiss.IndexBinaryFlat(64)
-    index.add(hashes)
-    limits, distances, labels = index.range_search(hashes, radius + 1)  # radius is exclusive in faiss
-    pairs = []
-    for query in range(len(hashes)):
-        for pos in range(limits[query], limits[query + 1]):
-            other = int(labels[pos])
-            if other > query:
-                pairs.append((query, other, int(distances[pos])))
-    return pairs
+
+def _compute(path: str, sha256: str, library: Path | None, max_pixels: int) -> ImageSignature | None:
+    """The signature of one image from its file, if it still has the content the catalog knows, else from
+    its thumbnail; None (and a log line) when neither can be read: that image is left out."""
+    from ..errors import InputError
+    from ..ingest.hashes import compute_signature
+    from ..ingest.images import open_image, sha256_bytes, thumbnail_path
+
+    sources = [Path(path)] + ([thumbnail_path(library, sha256)] if library is not None else [])
+    for source in sources:
+        try:
+            data = source.read_bytes()
+            if source == Path(path) and sha256_bytes(data) != sha256:
+                continue  # changed since ingest: the thumbnail shows the content the catalog knows
+            return compute_signature(open_image(data, str(source), max_pixels).rgb)
+        except (OSError, InputError) as exc:
+            log.info("duplicates: cannot read %s: %s", source, exc)
+    return None
 
 
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[int, int] = {}
-        self.min_similarity: dict[int, float] = {}
-        self.max_distance: dict[int, int] = {}
-
-    def find(self, x: int) -> int:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: int, b: int, similarity: float, distance: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        root = min(ra, rb)
-        other = max(ra, rb)
-        similarity = min(similarity, self.min_similarity.pop(other, 1.0), self.min_similarity.get(root, 1.0))
-        distance = max(distance, self.max_distance.pop(other, 0), self.max_distance.get(root, 0))
-        self.parent[other] = root
-        self.min_similarity[root] = similarity
-        self.max_distance[root] = distance
-
-    def groups(self, ids: np.ndarray, paths: list[str]) -> list[DuplicateGroup]:
-        members: dict[int, list[int]] = {}
-        for node in self.parent:
-            members.setdefault(self.find(node), []).append(node)
-        result = [
-            DuplicateGroup(
-                ids=[int(ids[n]) for n in sorted(nodes)],
-                paths=[paths[n] for n in sorted(nodes)],
-                similarity=round(self.min_similarity.get(root, 1.0), 4),
-                max_hash_distance=self.max_distance.get(root, 0),
-            )
-            for root, nodes in members.items()
-            if len(nodes) > 1
-        ]
-        return sorted(result, key=lambda g: (-len(g.ids), g.ids[0]))
+def _vectors(catalog: Catalog, ids: list[int]) -> np.ndarray | None:
+    """Embedding rows aligned with ``ids`` (zeros where an image has none), or None without any."""
+    found_ids, vectors = load_vectors(catalog, IMAGE_SPACE, ids)
+    if not len(found_ids):
+        return None
+    out = np.zeros((len(ids), vectors.shape[1]), np.float32)
+    position = {asset_id: n for n, asset_id in enumerate(ids)}
+    for row, asset_id in enumerate(found_ids.tolist()):
+        out[position[asset_id]] = vectors[row]
+    return out

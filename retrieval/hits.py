@@ -27,13 +27,34 @@ class Hit:
 
 
 @dataclass
+class DuplicatePair:
+    """Two images found to be the same picture: ``label`` says how they relate (``retrieval.dedup_verify``
+    LABELS: exact bytes, same pixels, resized/re-encoded, edited, crop, rotation, mirror)."""
+
+    a: int  # asset id
+    b: int
+    label: str
+    confidence: float  # 0.5 at the documented thresholds, 1.0 for certain
+
+
+@dataclass
 class DuplicateGroup:
-    """Near-duplicate images: ``ids``/``paths`` in the same order; ``similarity`` is the lowest pairwise cosine."""
+    """Copies of one picture: ``ids``/``paths`` in the same order, the best original first (``best_id``);
+    ``pairs`` are the verified pairs that joined the group; ``confidence`` is the lowest of theirs."""
 
     ids: list[int]
     paths: list[str]
-    similarity: float
-    max_hash_distance: int
+    best_id: int
+    confidence: float
+    pairs: list[DuplicatePair] = field(default_factory=list)
+
+    @property
+    def best_path(self) -> str:
+        return self.paths[self.ids.index(self.best_id)]
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({pair.label for pair in self.pairs})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "best_path": self.best_path, "labels": self.labels}

@@ -145,8 +145,7 @@ def test_duplicates_group_edited_copies_only(photos: Path, make_library) -> None
     assert len(groups) == 1
     names = {Path(p).name for p in groups[0].paths}
     assert names == {"astronaut.jpg", "astronaut-small.jpg", "astronaut-bright.jpg", "astronaut-recompressed.jpg"}
-    assert groups[0].similarity >= 0.90 and groups[0].max_hash_distance <= 10
-    assert lib.duplicates(max_hash_distance=0, min_similarity=0.999) == [] or all(
-        g.max_hash_distance == 0 for g in lib.duplicates(max_hash_distance=0, min_similarity=0.999))
-    with pytest.raises(ValueError, match="max_hash_distance"):
-        lib.duplicates(max_hash_distance=65)
+    assert groups[0].confidence >= 0.5 and Path(groups[0].best_path).name == "astronaut.jpg"
+    assert lib.duplicates(min_confidence=1.0) == []
+    with pytest.raises(ValueError, match="min_confidence"):
+        lib.duplicates(min_confidence=1.5)

@@ -1,5 +1,5 @@
-"""Duplicates page: groups of near-duplicate images (perceptual hash, confirmed by CLIP similarity), each
-group's images side by side.
+"""Duplicates page: groups of copies of one picture side by side, the best original first ("keep"), each
+other copy with how it relates (resized, edited, crop, rotation, mirror, ...) and the pair's confidence.
 
 Run by Streamlit as a page script (``__name__ == "__main__"``), importable as a module for its functions.
 """
@@ -25,25 +25,23 @@ def render() -> None:
     lib = state.library()
     st.title("Duplicates")
     with st.form("dup.form", border=False):
-        hash_col, sim_col, folder_col = st.columns(3)
-        distance = hash_col.slider("Max hash distance (bits)", 0, 32, 10, key="dup.distance",
-                                   help="How different the perceptual hashes may be (0 = identical).")
-        similarity = sim_col.slider("Min similarity", 0.5, 1.0, 0.9, 0.01, key="dup.similarity",
-                                    help="Lowest CLIP cosine similarity within a group.")
+        conf_col, folder_col = st.columns(2)
+        confidence = conf_col.slider("Min confidence", 0.0, 1.0, 0.5, 0.05, key="dup.confidence",
+                                     help="0.5 = the documented thresholds; 1.0 = exact copies only.")
         folder = folder_col.text_input("Folder", key="dup.folder", placeholder="any")
         submitted = st.form_submit_button("Find duplicates", type="primary", icon=":material/content_copy:")
     if submitted:
-        find(lib, distance, similarity, folder)
+        find(lib, confidence, folder)
     groups = st.session_state.get(GROUPS)
     if groups is not None:
         show_groups(lib, groups)
 
 
-def find(lib: Library, distance: int, similarity: float, folder: str | None) -> None:
+def find(lib: Library, confidence: float, folder: str | None) -> None:
     filters = {"folder": folder.strip()} if folder and folder.strip() else None
     try:
         with st.spinner("Comparing images…"):
-            st.session_state[GROUPS] = lib.duplicates(int(distance), float(similarity), filters=filters)
+            st.session_state[GROUPS] = lib.duplicates(float(confidence), filters=filters)
     except Exception as exc:  # noqa: BLE001 - shown on the page
         st.error(f"Finding duplicates failed: {exc}", icon=":material/error:")
 
@@ -62,14 +60,25 @@ def show_groups(lib: Library, groups: list[DuplicateGroup]) -> None:
 def show_group(lib: Library, number: int, group: DuplicateGroup,
                facts: dict[int, tuple[str | None, int | None, str]]) -> None:
     with st.container(border=True, key=f"dup.group.{number}"):
-        st.markdown(f"**Group {number}** · {len(group.ids)} images · similarity ≥ {group.similarity:.3f} · "
-                    f"hash distance ≤ {group.max_hash_distance}")
+        st.markdown(f"**Group {number}** · {len(group.ids)} images · {', '.join(group.labels)} · "
+                    f"confidence ≥ {group.confidence:.2f}")
+        relation = _relations(group)
         members = list(zip(group.ids, group.paths, strict=True))
         for (asset_id, path), column in zip(members, st.columns(max(len(members), 4)), strict=False):
             sha, size, dims = facts.get(asset_id, (None, None, ""))
             with column:
                 show_image(image_source(lib.path, path, sha), f"#{asset_id} · {Path(path).name}")
-                st.caption(f"{human_size(size)} {dims}")
+                st.caption(f"{relation.get(asset_id, '')} · {human_size(size)} {dims}")
+                st.caption(path)
+
+
+def _relations(group: DuplicateGroup) -> dict[int, str]:
+    """What to say under each image: "keep (best original)", or its pair's label and confidence."""
+    said = {group.best_id: "**keep** (best original)"}
+    for pair in group.pairs:
+        for asset_id in (pair.b, pair.a):
+            said.setdefault(asset_id, f"{pair.label} ({pair.confidence:.2f})")
+    return said
 
 
 def _asset_facts(lib: Library, ids: list[int]) -> dict[int, tuple[str | None, int | None, str]]:

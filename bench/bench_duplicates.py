@@ -1,0 +1,210 @@
+"""Near-duplicate benchmark: quality on a labelled set, against a pHash-only baseline, and time at scale.
+
+Quality (``--data``, built by bench/dup_eval/build_set.py when missing): signatures are computed from the
+files as ingest does; the cascade (retrieval.dedup_groups) and the baseline (pHash within 10 bits, grouped
+transitively: the old candidate step, with no confirmation) run on the same images. Pairwise precision /
+recall / F1 count every pair of images put in one group; per edit, recall of (original, edited copy) pairs
+(icons: pairs of the smaller size with any other size). "look-alike groups": groups mixing two different
+pictures.
+
+Scale (``--scale N``): N synthetic images (random hashes, small copies, ORB descriptors; 10 % near copies)
+through the whole cascade, timed per stage.
+
+    python bench/bench_duplicates.py --data /tmp/dup_eval --scale 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from mmrag.catalog.features import ImageSignature  # noqa: E402
+from mmrag.retrieval import dedup_candidates, dedup_groups  # noqa: E402
+from mmrag.retrieval.dedup_groups import DupItem, group_duplicates  # noqa: E402
+from mmrag.retrieval.dedup_verify import verify_pair  # noqa: E402
+
+BASELINE_RADIUS = 10
+
+
+def load_items(root: Path, kind: str) -> tuple[list[DupItem], dict[str, dict[str, str]], list[float]]:
+    from mmrag.ingest.hashes import compute_signature
+    from mmrag.ingest.images import open_image, sha256_bytes
+
+    labels = json.loads((root / "labels.json").read_text())
+    items, seconds = [], []
+    for name in sorted(f for f, label in labels.items() if label["set"] == kind):
+        raw = (root / name).read_bytes()
+        decoded = open_image(raw, name, 10**9, 256)
+        start = time.perf_counter()
+        signature = compute_signature(decoded.rgb)
+        seconds.append(time.perf_counter() - start)
+        items.append(DupItem(len(items), name, sha256_bytes(raw), signature, decoded.width, decoded.height,
+                             len(raw), decoded.format))
+    return items, labels, seconds
+
+
+def baseline_groups(items: list[DupItem]) -> list[list[int]]:
+    """pHash within BASELINE_RADIUS bits (plain hashes only), connected components."""
+    import faiss
+
+    hashes = np.stack([np.frombuffer(i.signature.phashes[:8], np.uint8) for i in items])
+    index = faiss.IndexBinaryFlat(64)
+    index.add(hashes)
+    limits, _, labels = index.range_search(hashes, BASELINE_RADIUS + 1)
+    parent = list(range(len(items)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for q in range(len(items)):
+        for other in labels[limits[q]:limits[q + 1]]:
+            parent[find(int(other))] = find(q)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for n in range(len(items)):
+        groups[find(n)].append(n)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def scores(groups: list[list[int]], items: list[DupItem], labels: dict[str, dict[str, str]], kind: str) -> dict:
+    truth_of = [labels[i.path]["group"] for i in items]
+    edit_of = [labels[i.path]["edit"] for i in items]
+    predicted = {(a, b) for g in groups for a in g for b in g if a < b}
+    truth = {(a, b) for a in range(len(items)) for b in range(a + 1, len(items)) if truth_of[a] == truth_of[b]}
+    tp = len(predicted & truth)
+    precision, recall = tp / max(1, len(predicted)), tp / max(1, len(truth))
+    per_edit: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for a, b in truth:
+        edit = _edit_of_pair(edit_of[a], edit_of[b], kind)
+        if edit:
+            per_edit[edit][0] += (a, b) in predicted
+            per_edit[edit][1] += 1
+    lookalike_images = {n for n, e in enumerate(edit_of) if e == "lookalike"}
+    return {
+        "precision": round(precision, 4), "recall": round(recall, 4),
+        "f1": round(2 * precision * recall / max(1e-9, precision + recall), 4),
+        "pairs_predicted": len(predicted), "pairs_true": len(truth),
+        "lookalike_groups": sum(len({truth_of[n] for n in g}) > 1 for g in groups),
+        "lookalike_images_grouped": sum(1 for g in groups for n in g if n in lookalike_images),
+        "recall_per_edit": {e: round(found / total, 3) for e, (found, total) in sorted(per_edit.items())},
+    }
+
+
+def _edit_of_pair(a: str, b: str, kind: str) -> str | None:
+    if kind == "icons":
+        return min(a, b, key=lambda e: int(e.removesuffix("px")))
+    if "original" in (a, b):
+        return b if a == "original" else a
+    return None
+
+
+def quality(root: Path, kind: str) -> dict:
+    items, labels, seconds = load_items(root, kind)
+    start = time.perf_counter()
+    ours = group_duplicates(items)
+    elapsed = time.perf_counter() - start
+    position = {item.id: n for n, item in enumerate(items)}
+    result = {
+        "images": len(items),
+        "signature_ms_median": round(1000 * statistics.median(seconds), 1),
+        "cascade_s": round(elapsed, 2),
+        "cascade": scores([[position[i] for i in g.ids] for g in ours], items, labels, kind),
+        "phash_baseline": scores(baseline_groups(items), items, labels, kind),
+        "verification_ms": verification_cost(items),
+        "labels_found": dict(sorted(_label_counts(ours).items())),
+    }
+    return result
+
+
+def _label_counts(groups: list) -> dict[str, int]:  # type: ignore[type-arg]
+    counts: dict[str, int] = defaultdict(int)
+    for group in groups:
+        for pair in group.pairs:
+            counts[pair.label] += 1
+    return counts
+
+
+def verification_cost(items: list[DupItem], limit: int = 400) -> dict[str, float]:
+    """Median milliseconds of verify_pair over candidate pairs, by the test that ran."""
+    pairs = list(dedup_groups.candidate_pairs(items, list(range(len(items))), None).items())[:limit]
+    times: dict[str, list[float]] = defaultdict(list)
+    for (i, j), symmetry in pairs:
+        start = time.perf_counter()
+        verify_pair(items[i].signature, items[j].signature, symmetry)
+        times["hash candidates (aligned first)" if symmetry is not None else "feature candidates (geometry)"].append(
+            time.perf_counter() - start)
+    return {k: round(1000 * statistics.median(v), 2) for k, v in times.items()}
+
+
+def synthetic(n: int, seed: int = 0) -> list[DupItem]:
+    rng = np.random.default_rng(seed)
+    base = max(1, int(n * 0.9))
+    phashes = rng.integers(0, 256, (base, 8, 8), dtype=np.uint8)
+    smalls = rng.integers(0, 256, (base, 16, 16, 3), dtype=np.uint8)
+    descriptors = rng.integers(0, 256, (base, 48, 32), dtype=np.uint8)
+    keypoints = rng.uniform(0, 384, (base, 48, 2)).astype(np.float32)
+    items = []
+    for k in range(n):
+        src = k if k < base else int(rng.integers(0, base))
+        hashes = phashes[src].copy()
+        small = smalls[src]
+        if k >= base:  # a near copy: a few hash bits and pixels differ
+            hashes[0, rng.integers(0, 8, 3)] ^= np.uint8(1 << int(rng.integers(0, 8)))
+            small = np.clip(small.astype(int) + rng.integers(-3, 4, small.shape), 0, 255).astype(np.uint8)
+        signature = ImageSignature(f"px{k}", hashes.tobytes(), small, np.zeros(6, np.float32), (384, 384),
+                                   keypoints[src], descriptors[src])
+        items.append(DupItem(k, f"/synthetic/{k}.jpg", f"sha{k}", signature, 1000, 800, 200_000, "JPEG"))
+    return items
+
+
+def scale(n: int) -> dict:
+    items = synthetic(n)
+    unique = list(range(len(items)))
+    timings = {}
+    phashes = np.stack([np.frombuffer(i.signature.phashes, np.uint8).reshape(8, 8) for i in items])
+    start = time.perf_counter()
+    hash_pairs = dedup_candidates.hash_candidates(phashes)
+    timings["hash_candidates_s"] = round(time.perf_counter() - start, 2)
+    start = time.perf_counter()
+    feature_pairs = dedup_candidates.feature_candidates([i.signature.descriptors for i in items])
+    timings["feature_candidates_s"] = round(time.perf_counter() - start, 2)
+    start = time.perf_counter()
+    groups = group_duplicates(items)
+    timings["whole_cascade_s"] = round(time.perf_counter() - start, 2)
+    return {"images": n, **timings, "hash_pairs": len(hash_pairs), "feature_pairs": len(feature_pairs),
+            "groups": len(groups), "unique": len(unique)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/dup_eval"))
+    parser.add_argument("--sets", nargs="*", default=["photos", "icons"])
+    parser.add_argument("--scale", type=int, default=0, help="synthetic images for the timing part (0: skip)")
+    args = parser.parse_args()
+    report: dict = {}
+    if args.sets:
+        if not (args.data / "labels.json").exists():
+            from dup_eval.build_set import main as build  # type: ignore[import-not-found]
+
+            build(args.data)
+        for kind in args.sets:
+            report[kind] = quality(args.data, kind)
+            print(json.dumps({kind: report[kind]}, indent=1), flush=True)
+    if args.scale:
+        report["scale"] = scale(args.scale)
+        print(json.dumps({"scale": report["scale"]}, indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The duplicate cascade over in-memory items: exact hashes -> cheap candidates -> verification -> groups.
+
+1. Exact: files with the same bytes (sha256) are "exact bytes"; different files decoding to the same pixels
+   are "same pixels". One representative of each pixel content goes on.
+2. Candidates (``dedup_candidates``): perceptual hashes under the 8 symmetries, tiny-image neighbours, shared
+   ORB descriptors, and embedding neighbours when vectors are given.
+3. Verification (``dedup_verify``): aligned pixels for hash candidates, else ORB + RANSAC geometry.
+4. Groups are the connected components of pairs with confidence >= ``min_confidence``; each names its best
+   original (``best_original``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from ..catalog.features import ImageSignature
+from . import dedup_candidates as candidates
+from .dedup_verify import EXACT_BYTES, SAME_PIXELS, Verdict, verify_pair
+from .hits import DuplicateGroup, DuplicatePair
+
+DEFAULT_MIN_CONFIDENCE = 0.5
+LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP", "GIF", "PPM", "QOI"})
+
+
+@dataclass(frozen=True)
+class DupItem:
+    """One image as the cascade sees it."""
+
+    id: int
+    path: str
+    sha256: str
+    signature: ImageSignature
+    width: int
+    height: int
+    size: int  # file bytes
+    format: str | None = None
+    taken_at: datetime | None = None
+
+
+def group_duplicates(items: Sequence[DupItem], *, vectors: np.ndarray | None = None,
+                     min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[DuplicateGroup]:
+    """Groups of copies among ``items``; ``vectors`` (one L2-normalised row per item) add embedding candidates."""
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be between 0 and 1, got {min_confidence}")
+    pairs, unique = exact_pairs(items)
+    for (i, j), verdict in verified_pairs(items, unique, vectors).items():
+        if verdict.confidence >= min_confidence:
+            pairs.append(DuplicatePair(items[i].id, items[j].id, verdict.label, verdict.confidence))
+    return build_groups(items, pairs)
+
+
+def exact_pairs(items: Sequence[DupItem]) -> tuple[list[DuplicatePair], list[int]]:
+    """Pairs of identical bytes / identical pixels, and the positions of one item per distinct pixel content."""
+    pairs: list[DuplicatePair] = []
+    first_by_sha: dict[str, int] = {}
+    first_by_pixels: dict[str, int] = {}
+    unique: list[int] = []
+    for position, item in enumerate(items):
+        if item.sha256 in first_by_sha:
+            pairs.append(DuplicatePair(items[first_by_sha[item.sha256]].id, item.id, EXACT_BYTES, 1.0))
+            continue
+        first_by_sha[item.sha256] = position
+        pixels = item.signature.pixel_sha
+        if pixels in first_by_pixels:
+            pairs.append(DuplicatePair(items[first_by_pixels[pixels]].id, item.id, SAME_PIXELS, 1.0))
+            continue
+        first_by_pixels[pixels] = position
+        unique.append(position)
+    return pairs, unique
+
+
+def candidate_pairs(items: Sequence[DupItem], unique: list[int],
+                    vectors: np.ndarray | None) -> dict[tuple[int, int], int | None]:
+    """{(i, j): symmetry or None} over item positions, from every cheap signal."""
+    phashes = np.stack([np.frombuffer(items[p].signature.phashes, np.uint8).reshape(8, 8) for p in unique]) \
+        if unique else np.zeros((0, 8, 8), np.uint8)
+    found: dict[tuple[int, int], int | None] = {}
+    best_distance: dict[tuple[int, int], int] = {}
+    for (i, j), (symmetry, distance) in candidates.hash_candidates(phashes).items():
+        a, b = unique[i], unique[j]
+        key, turn = ((a, b), symmetry) if a < b else ((b, a), _inverse(symmetry))
+        if distance < best_distance.get(key, 65):
+            best_distance[key] = distance
+            found[key] = turn
+    smalls = [items[p].signature.small for p in unique]
+    for i, j in candidates.vector_candidates(candidates.tiny_vectors(smalls), candidates.TINY_NEIGHBOURS,
+                                             candidates.MIN_TINY_COSINE):
+        found.setdefault((unique[i], unique[j]), 0)
+    extra = candidates.feature_candidates([items[p].signature.descriptors for p in unique])
+    if vectors is not None and len(unique) > 1:
+        extra |= candidates.vector_candidates(vectors[unique])
+    for i, j in extra:
+        found.setdefault((unique[i], unique[j]), None)
+    return found
+
+
+def verified_pairs(items: Sequence[DupItem], unique: list[int],
+                   vectors: np.ndarray | None) -> dict[tuple[int, int], Verdict]:
+    verdicts: dict[tuple[int, int], Verdict] = {}
+    for (i, j), symmetry in candidate_pairs(items, unique, vectors).items():
+        verdict = verify_pair(items[i].signature, items[j].signature, symmetry)
+        if verdict is not None:
+            verdicts[(i, j)] = verdict
+    return verdicts
+
+
+def _inverse(symmetry: int) -> int:
+    """The symmetry that undoes ``symmetry`` (quarter turns invert; mirrors are their own inverse)."""
+    return (4 - symmetry) % 4 if symmetry < 4 else symmetry
+
+
+def best_original(members: Sequence[DupItem]) -> DupItem:
+    """The copy to keep: most pixels; then a lossless format over a lossy one; then more bytes per pixel
+    (less compressed); then the oldest (EXIF date taken, else file time); then the lowest id."""
+    def key(item: DupItem) -> tuple[int, int, float, float, int]:
+        pixels = max(1, item.width * item.height)
+        lossy = 0 if (item.format or "").upper() in LOSSLESS_FORMATS else 1
+        taken = item.taken_at.timestamp() if item.taken_at else float("inf")
+        return (-pixels, lossy, -item.size / pixels, taken, item.id)
+
+    return min(members, key=key)
+
+
+def build_groups(items: Sequence[DupItem], pairs: list[DuplicatePair]) -> list[DuplicateGroup]:
+    by_id = {item.id: item for item in items}
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for pair in pairs:
+        ra, rb = find(pair.a), find(pair.b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: dict[int, list[int]] = {}
+    for node in list(parent):
+        members.setdefault(find(node), []).append(node)
+    pairs_of: dict[int, list[DuplicatePair]] = {}
+    for pair in pairs:
+        pairs_of.setdefault(find(pair.a), []).append(pair)
+    groups = [_group([by_id[i] for i in ids], pairs_of.get(root, [])) for root, ids in members.items() if len(ids) > 1]
+    return sorted(groups, key=lambda g: (-len(g.ids), g.ids[0]))
+
+
+def _group(members: list[DupItem], pairs: list[DuplicatePair]) -> DuplicateGroup:
+    best = best_original(members)
+    ordered = [best] + sorted((m for m in members if m.id != best.id), key=lambda m: m.id)
+    return DuplicateGroup(
+        ids=[m.id for m in ordered], paths=[m.path for m in ordered], best_id=best.id,
+        confidence=min(p.confidence for p in pairs), pairs=sorted(pairs, key=lambda p: (p.a, p.b)),
+    )

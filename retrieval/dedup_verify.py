@@ -1,0 +1,237 @@
+"""Verifying a candidate pair of images: same picture (and how related) or not, with a confidence.
+
+Two tests, on the stored signatures (``catalog.features``), never on the files:
+
+1. Aligned pixels (candidates from perceptual hashes, which also tell the symmetry): the small grey copies,
+   one turned by that symmetry, are compared at ``GRID`` x ``GRID`` after normalising brightness and
+   contrast. Copies that were resized, re-encoded, colour-edited, turned grey, blurred, rotated by quarter
+   turns or mirrored correlate above ``ALIGNED_SAME`` nearly everywhere; a watermark spoils a few cells only;
+   a different picture of the same subject (the same icon's look-alike, a light/dark variant) differs in many.
+2. Geometry (everything else, e.g. crops, small rotations, borders): ORB keypoints matched with a ratio
+   test, a similarity transform (rotation, scale, shift) fitted by RANSAC; enough inliers, and the overlap of
+   the two images, warped onto each other, must correlate above ``OVERLAP_SAME`` (a different shot of the
+   same scene has consistent keypoints but does not match pixel for pixel).
+
+Confidence is 0.5 at the decision threshold and 1.0 at the "certain" value of the test's score, so
+``min_confidence`` 0.5 (the default) accepts exactly the pairs the thresholds accept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..catalog.features import ImageSignature
+
+GRID = 64  # largest aligned comparison size (pixels per side)
+MIN_GRID = 16
+FRAME_TOLERANCE = 12  # a frame's pixels are within this of the corner colour (0..255, any channel)
+ALIGNED_SAME = 0.85  # correlation of the aligned copies at the decision threshold
+ALIGNED_CERTAIN = 0.97
+DIFFERENT_PIXEL = 1.0  # mean absolute difference (standard deviations, 3x3 smoothed) of a differing pixel
+MAX_DIFFERING = 0.06  # share of differing pixels at the decision threshold (a watermark covers ~5 %)
+CERTAIN_DIFFERING = 0.01
+MIN_INLIERS = 10  # RANSAC inliers at the decision threshold
+CERTAIN_INLIERS = 40
+MIN_INLIER_RATIO = 0.25
+MIN_SPREAD = 0.1  # inliers must span this share of the image (not one logo or watermark)
+MAX_ERROR = 1.5  # median inlier error (pixels, keypoint image) at the decision threshold: another
+CERTAIN_ERROR = 0.5  # shot of the same scene (parallax) fits a similarity transform only roughly
+OVERLAP_SAME = 0.80  # correlation of the warped overlap at the decision threshold
+OVERLAP_CERTAIN = 0.95
+MAX_DIFFERING_OVERLAP = 0.10
+RATIO_TEST = 0.8
+RANSAC_PIXELS = 4.0  # reprojection error in the keypoint image (longest side 384)
+
+# Labels, from the strongest relation down.
+EXACT_BYTES = "exact bytes"
+SAME_PIXELS = "same pixels"
+RESIZED = "resized/re-encoded"
+EDITED = "edited"
+CROP = "crop"
+ROTATION = "rotation"
+MIRROR = "mirror"
+LABELS = (EXACT_BYTES, SAME_PIXELS, RESIZED, EDITED, CROP, ROTATION, MIRROR)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: str
+    confidence: float  # in [0, 1]; >= 0.5 means "the same picture" under the thresholds above
+
+
+def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None) -> Verdict | None:
+    """The verdict on a pair, or None when the tests find no relation. ``symmetry`` (index into
+    ``ingest.hashes.DIHEDRAL``) is the turn of ``a`` that made the hashes agree, when a hash found the pair."""
+    if a.pixel_sha == b.pixel_sha:
+        return Verdict(SAME_PIXELS, 1.0)
+    if symmetry is not None:
+        verdict = aligned_verdict(a, b, symmetry)
+        if verdict is not None and verdict.confidence >= 0.5:
+            return verdict
+    return geometric_verdict(a, b)
+
+
+def aligned_verdict(a: ImageSignature, b: ImageSignature, symmetry: int) -> Verdict | None:
+    correlation, differing = aligned_scores(a.small, b.small, symmetry)
+    confidence = min(_confidence(correlation, ALIGNED_SAME, ALIGNED_CERTAIN),
+                     _confidence(-differing, -MAX_DIFFERING, -CERTAIN_DIFFERING))
+    if symmetry >= 4:
+        label = MIRROR
+    elif symmetry:
+        label = ROTATION
+    elif correlation >= ALIGNED_CERTAIN and differing <= CERTAIN_DIFFERING and _same_colours(a.colour, b.colour):
+        label = RESIZED
+    else:
+        label = EDITED
+    return Verdict(label, confidence)
+
+
+def aligned_scores(small_a: np.ndarray, small_b: np.ndarray, symmetry: int) -> tuple[float, float]:
+    """(correlation, share of differing pixels) of two small RGB copies, ``small_a`` turned by ``symmetry``,
+    compared at the smaller one's size (at most ``GRID``) after normalising each channel."""
+    a, b = trim_frame(turn(small_a, symmetry)), trim_frame(small_b)
+    side = int(np.clip(min(*a.shape[:2], *b.shape[:2]), MIN_GRID, GRID))
+    fa, fb = _square(a, side), _square(b, side)
+    if _is_grey(fa) or _is_grey(fb):
+        fa, fb = fa.mean(axis=2, keepdims=True), fb.mean(axis=2, keepdims=True)
+    za, zb = _normalised_channels(fa), _normalised_channels(fb)
+    correlation = float((za * zb).mean())
+    return correlation, _differing(np.abs(za - zb).mean(axis=2))
+
+
+def turn(grey: np.ndarray, symmetry: int) -> np.ndarray:
+    """``grey`` under ``ingest.hashes.DIHEDRAL[symmetry]`` (the same turns PIL's transpose makes)."""
+    out = np.fliplr(grey) if symmetry >= 4 else grey
+    quarter = symmetry % 4
+    # PIL ROTATE_90 is counter-clockwise, like np.rot90; the mirrored slots follow PIL's TRANSVERSE,
+    # FLIP_TOP_BOTTOM and TRANSPOSE, which are the mirror followed by rotations of 90, 180 and 270 degrees.
+    return np.ascontiguousarray(np.rot90(out, quarter))
+
+
+def geometric_verdict(a: ImageSignature, b: ImageSignature) -> Verdict | None:
+    fit = fit_similarity(a, b)
+    if fit is None:
+        return None
+    matrix, inliers, ratio, error, spread = fit
+    if inliers < MIN_INLIERS // 2 or ratio < MIN_INLIER_RATIO or spread < MIN_SPREAD:
+        return None
+    overlap, differing, covered = overlap_scores(a, b, matrix)
+    confidence = min(_confidence(inliers, MIN_INLIERS, CERTAIN_INLIERS),
+                     _confidence(-error, -MAX_ERROR, -CERTAIN_ERROR),
+                     _confidence(overlap, OVERLAP_SAME, OVERLAP_CERTAIN),
+                     _confidence(-differing, -MAX_DIFFERING_OVERLAP, -CERTAIN_DIFFERING))
+    angle = abs(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+    if angle > 2.0:
+        label = ROTATION
+    elif covered < 0.9:
+        label = CROP
+    else:
+        label = EDITED
+    return Verdict(label, confidence)
+
+
+def fit_similarity(a: ImageSignature, b: ImageSignature) -> tuple[np.ndarray, int, float, float, float] | None:
+    """(2x3 matrix mapping a's keypoint image onto b's, inliers, inlier share of the matches, median inlier
+    error in pixels of the keypoint image, share of b's area the inliers span), or None."""
+    import cv2
+
+    if len(a.descriptors) < 4 or len(b.descriptors) < 4:
+        return None
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(np.ascontiguousarray(a.descriptors), np.ascontiguousarray(b.descriptors), k=2)
+    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO_TEST * m[1].distance]
+    if len(good) < 4:
+        return None
+    src = a.keypoints[[m.queryIdx for m in good]]
+    dst = b.keypoints[[m.trainIdx for m in good]]
+    matrix, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
+                                               ransacReprojThreshold=RANSAC_PIXELS, maxIters=2000)
+    if matrix is None or mask is None:
+        return None
+    inside = mask.ravel().astype(bool)
+    if not inside.any():
+        return None
+    moved = src[inside] @ matrix[:, :2].T + matrix[:, 2]
+    error = float(np.median(np.linalg.norm(moved - dst[inside], axis=1)))
+    extent = dst[inside].max(axis=0) - dst[inside].min(axis=0)
+    spread = float(extent[0] * extent[1] / (b.analysis_size[0] * b.analysis_size[1]))
+    return matrix, int(inside.sum()), float(inside.sum() / len(good)), error, spread
+
+
+def overlap_scores(a: ImageSignature, b: ImageSignature, matrix: np.ndarray) -> tuple[float, float, float]:
+    """(correlation, share of differing pixels, share of the smaller image covered) of the overlap under
+    ``matrix``, on the small copies (in colour unless one is grey)."""
+    import cv2
+
+    small_a, small_b = a.small.astype(np.float32), b.small.astype(np.float32)
+    if _is_grey(small_a) or _is_grey(small_b):
+        small_a, small_b = small_a.mean(axis=2, keepdims=True), small_b.mean(axis=2, keepdims=True)
+    warp = matrix.astype(np.float64).copy()  # small a coordinates -> small b coordinates
+    to_small_a, to_small_b = small_a.shape[1] / a.analysis_size[0], small_b.shape[1] / b.analysis_size[0]
+    warp[:, :2] *= to_small_b / to_small_a
+    warp[:, 2] *= to_small_b
+    size = (small_b.shape[1], small_b.shape[0])
+    warped = cv2.warpAffine(small_a, warp, size, flags=cv2.INTER_LINEAR).reshape(*small_b.shape[:2], -1)
+    mask = cv2.warpAffine(np.ones(small_a.shape[:2], np.uint8), warp, size, flags=cv2.INTER_NEAREST)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
+    if mask.sum() < 64:
+        return 0.0, 1.0, 0.0
+    za, zb = np.zeros_like(small_b), np.zeros_like(small_b)
+    za[mask], zb[mask] = _normalised_channels(warped[mask]), _normalised_channels(small_b[mask])
+    correlation = float((za[mask] * zb[mask]).mean())
+    differing = _differing(np.abs(za - zb).mean(axis=2), mask)
+    scale = float(np.hypot(warp[0, 0], warp[1, 0])) or 1.0
+    covered = min(mask.sum() / mask.size, mask.sum() / (scale * scale) / (small_a.shape[0] * small_a.shape[1]))
+    return correlation, differing, float(covered)
+
+
+def trim_frame(small: np.ndarray) -> np.ndarray:
+    """``small`` without a uniform frame (a border, a matte) in its corner colour, when the frame is thin:
+    a frame would otherwise dominate the comparison of two framed pictures."""
+    corner = small[0, 0].astype(np.int16)
+    content = np.abs(small.astype(np.int16) - corner).max(axis=-1) > FRAME_TOLERANCE
+    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    if not len(rows) or not len(cols):
+        return small
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if (bottom - top) * (right - left) < 0.5 * content.size or (bottom - top, right - left) == content.shape:
+        return small
+    return small[top:bottom, left:right]
+
+
+def _square(image: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(image.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA).reshape(side, side, -1)
+
+
+def _is_grey(image: np.ndarray) -> bool:
+    return bool((image.max(axis=2) - image.min(axis=2)).mean() < 6.0)
+
+
+def _normalised_channels(values: np.ndarray) -> np.ndarray:
+    """Each channel (last axis) to zero mean and unit deviation over all other axes."""
+    axes = tuple(range(values.ndim - 1))
+    return (values - values.mean(axis=axes)) / (values.std(axis=axes) + 1.0)
+
+
+def _differing(residual: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Share of pixels (within ``mask``) whose 3x3-smoothed residual exceeds DIFFERENT_PIXEL."""
+    import cv2
+
+    smooth = cv2.blur(residual.astype(np.float32), (3, 3))
+    if mask is None:
+        return float((smooth > DIFFERENT_PIXEL).mean())
+    return float((smooth[mask] > DIFFERENT_PIXEL).mean())
+
+
+def _same_colours(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.abs(a - b).max() <= 4.0)
+
+
+def _confidence(score: float, threshold: float, certain: float) -> float:
+    """0.5 at ``threshold``, 1.0 at or above ``certain``, falling linearly to 0 at twice the distance below."""
+    position = (score - threshold) / (certain - threshold)
+    return round(float(np.clip(0.5 + 0.5 * position, 0.0, 1.0)), 3)
