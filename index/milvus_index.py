@@ -14,7 +14,8 @@ Spec mapping (FAISS factory strings, so ``index_spec`` means the same on both ba
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,16 @@ import numpy as np
 
 from ..errors import IndexCorruptError, LibraryError
 from . import files
-from .base import SearchResult
+from .base import SearchResult, VectorIndex, check_search
 
 METRIC = "inner_product"
 VECTOR_FIELD = "vector"
 BATCH_ROWS = 4096  # rows per insert/query call: 4096 x 512 floats = 8 MB, under gRPC's 64 MB message cap
-FILTER_MAX_IDS = 16_384  # allowed sets up to this size are pushed down as `id in [...]`; larger ones over-fetch
+QUERY_WINDOW = 16_384  # Milvus's default cap on the rows one query or search returns (offset + limit)
+FILTER_MAX_IDS = 16_384
+# pymilvus pings every 10 s; gRPC servers by default allow one ping per 5 minutes on an idle channel and close
+# the connection ("too many pings") after two more, which Milvus Lite's server does. Ping no more often.
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}  # allowed sets up to this size are pushed down as `id in [...]`; larger ones over-fetch
 _SPECS = (
     (re.compile(r"^Flat$", re.I), lambda m: ("FLAT", {})),
     (re.compile(r"^IVF(\d+),Flat$", re.I), lambda m: ("IVF_FLAT", {"nlist": int(m[1])})),
@@ -56,7 +61,7 @@ def connect(uri: str) -> Any:
         Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
         optional_import("milvus_lite")
     try:
-        return pymilvus.MilvusClient(uri=uri)
+        return pymilvus.MilvusClient(uri=uri, grpc_options=GRPC_OPTIONS)
     except Exception as exc:  # noqa: BLE001 - pymilvus raises its own tree; the user needs the uri and reason
         raise LibraryError(f"cannot connect to Milvus at {uri!r}: {exc}") from None
 
@@ -77,6 +82,7 @@ class MilvusIndex:
         self.index_type, self.build_params = milvus_index_params(self.spec)
         self._nprobe = nprobe or (max(1, self.build_params["nlist"] // 64) if "nlist" in self.build_params else None)
         self._ef_search = ef_search or (128 if self.index_type == "HNSW" else None)
+        self.on_save: Any = None  # set by MilvusBackend: drops superseded collections after a save
 
     # -- construction ---------------------------------------------------------------------------------
     @classmethod
@@ -95,10 +101,11 @@ class MilvusIndex:
         collection = meta.get("collection")
         if meta.get("backend") != "milvus" or not collection:
             raise files.corrupt_error(Path(path), "the sidecar does not describe a Milvus collection")
-        if not client.has_collection(collection):
-            raise files.corrupt_error(Path(path), f"Milvus collection {collection!r} at {uri} is missing")
         index = cls(client, collection, int(meta["dim"]), meta["spec"], uri=uri, nprobe=meta.get("nprobe"),
                     ef_search=meta.get("ef_search"))
+        if not index._call("has_collection", collection):
+            raise files.corrupt_error(Path(path), f"Milvus collection {collection!r} at {uri} is missing")
+        index._call("load_collection", collection)  # a server restart leaves collections released
         if len(index) != meta["count"]:
             raise files.corrupt_error(Path(path), f"collection holds {len(index)} vectors, sidecar says "
                                                   f"{meta['count']}")
@@ -106,31 +113,48 @@ class MilvusIndex:
 
     def save(self, path: Path, **sidecar: object) -> dict[str, Any]:
         """Flush the collection, then write the sidecar atomically (no index bytes live in the library)."""
-        self.client.flush(self.collection)
+        self._call("flush", self.collection)
+        try:
+            previous = files.read_sidecar(Path(path)).get("collection")
+        except IndexCorruptError:
+            previous = None
         meta = {"backend": "milvus", "uri": self.uri, "collection": self.collection, "dim": self.dim,
                 "metric": METRIC, "spec": self.spec, "requested_spec": self.requested_spec,
                 "nprobe": self._nprobe, "ef_search": self._ef_search, "count": len(self), "tombstones": 0,
                 **sidecar}
         meta.setdefault("generation", 0)
-        files.write_sidecar(Path(path), meta)
-        return meta
+        written = files.write_sidecar(Path(path), meta)
+        if self.on_save is not None:
+            self.on_save(previous)
+        return written
 
     def _create_collection(self) -> None:
         from pymilvus import DataType
 
-        if self.client.has_collection(self.collection):
-            self.client.drop_collection(self.collection)
+        if self._call("has_collection", self.collection):
+            self._call("drop_collection", self.collection)
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=self.dim)
         params = self.client.prepare_index_params()
         params.add_index(field_name=VECTOR_FIELD, index_type=self.index_type, metric_type="IP",
                          params=self.build_params)
-        self.client.create_collection(self.collection, schema=schema, index_params=params)
+        self._call("create_collection", self.collection, schema=schema, index_params=params)
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A pymilvus client call; its failures become a LibraryError naming the server and the operation."""
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except (ValueError, LibraryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - MilvusException, gRPC errors: the user needs where and why
+            message = getattr(exc, "message", None) or str(exc)
+            raise LibraryError(f"Milvus at {self.uri}: {method} on collection {self.collection!r} failed: "
+                               f"{message}") from None
 
     # -- properties ----------------------------------------------------------------------------------
     def __len__(self) -> int:
-        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
+        rows = self._call("query", self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
     @property
@@ -159,23 +183,26 @@ class MilvusIndex:
         return 0  # held by the Milvus server, not by this process
 
     def ids(self) -> np.ndarray:
-        return np.sort(np.fromiter(self._iter_ids(), dtype=np.int64))
-
-    def _iter_ids(self) -> Iterator[int]:
-        iterator = self.client.query_iterator(self.collection, batch_size=BATCH_ROWS, filter="",
-                                              output_fields=["id"])
-        try:
-            while batch := iterator.next():
-                yield from (int(row["id"]) for row in batch)
-        finally:
-            iterator.close()
+        """Every id, read in id windows of at most QUERY_WINDOW rows (Milvus caps a query's result there;
+        its query iterator needs an RPC that Milvus Lite lacks)."""
+        total, found, low, width = len(self), [], 0, QUERY_WINDOW
+        while sum(map(len, found)) < total:
+            rows = self._call("query", self.collection, filter=f"id >= {low} and id < {low + width}",
+                              output_fields=["id"], limit=QUERY_WINDOW)
+            if len(rows) >= QUERY_WINDOW and width > 1:
+                width //= 2  # too dense: retry a narrower window
+                continue
+            found.append(np.fromiter((int(row["id"]) for row in rows), dtype=np.int64, count=len(rows)))
+            low += width
+            width = width * 2 if not rows else width  # sparse ids: widen over gaps
+        return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
     def contains(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         present: set[int] = set()
         for start in range(0, len(ids), BATCH_ROWS):
             part = ids[start:start + BATCH_ROWS].tolist()
-            rows = self.client.query(self.collection, filter=f"id in {part}", output_fields=["id"])
+            rows = self._call("query", self.collection, filter=f"id in {part}", output_fields=["id"])
             present.update(int(row["id"]) for row in rows)
         return np.fromiter((int(i) in present for i in ids), dtype=bool, count=len(ids))
 
@@ -195,13 +222,13 @@ class MilvusIndex:
         for start in range(0, len(ids), BATCH_ROWS):
             rows = [{"id": int(i), VECTOR_FIELD: v} for i, v in zip(ids[start:start + BATCH_ROWS],
                                                                        x[start:start + BATCH_ROWS], strict=True)]
-            self.client.insert(self.collection, rows)
+            self._call("insert", self.collection, rows)
 
     def remove(self, ids: Sequence[int] | np.ndarray) -> int:
         ids = np.unique(_as_ids(ids))
         ids = ids[self.contains(ids)]
         for start in range(0, len(ids), BATCH_ROWS):
-            self.client.delete(self.collection, ids=ids[start:start + BATCH_ROWS].tolist())
+            self._call("delete", self.collection, ids=ids[start:start + BATCH_ROWS].tolist())
         return len(ids)
 
     def clear(self) -> None:
@@ -209,14 +236,12 @@ class MilvusIndex:
 
     # -- search --------------------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> SearchResult:
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        q = _as_matrix("queries", queries, self.dim)
+        q = _as_matrix("queries", check_search(queries, k), self.dim)
         if allowed_ids is None:
             return self._search(q, int(k), "")
         allowed = np.unique(_as_ids(allowed_ids))
         if not len(allowed) or not len(q):
-            return _empty(len(q), int(k))
+            return SearchResult.empty(len(q), int(k))
         if len(allowed) <= FILTER_MAX_IDS:
             return self._search(q, int(k), f"id in {allowed.tolist()}")
         return self._over_fetch(q, int(k), allowed)
@@ -230,7 +255,7 @@ class MilvusIndex:
             params["params"]["nprobe"] = self._nprobe
         if self._ef_search:
             params["params"]["ef"] = max(self._ef_search, k)
-        hits = self.client.search(self.collection, data=list(q), limit=k, anns_field=VECTOR_FIELD,
+        hits = self._call("search", self.collection, data=list(q), limit=k, anns_field=VECTOR_FIELD,
                                   search_params=params, filter=expression, output_fields=["id"])
         for row, found in enumerate(hits):
             for col, hit in enumerate(found[:k]):
@@ -256,9 +281,48 @@ class MilvusIndex:
         return SearchResult(scores, labels)
 
 
+class MilvusBackend:
+    """``IndexBackend`` on Milvus: the index of space ``S`` of library ``L`` is collection ``mmrag_L_S_<n>``.
+
+    Every create makes a new collection (a rebuild or an upgrade never empties the one readers search); a save
+    drops the library's older collections of that space except the one the previous sidecar named, which
+    readers opened before the save may still be searching.
+    """
+
+    name = "milvus"
+
+    def __init__(self, uri: str, library_id: str) -> None:
+        self.uri = uri
+        self.library_id = library_id
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = connect(self.uri)
+        return self._client
+
+    def create(self, path: Path, dim: int, spec: str) -> VectorIndex:
+        stem = collection_name(self.library_id, Path(path).stem)
+        index = MilvusIndex.create(self.client, f"{stem}_{uuid.uuid4().hex[:12]}", dim, spec, uri=self.uri)
+        index.on_save = lambda previous: self._prune(stem, keep={index.collection, previous})
+        return index
+
+    def load(self, path: Path) -> tuple[VectorIndex, dict[str, Any]]:
+        index, meta = MilvusIndex.load(self.client, path, uri=self.uri)
+        stem = collection_name(self.library_id, Path(path).stem)
+        index.on_save = lambda previous: self._prune(stem, keep={index.collection, previous})
+        return index, meta
+
+    def _prune(self, stem: str, keep: set[str | None]) -> None:
+        for name in self.client.list_collections():
+            if name.startswith(f"{stem}_") and name not in keep:
+                self._call("drop_collection", name)
+
+
 def collection_name(library_id: str, space: str) -> str:
-    """Milvus names allow letters, digits and underscores: one collection per library and space."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", f"mmrag_{library_id}_{space}")[:255]
+    """Milvus names allow letters, digits and underscores: one name stem per library and space."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", f"mmrag_{library_id}_{space}")[:200]
 
 
 def _as_matrix(name: str, x: object, dim: int) -> np.ndarray:
@@ -283,12 +347,8 @@ def _as_ids(x: object) -> np.ndarray:
 
 
 def _empty_arrays(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.full((n, k), -np.inf, dtype=np.float32), np.full((n, k), -1, dtype=np.int64)
+    empty = SearchResult.empty(n, k)
+    return empty.scores, empty.ids
 
 
-def _empty(n: int, k: int) -> SearchResult:
-    return SearchResult(*_empty_arrays(n, k))
-
-
-__all__ = ["FILTER_MAX_IDS", "IndexCorruptError", "MilvusIndex", "collection_name", "connect",
-           "milvus_index_params"]
+__all__ = ["FILTER_MAX_IDS", "MilvusBackend", "MilvusIndex", "collection_name", "connect", "milvus_index_params"]

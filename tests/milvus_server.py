@@ -50,7 +50,7 @@ def _wait_ready(uri: str, process: subprocess.Popen[bytes], log: Path) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"milvus-lite server exited with {process.returncode}: {log.read_text()[-2000:]}")
         try:
-            MilvusClient(uri=uri, timeout=5).list_collections()
+            MilvusClient(uri=uri, timeout=5, grpc_options={"grpc.keepalive_time_ms": 300_000}).list_collections()
             return
         except Exception:  # noqa: BLE001 - not listening yet
             time.sleep(0.5)
