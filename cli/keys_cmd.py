@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from .common import JsonOption, LibraryOption, app, console, fail, out, print_json
+from .common import JsonOption, LibraryOption, app, console, fail, out, print_json, require_library
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -17,10 +18,12 @@ keys_app = typer.Typer(help="API keys for `mmrag serve` (read: search/ask/assets
 app.add_typer(keys_app, name="keys")
 
 
-def _catalog(library: object) -> Catalog:
+def _catalog(library: Path | None) -> Catalog:
+    """The library's catalog alone (no models load); a folder that is not a library is an error."""
     from ..catalog import Catalog
     from ..settings import Settings
 
+    require_library(library)
     settings = Settings(**({"library": library} if library is not None else {}))
     return Catalog(settings.resolved_database_url)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .common import LibraryOption, app, console, fail
+from .common import LibraryOption, app, console, fail, require_library
 
 SERVE_MODULES = ("fastapi", "uvicorn", "multipart", "python_multipart", "prometheus_client", "starlette")
 
@@ -24,6 +24,7 @@ def serve(
     from ..settings import Settings
 
     try:
+        require_library(library)
         settings = Settings(**({"library": library} if library is not None else {}))
         host = host or settings.serve.host
         port = settings.serve.port if port is None else port

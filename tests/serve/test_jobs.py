@@ -12,6 +12,7 @@ import pytest
 from conftest import Served, open_library, wait_job
 
 pytestmark = pytest.mark.integration
+TIMEOUT = 120  # seconds; a busy machine can take a while
 
 
 def test_ingest_job_while_eight_clients_search(served: Served) -> None:
@@ -111,5 +112,5 @@ def test_server_picks_up_what_another_writer_ingested(served: Served, tiny_clip:
 
 
 def test_unknown_job_is_404(served: Served) -> None:
-    response = httpx.get(served.url + "/jobs/does-not-exist")
+    response = httpx.get(served.url + "/jobs/does-not-exist", timeout=TIMEOUT)
     assert response.status_code == 404 and "no job" in response.json()["error"]

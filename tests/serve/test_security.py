@@ -16,11 +16,13 @@ from conftest import open_library, start_server
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from mmrag.catalog import Catalog
 from mmrag.cli import app
 from mmrag.serve.keys import add_key, find_key, revoke_key
 from mmrag.serve.server import BindRefusedError, check_binding
 
 pytestmark = pytest.mark.integration
+TIMEOUT = 120  # seconds; a busy machine can take a while
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +45,10 @@ def guarded(tmp_path_factory: pytest.TempPathFactory, sample_photos: Path, tiny_
 
 def test_no_key_or_a_wrong_key_is_401(guarded: tuple[str, Any, dict[str, str]]) -> None:
     url, _lib, keys = guarded
-    assert httpx.get(url + "/health").status_code == 200  # probes need no key
+    assert httpx.get(url + "/health", timeout=TIMEOUT).status_code == 200  # probes need no key
     for headers in ({}, {"Authorization": "Bearer mmrag_wrong"}, {"X-API-Key": keys["read"] + "x"},
                     {"Authorization": "Basic dXNlcjpwYXNz"}):
-        response = httpx.get(url + "/search", params={"text": "rocket"}, headers=headers)
+        response = httpx.get(url + "/search", params={"text": "rocket"}, headers=headers, timeout=TIMEOUT)
         assert response.status_code == 401, headers
         assert response.json()["error"] and response.headers["www-authenticate"] == "Bearer"
 
@@ -54,26 +56,27 @@ def test_no_key_or_a_wrong_key_is_401(guarded: tuple[str, Any, dict[str, str]]) 
 def test_read_key_reads_but_cannot_write(guarded: tuple[str, Any, dict[str, str]]) -> None:
     url, lib, keys = guarded
     read = {"Authorization": f"Bearer {keys['read']}"}
-    assert httpx.get(url + "/search", params={"text": "rocket"}, headers=read).status_code == 200
-    assert httpx.get(url + "/status", headers={"X-API-Key": keys["read"]}).status_code == 200
+    assert httpx.get(url + "/search", params={"text": "rocket"}, headers=read, timeout=TIMEOUT).status_code == 200
+    assert httpx.get(url + "/status", headers={"X-API-Key": keys["read"]}, timeout=TIMEOUT).status_code == 200
     for method, path, body in (("POST", "/ingest", {"paths": ["/tmp"]}), ("POST", "/generate", {"prompt": "x"}),
                                ("POST", "/assets/1/tags", {"add": ["a"]}), ("DELETE", "/assets/1", None)):
-        response = httpx.request(method, url + path, json=body, headers=read)
+        response = httpx.request(method, url + path, json=body, headers=read, timeout=TIMEOUT)
         assert response.status_code == 403, (path, response.text)
         assert "needs the 'write' scope" in response.json()["error"]
     write = {"Authorization": f"Bearer {keys['write']}"}
-    tagged = httpx.post(url + "/assets/1/tags", json={"add": ["space"]}, headers=write)
+    tagged = httpx.post(url + "/assets/1/tags", json={"add": ["space"]}, headers=write, timeout=TIMEOUT)
     assert tagged.status_code == 200 and tagged.json()["tags"] == ["space"]
-    assert httpx.get(url + "/search", params={"text": "x", "tag": "space"}, headers=write).json()[0]["id"] == 1
+    tagged_only = httpx.get(url + "/search", params={"text": "x", "tag": "space"}, headers=write, timeout=TIMEOUT)
+    assert [hit["id"] for hit in tagged_only.json()] == [1]
 
 
 def test_revoked_key_is_refused_at_once(guarded: tuple[str, Any, dict[str, str]]) -> None:
     url, lib, _keys = guarded
     secret, _info = add_key(lib.catalog, "short-lived", "read")
     headers = {"Authorization": f"Bearer {secret}"}
-    assert httpx.get(url + "/status", headers=headers).status_code == 200
+    assert httpx.get(url + "/status", headers=headers, timeout=TIMEOUT).status_code == 200
     revoke_key(lib.catalog, "short-lived")
-    assert httpx.get(url + "/status", headers=headers).status_code == 401
+    assert httpx.get(url + "/status", headers=headers, timeout=TIMEOUT).status_code == 401
 
 
 def test_keys_are_stored_hashed(guarded: tuple[str, Any, dict[str, str]]) -> None:
@@ -89,6 +92,9 @@ def test_keys_cli_add_list_revoke(tmp_path: Path) -> None:
 
     runner = CliRunner()
     library = ["--library", str(tmp_path / "lib")]
+    not_yet = runner.invoke(app, ["keys", "add", "ci", *library])
+    assert not_yet.exit_code == 1 and "is not an mmrag library" in not_yet.output
+    Catalog(f"sqlite:///{tmp_path / 'lib' / 'catalog.sqlite'}").dispose()
     made = runner.invoke(app, ["keys", "add", "ci", "--scope", "write", "--json", *library])
     assert made.exit_code == 0, made.output
     secret = json.loads(made.stdout)["key"]
@@ -113,6 +119,7 @@ def test_binding_beyond_loopback_needs_keys() -> None:
 
 
 def test_serve_on_all_interfaces_without_keys_refuses_to_start(tmp_path: Path) -> None:
+    Catalog(f"sqlite:///{tmp_path / 'lib' / 'catalog.sqlite'}").dispose()
     env = {**os.environ, "MMRAG_CLIP_MODEL": "tiny-test", "MMRAG_DEVICE": "cpu", "HF_HUB_OFFLINE": "1"}
     result = subprocess.run([sys.executable, "-m", "mmrag", "serve", "--library", str(tmp_path / "lib"),
                              "--host", "0.0.0.0", "--port", "0"], env=env, capture_output=True, text=True,
