@@ -39,8 +39,10 @@ def generate(
     steps: Annotated[int | None, typer.Option("--steps", help="Inference steps (default: settings).")] = None,
     strength: Annotated[float | None, typer.Option("--strength", help="img2img: how much to change (0–1].")] = None,
     guidance: Annotated[float | None, typer.Option("--guidance", help="Classifier-free guidance scale.")] = None,
-    width: Annotated[int, typer.Option("--width", help="Output width (multiple of 8).")] = Request.width,
-    height: Annotated[int, typer.Option("--height", help="Output height (multiple of 8).")] = Request.height,
+    width: Annotated[int | None, typer.Option("--width", help="Output width, a multiple of 8 (default: 512; "
+                                              "64 for --model tiny-test).")] = None,
+    height: Annotated[int | None, typer.Option("--height", help="Output height, a multiple of 8 (default: 512; "
+                                               "64 for --model tiny-test).")] = None,
     negative: Annotated[str | None, typer.Option("--negative", help="Negative prompt.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="HF id, diffusers folder, .safetensors/.ckpt "
                                               "file, or tiny-test (random weights: noise).")] = None,
