@@ -43,6 +43,14 @@ def test_missing_faiss_names_the_extra(tmp_path: Path, photos: Path) -> None:
     assert "pip install 'mmrag[cpu]'" in line and "'mmrag[gpu]'" in line
 
 
+def test_missing_diffusers_names_the_generation_extra(tmp_path: Path, photos: Path) -> None:
+    library = str(tmp_path / "lib")
+    assert mmrag("ingest", str(photos / "coffee.jpg"), "--library", library).returncode == 0
+    line = one_clean_error(mmrag("generate", "a cup", "--ref-image", str(photos / "coffee.jpg"), "--model",
+                                 "tiny-test", "--steps", "2", "--library", library, without="diffusers"))
+    assert "pip install 'mmrag[generation]'" in line
+
+
 def test_missing_streamlit_names_the_ui_extra(tmp_path: Path) -> None:
     line = one_clean_error(mmrag("ui", "--library", str(tmp_path / "lib"), without="streamlit"))
     assert "pip install 'mmrag[ui]'" in line
