@@ -73,7 +73,7 @@ def corpus(target: int) -> list[str]:
     return [texts[i] for i in order]
 
 
-def prepare(data: Path, target: int, batch: int) -> None:
+def prepare(data: Path, target: int, batch: int, threads: int) -> None:
     """Write texts.json and vectors.npy (float32, L2-normalised) under ``data``; resumable by chunk."""
     from mmrag.models.sentence import load_sentence_embedder
 
@@ -83,6 +83,9 @@ def prepare(data: Path, target: int, batch: int) -> None:
         texts_path.write_text(json.dumps(corpus(target)))
     texts = json.loads(texts_path.read_text())
     print(f"{len(texts):,} sentences", file=sys.stderr, flush=True)
+    import torch
+
+    torch.set_num_threads(threads)
     embedder = load_sentence_embedder("all-MiniLM-L6-v2", "cpu")
     embedder.batch_size = 128
     chunks = data / "chunks"
@@ -100,6 +103,83 @@ def prepare(data: Path, target: int, batch: int) -> None:
     np.save(data / "vectors.npy", vectors.astype(np.float32))
 
 
+def exact_topk(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    import faiss
+
+    flat = faiss.IndexFlatIP(x.shape[1])
+    flat.add(x)
+    return flat.search(q, k)[1]
+
+
+def measure(name: str, index, q: np.ndarray, truth: np.ndarray, build_s: float) -> dict:  # noqa: ANN001
+    """p50/p99 of single-query ``FaissIndex.search`` calls and recall@10 against exact search."""
+    times, hits = [], 0
+    for i in range(len(q)):
+        t = time.perf_counter()
+        found = index.search(q[i:i + 1], K).ids[0]
+        times.append(time.perf_counter() - t)
+        hits += len(set(found.tolist()) & set(truth[i].tolist()))
+    ms = np.array(times) * 1000
+    row = {"index": name, "n": len(index), "build_s": round(build_s, 1), "p50_ms": round(float(np.median(ms)), 3),
+           "p99_ms": round(float(np.percentile(ms, 99)), 3), "recall@10": round(hits / (K * len(q)), 4)}
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
+def build(spec: str, x: np.ndarray):  # noqa: ANN201
+    from mmrag.index.faiss_index import FaissIndex
+    from mmrag.index.spec import ivf_nlist
+
+    t = time.perf_counter()
+    index = FaissIndex.create(x.shape[1], spec, use_gpu=False)
+    if not index.is_trained:
+        picks = np.sort(np.random.default_rng(0).choice(len(x), min(len(x), 64 * (ivf_nlist(spec) or 1)), False))
+        index.train(x[picks])
+    for start in range(0, len(x), 100_000):
+        index.add(np.arange(start, min(start + 100_000, len(x))), x[start:start + 100_000])
+    return index, time.perf_counter() - t
+
+
+def run(vectors: np.ndarray, n_queries: int, threads: int, extra: list[str]) -> list[dict]:
+    """Every index type over the corpus; queries are the last ``n_queries`` vectors (never indexed)."""
+    import faiss
+
+    from mmrag.index.spec import choose_nlist, choose_spec, default_nprobe
+
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    x, q = np.ascontiguousarray(vectors[:-n_queries]), np.ascontiguousarray(vectors[-n_queries:])
+    truth = exact_topk(x, q, K)
+    auto, nlist = choose_spec(len(x), x.shape[1]), choose_nlist(len(x))
+    print(f"{len(x):,} x {x.shape[1]}, {faiss.omp_get_max_threads()} threads, auto = {auto} "
+          f"nprobe {default_nprobe(choose_nlist(len(x)))}", file=sys.stderr, flush=True)
+    rows = []
+    index, secs = build(auto, x)
+    rows.append(measure(f"auto: {auto} nprobe={index.nprobe}", index, q, truth, secs))
+    for codes in ("Flat", "SQ8", "PQ32"):
+        spec = f"IVF{nlist},{codes}"
+        if spec != auto:
+            index, secs = build(spec, x)
+        for nprobe in (8, 16, 32, 64, 128):
+            index.nprobe = min(nprobe, nlist)
+            rows.append(measure(f"{spec} nprobe={index.nprobe}", index, q, truth, secs))
+    for spec in ["Flat", "HNSW32", *extra]:
+        index, secs = build(spec, x)
+        for ef in (64, 128, 256) if spec.startswith("HNSW") else (None,):
+            if ef:
+                index.ef_search = ef
+            rows.append(measure(spec + (f" efSearch={ef}" if ef else ""), index, q, truth, secs))
+    print(markdown(rows))
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| index | n | build s | p50 ms | p99 ms | recall@10 |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['index']} | {r['n']:,} | {r['build_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['recall@10']} |"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("/work/bench-data/real"))
@@ -107,16 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=int, default=215_000, help="sentences to embed (corpus + queries)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--specs", default="", help="comma list of extra factory strings (';' for ',')")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N vectors (smoke runs)")
+    ap.add_argument("--specs", default="", help="extra factory strings, '|'-separated")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.prepare:
-        prepare(args.data, args.target, 8192)
+        prepare(args.data, args.target, 2048, args.threads or 1)
         return 0
-    from bench_index_real_run import run  # noqa: PLC0415  (the measuring half lives next to this file)
-
-    rows = run(np.load(args.data / "vectors.npy"), args.queries, args.threads,
-               [s.replace(";", ",") for s in args.specs.split("|") if s])
+    vectors = np.load(args.data / "vectors.npy", mmap_mode="r")
+    vectors = np.asarray(vectors[: args.limit] if args.limit else vectors, dtype=np.float32)
+    rows = run(vectors, args.queries, args.threads, [s for s in args.specs.split("|") if s])
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
     return 0

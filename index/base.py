@@ -115,7 +115,7 @@ class FaissBackend:
     def load(self, path: Path) -> tuple[VectorIndex, dict[str, Any]]:
         from .faiss_index import FaissIndex
 
-        return FaissIndex.load(path, use_gpu=self.use_gpu)
+        return FaissIndex.load(path, use_gpu=self.use_gpu, mmap=True)  # IVF lists mapped, copied in on change
 
 
 def check_search(queries: np.ndarray, k: int) -> np.ndarray:

@@ -95,9 +95,13 @@ class FaissIndex:
         self._invalidate()
 
     @classmethod
-    def load(cls, path: Path, *, use_gpu: bool = True) -> tuple[FaissIndex, dict[str, Any]]:
-        """Read and verify ``path`` (see files.read_index); returns the index and its sidecar."""
-        index, meta = files.read_index(path)
+    def load(cls, path: Path, *, use_gpu: bool = True, mmap: bool = False,
+             full_check: bool = False) -> tuple[FaissIndex, dict[str, Any]]:
+        """Read and verify ``path`` (see files.read_index); returns the index and its sidecar.
+
+        ``mmap``: IVF lists stay in the file (memory-mapped) until the first change copies them into memory.
+        """
+        index, meta = files.read_index(path, mmap=mmap, full_check=full_check)
         out = cls(index, meta["spec"], requested_spec=meta.get("requested_spec"), use_gpu=use_gpu)
         if out.dim != meta["dim"] or len(out) != meta["count"]:
             raise files.corrupt_error(Path(path), f"holds {len(out)} x {out.dim}, sidecar says "
@@ -218,6 +222,7 @@ class FaissIndex:
             raise ValueError("ids must be unique and not in the index yet (remove them first to replace)")
         if not self.is_trained:
             self.train(x)
+        self._own_lists()
         self._index.add_with_ids(x, ids)
         self._sorted_ids = np.union1d(self._sorted_ids, ids) if self._sorted_ids is not None else None
         self._gpu = None
@@ -228,6 +233,7 @@ class FaissIndex:
         if not len(ids):
             return 0
         if self._ivf is not None:  # the hash-table direct map removes only through an IDSelectorArray
+            self._own_lists()
             self._index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
         elif self._tombstoning:
             view = self._id_map_view()
@@ -242,9 +248,26 @@ class FaissIndex:
 
     def clear(self) -> None:
         """Remove everything but keep the training (centroids, codebooks)."""
+        self._own_lists()
         self._index.reset()
         self._tombstones = 0
         self._invalidate()
+
+    @property
+    def mapped(self) -> bool:
+        """True while the IVF lists are read from the memory-mapped file (read-only)."""
+        return self._ivf is not None and isinstance(faiss.downcast_InvertedLists(self._ivf.invlists),
+                                                    faiss.OnDiskInvertedLists)
+
+    def _own_lists(self) -> None:
+        """Copy memory-mapped IVF lists into memory before a change (FAISS cannot change mapped lists)."""
+        if not self.mapped:
+            return
+        ivf = self._ivf
+        lists = faiss.ArrayInvertedLists(ivf.nlist, ivf.code_size)
+        ivf.invlists.copy_subset_to(lists, 0, *_ALL_IDS)  # subset type 0: ids in [a1, a2), i.e. all
+        lists.this.disown()  # the index owns it from here (replace_invlists frees the mapped lists)
+        ivf.replace_invlists(lists, True)
 
     def _invalidate(self) -> None:
         self._sorted_ids = None
@@ -397,4 +420,4 @@ def _num_gpus() -> int:
 
 
 def _empty(n: int, k: int) -> SearchResult:
-    return SearchResult(scores=np.full((n, k), -np.inf, dtype=np.float32), ids=np.full((n, k), -1, np.int64))
+    return SearchResult.empty(n, k)

@@ -3,7 +3,9 @@
 The index is written first (temp file in the same folder, fsync, ``os.replace``, fsync of the folder), then
 the sidecar the same way, so a sidecar always describes a complete file. The sidecar holds a CRC-32 of the
 index file (zlib, ~3.7 GB/s, streamed while writing); it is verified *before* FAISS parses a byte, so a
-truncated or edited file raises IndexCorruptError instead of crashing inside FAISS.
+truncated or edited file raises IndexCorruptError instead of crashing inside FAISS. A file that passed the
+full check is stamped (``<name>.verified``) and later opens of the same, unchanged file in the same boot
+check only its size and stamp.
 """
 
 from __future__ import annotations
@@ -71,8 +73,13 @@ def write_index(index: faiss.Index, path: Path, sidecar: dict[str, Any]) -> dict
         del writer  # flushes FAISS's buffer into sink
 
     _atomic_write(path, write)
-    meta = {"format_version": FORMAT_VERSION, **sidecar, "size": state["size"],
-            "checksum": f"crc32:{state['crc']:08x}"}
+    return write_sidecar(path, {**sidecar, "size": state["size"], "checksum": f"crc32:{state['crc']:08x}"})
+
+
+def write_sidecar(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Atomically write the sidecar of ``path``. Alone (without an index file) it serves backends whose vectors
+    live elsewhere (Milvus): they record size 0 and no checksum."""
+    meta = {"format_version": FORMAT_VERSION, "size": 0, "checksum": "none", **meta}
     payload = json.dumps(meta, indent=1, sort_keys=True).encode()
     _atomic_write(sidecar_path(path), lambda f: f.write(payload))
     return meta
@@ -108,8 +115,15 @@ def _checksum(f: BinaryIO) -> tuple[str, int]:
     return f"crc32:{crc:08x}", size
 
 
-def read_index(path: Path, *, attempts: int = 6) -> tuple[faiss.Index, dict[str, Any]]:
-    """Verify size and checksum against the sidecar, then parse; any mismatch raises IndexCorruptError.
+def read_index(path: Path, *, attempts: int = 6, mmap: bool = False,
+               full_check: bool = False) -> tuple[faiss.Index, dict[str, Any]]:
+    """Check the file against its sidecar, then parse it; any mismatch raises IndexCorruptError.
+
+    The full CRC runs when the file has no valid verification stamp (see :func:`stamp_matches`): after every
+    write, copy or edit, after a reboot (an unclean shutdown included), or with ``full_check``. Otherwise the
+    checks cost microseconds: size against the sidecar and the stamp (count and generation are checked by the
+    callers). ``mmap``: IVF inverted lists are memory-mapped (FAISS IO_FLAG_MMAP) instead of read, so opening
+    costs no read of the vectors; such an index is read-only until ``FaissIndex`` copies the lists in.
 
     A writer replaces the index before its sidecar, so a reader can briefly see an old sidecar with a new
     file: a mismatch is retried with a fresh sidecar, after a growing pause (50 ms doubling, ~1.5 s in all,
@@ -126,17 +140,81 @@ def read_index(path: Path, *, attempts: int = 6) -> tuple[faiss.Index, dict[str,
         except FileNotFoundError:
             raise corrupt_error(path, "index file is missing") from None
         with f:
-            size = os.fstat(f.fileno()).st_size
-            if size != meta["size"]:
-                why = f"{size} bytes on disk, sidecar says {meta['size']}"
+            stat = os.fstat(f.fileno())
+            if stat.st_size != meta["size"]:
+                why = f"{stat.st_size} bytes on disk, sidecar says {meta['size']}"
                 continue
-            checksum, _ = _checksum(f)
-            if checksum != meta["checksum"]:
-                why = f"checksum {checksum} does not match sidecar {meta['checksum']}"
-                continue
+            if full_check or not stamp_matches(path, stat, meta["checksum"]):
+                checksum, _ = _checksum(f)
+                if checksum != meta["checksum"]:
+                    why = f"checksum {checksum} does not match sidecar {meta['checksum']}"
+                    continue
+                write_stamp(path, stat, checksum)
             f.seek(0)
-            return _parse(f, path), meta
+            return (_parse_mapped(f, path) if mmap else _parse(f, path)), meta
     raise corrupt_error(path, why)
+
+
+# -- verification stamps ------------------------------------------------------------------------------------
+# ``<name>.verified`` records that this exact file (device, inode, size, mtime, ctime) passed the full CRC
+# during this boot. Any write, copy, restore or edit changes the inode or the times; a reboot changes the boot
+# id. Like git's racy-index rule, a file changed less than RACY_NS before it was checked is never trusted
+# (a same-tick edit could keep its times). `doctor` (verify_file) always reads the whole file.
+
+RACY_NS = 2_000_000_000
+_STAMP_KEYS = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
+
+
+def stamp_path(path: Path) -> Path:
+    return Path(path).with_suffix(".verified")
+
+
+def boot_id() -> str:
+    """Changes at every boot: /proc's boot id on Linux, else the boot time to the minute."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return str(round((time.time() - time.monotonic()) / 60))
+
+
+def _stamp(stat: os.stat_result, checksum: str) -> dict[str, Any]:
+    return {**{key: getattr(stat, key) for key in _STAMP_KEYS}, "boot": boot_id(), "checksum": checksum}
+
+
+def stamp_matches(path: Path, stat: os.stat_result, checksum: str) -> bool:
+    try:
+        recorded = json.loads(stamp_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(recorded, dict) or recorded.get("verified_ns", 0) < stat.st_ctime_ns + RACY_NS:
+        return False
+    return all(recorded.get(key) == value for key, value in _stamp(stat, checksum).items())
+
+
+def write_stamp(path: Path, stat: os.stat_result, checksum: str) -> None:
+    """Record a passed full check (skipped while the file is racy, or where the folder is read-only)."""
+    now = time.time_ns()
+    if now < stat.st_ctime_ns + RACY_NS:
+        return
+    payload = json.dumps({**_stamp(stat, checksum), "verified_ns": now}).encode()
+    try:
+        target = stamp_path(path)
+        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp.write_bytes(payload)
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a reader without write access checks in full every time
+
+
+def _parse_mapped(f: BinaryIO, path: Path) -> faiss.Index:
+    """FAISS reads the already checked open file (through /proc/self/fd where it exists) with IO_FLAG_MMAP."""
+    name = f"/proc/self/fd/{f.fileno()}"
+    if not os.path.exists(name):
+        return _parse(f, path)
+    try:
+        return faiss.read_index(name, faiss.IO_FLAG_MMAP)
+    except RuntimeError as exc:
+        raise corrupt_error(path, f"FAISS cannot read it: {str(exc).splitlines()[-1][:160]}") from None
 
 
 def _parse(f: BinaryIO, path: Path) -> faiss.Index:
