@@ -18,7 +18,7 @@ from ..catalog.db import Catalog
 from ..catalog.models import Chunk
 
 SectionKey = tuple[int, str]  # (asset id, section title)
-CONTEXT_CHARS = 4000
+CONTEXT_CHARS = 1500  # what an LLM prompt keeps of one source (answerers.base.MAX_PASSAGE_CHARS)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ class Answerer(Protocol):
 def format_sources(passages: list[Hit], max_chars: int = MAX_PASSAGE_CHARS) -> str:
     blocks = []
     for number, hit in enumerate(passages, start=1):
-        text = " ".join((hit.text or "").split())
+        text = " ".join((hit.extra.get("context") or hit.text or "").split())  # the whole section, if any
         if len(text) > max_chars:
             text = text[:max_chars].rsplit(" ", 1)[0] + " …"
         blocks.append(f"[{number}] ({source_label(hit.path, hit.page, hit.section)})\n{text}")

@@ -112,3 +112,27 @@ def test_section_titles_are_searchable(tmp_path: Path) -> None:
     ids, _ = Bm25Store(catalog, tmp_path / "bm25").get().search("convert a factor", 1)
     assert len(ids) == 1
     catalog.dispose()
+
+
+def test_bm25_at_least_plain_bm25s_on_the_r_faq_without_its_question_headings(r_manuals: Path) -> None:
+    """The hard form of the R FAQ (bench/rag_eval/build_faq.py): each question against its answer text only.
+    mmrag's tokenizer (stemming, stop words, CJK) must rank at least as well as bm25s with its defaults."""
+    import sys
+
+    import bm25s
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "rag_eval"))
+    from build_faq import r_faq
+
+    sections = r_faq()
+    texts = [s.answer for s in sections]
+    questions = [(s.heading, n) for n, s in enumerate(sections) if s.is_question]
+    ours = Bm25Index.build(np.arange(len(texts)), texts, 0)
+    plain = bm25s.BM25()
+    plain.index(bm25s.tokenize(texts, show_progress=False), show_progress=False)
+    found, _ = plain.retrieve(bm25s.tokenize([q for q, _ in questions], show_progress=False), k=5,
+                              show_progress=False)
+    ours_hits = sum(gold in ours.search(q, 5)[0] for q, gold in questions)
+    plain_hits = sum(gold in row for row, (_, gold) in zip(found.tolist(), questions, strict=True))
+    assert len(questions) >= 70
+    assert ours_hits >= plain_hits, (ours_hits, plain_hits)
