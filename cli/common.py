@@ -24,8 +24,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: flags without "<bool>", paths and globs printed as typed
 )
-console = Console(stderr=True)
-out = Console()
+# soft_wrap: lines are never wrapped by us, so a long path stays whole (the terminal wraps it, copy/paste works)
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 def _print_version(value: bool) -> None:

@@ -170,11 +170,12 @@ def test_long_paths_are_never_broken(cli, tmp_path: Path, photos: Path) -> None:
     deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "holiday-photographs-from-the-seaside"
     deep.mkdir(parents=True)
     shutil.copy(photos / "coffee.jpg", deep / "coffee-with-a-long-descriptive-name.jpg")
+    (deep / "an-empty-file-that-is-not-a-picture.jpg").write_bytes(b"")
     lib = str(tmp_path / "lib")
-    cli("ingest", str(deep), "--library", lib, "--clip-model", "tiny-test", "--device", "cpu")
-    for args in (["search", "coffee"], ["similar", "1"]):
-        shown = cli(*args, "--library", lib).stdout
-        assert str(deep / "coffee-with-a-long-descriptive-name.jpg") in shown or args[0] == "similar", shown
+    ingested = cli("ingest", str(deep), "--library", lib, "--clip-model", "tiny-test", "--device", "cpu").stdout
+    assert str(deep / "an-empty-file-that-is-not-a-picture.jpg") in ingested
+    assert str(deep / "an-empty-file-that-is-not-a-picture.jpg") in cli("skipped", "--library", lib).stdout
+    assert str(deep / "coffee-with-a-long-descriptive-name.jpg") in cli("search", "coffee", "--library", lib).stdout
 
 
 def test_help_shows_no_bool_types_and_every_option_has_help(cli) -> None:
