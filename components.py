@@ -25,6 +25,7 @@ from .settings import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
     from .generation.base import Generator
+    from .generation.loader import ModelLoader
     from .index.bm25 import Bm25Store
     from .index.index_set import IndexSet
     from .models.base import ImageTextEmbedder, TextEmbedder
@@ -62,7 +63,7 @@ class Components:
         self._indexes = indexes
         self._bm25: Bm25Store | None = None
         self._ocr_text_index: OcrTextIndex | None = None
-        self.generators = GeneratorCache()
+        self.generators = GeneratorCache(settings.cache_dir)
         self.check_models = check_models
         self.check_space_model(IMAGE_SPACE, clip.fingerprint if clip is not None else self.configured_clip())
         if text_embedder is not None:
@@ -180,11 +181,22 @@ def with_recorded_clip(settings: Settings, catalog: Catalog) -> Settings:
 
 
 class GeneratorCache:
-    """The one loaded image generator of a library, kept between calls while its models stay the same."""
+    """The one loaded image generator of a library, kept between calls while its models stay the same, and
+    the library's model loader (tiny-test models under ``cache_dir``; counts of what it loaded)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
         self._key: tuple[Any, ...] | None = None
         self._generator: Generator | None = None
+        self._loader: ModelLoader | None = None
+
+    @property
+    def loader(self) -> ModelLoader:
+        if self._loader is None:
+            from .generation.loader import ModelLoader
+
+            self._loader = ModelLoader(self.cache_dir)
+        return self._loader
 
     def get(self, key: tuple[Any, ...], load: Callable[[], Generator]) -> tuple[Generator, bool]:
         """The cached generator for ``key`` (and True), or a freshly loaded one (and False)."""

@@ -16,6 +16,7 @@ from .base import Condition, Reference
 if TYPE_CHECKING:
     from PIL import Image
 
+    from .loader import ModelLoader
     from .request import GenerationRequest
 
 
@@ -45,11 +46,12 @@ class DepthEstimator:
         self.name = name
 
     @classmethod
-    def load(cls, spec: str) -> DepthEstimator:
-        from .models import load_depth_model, quiet_loading
+    def load(cls, spec: str, loader: ModelLoader | None = None) -> DepthEstimator:
+        from .loader import ModelLoader
+        from .models import quiet_loading
 
         with quiet_loading():
-            model, processor = load_depth_model(spec)
+            model, processor = (loader if loader is not None else ModelLoader()).depth(spec)
         return cls(model, processor, spec)
 
     def __call__(self, image: Image.Image) -> Image.Image:
@@ -72,22 +74,25 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
     return np.round((values - low) / (high - low) * 255.0).astype(np.uint8)
 
 
-def control_builder(request: GenerationRequest) -> Callable[[Image.Image], Image.Image]:
+def control_builder(request: GenerationRequest,
+                    loader: ModelLoader | None = None) -> Callable[[Image.Image], Image.Image]:
     """The function turning a fitted reference into the control map the request asks for."""
     if request.control == "canny":
         return lambda image: canny_map(image, request.control_low, request.control_high)
     if request.control == "depth":
         depth_model = request.depth_model_id
         assert depth_model is not None
-        return DepthEstimator.load(depth_model)
+        return DepthEstimator.load(depth_model, loader)
     raise ValueError(f"unknown control {request.control!r}; valid controls: canny, depth")
 
 
-def build_conditions(request: GenerationRequest, references: Sequence[Reference]) -> list[Condition]:
-    """One Condition per reference with the init and/or control map the request's mode uses."""
+def build_conditions(request: GenerationRequest, references: Sequence[Reference],
+                     loader: ModelLoader | None = None) -> list[Condition]:
+    """One Condition per reference with the init and/or control map the request's mode uses (a depth model
+    comes through ``loader``)."""
     if not (request.uses_init or request.uses_control):
         return []
-    make_control = control_builder(request) if request.uses_control else None
+    make_control = control_builder(request, loader) if request.uses_control else None
     conditions = []
     for reference in references:
         fitted = fit_image(reference.image, request.width, request.height)

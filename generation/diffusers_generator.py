@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import GenerationError
 from .base import Job, ProgressCallback
-from .models import load_controlnet, load_lora, load_pipeline, quiet_loading, resolve_device
+from .loader import ModelLoader
+from .models import quiet_loading, resolve_device
 from .schedulers import make_scheduler, sampler_label
 
 if TYPE_CHECKING:
@@ -30,8 +31,10 @@ PIPELINE_CLASSES = {
 class DiffusersGenerator:
     """Stable Diffusion (1.x/2.x architecture) with optional ControlNet and LoRA. Build with :meth:`load`."""
 
-    def __init__(self, base: Any, *, controlnet: Any | None, device: str, dtype: Any, models: dict[str, str]):
+    def __init__(self, base: Any, *, controlnet: Any | None, device: str, dtype: Any, models: dict[str, str],
+                 loader: ModelLoader) -> None:
         self.base = base
+        self.loader = loader
         self.controlnet = controlnet
         self.device = device
         self.dtype = dtype
@@ -41,13 +44,15 @@ class DiffusersGenerator:
         self.last_call: dict[str, Any] = {}  # the inputs of the latest pipeline call (for inspection and tests)
 
     @classmethod
-    def load(cls, request: GenerationRequest, device: str = "auto") -> DiffusersGenerator:
-        """Load the models a (validated) request needs."""
+    def load(cls, request: GenerationRequest, device: str = "auto",
+             loader: ModelLoader | None = None) -> DiffusersGenerator:
+        """Load the models a (validated) request needs through ``loader`` (default: a fresh one)."""
+        loader = loader if loader is not None else ModelLoader()
         device, dtype = resolve_device(device)
         with quiet_loading():
-            base = load_pipeline(request.model, dtype=dtype, config=request.model_config)
+            base = loader.pipeline(request.model, dtype=dtype, config=request.model_config)
             if request.lora is not None:
-                load_lora(base, request.lora, request.lora_scale)
+                loader.lora(base, request.lora, request.lora_scale)
             base.to(device)
         base.set_progress_bar_config(disable=True)
         models = {"model": request.model, "scheduler": type(base.scheduler).__name__}
@@ -55,7 +60,7 @@ class DiffusersGenerator:
             models["model_config"] = request.model_config
         if request.lora:
             models["lora"] = request.lora
-        generator = cls(base, controlnet=None, device=device, dtype=dtype, models=models)
+        generator = cls(base, controlnet=None, device=device, dtype=dtype, models=models, loader=loader)
         generator.use_controlnet(request.controlnet_model)
         return generator
 
@@ -69,7 +74,7 @@ class DiffusersGenerator:
         if spec is None or spec == self._models.get("controlnet"):
             return
         with quiet_loading():
-            self.controlnet = load_controlnet(spec, dtype=self.dtype).to(self.device)
+            self.controlnet = self.loader.controlnet(spec, dtype=self.dtype).to(self.device)
         self._models["controlnet"] = spec
         self._pipes = {key: pipe for key, pipe in self._pipes.items() if not key[0].startswith("controlnet")}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +34,6 @@ ROLES = {
     "depth": ("depth model", "--depth-model", "config.json"),
     "lora": ("LoRA weights", "--lora", "pytorch_lora_weights.safetensors"),
 }
-
-LOADS: Counter[str] = Counter()
-"""How many times each kind of model was loaded from storage in this process (instrumentation for tests)."""
 
 T = TypeVar("T")
 
@@ -101,16 +97,6 @@ def check_model_spec(spec: str, role: str, *, config: str | None = None) -> Mode
     return source
 
 
-def local_source(source: ModelSource, kind: str) -> ModelSource:
-    """``tiny-test`` as the folder of its tiny ``kind`` model (built and cached on first use); other sources
-    as they are."""
-    if source.kind != "tiny":
-        return source
-    from .tiny import tiny_model_path
-
-    return ModelSource("folder", str(tiny_model_path(kind)))
-
-
 def missing_message(spec: str, role: str, reason: str) -> str:
     what, option, marker = ROLES[role]
     ways = (
@@ -128,67 +114,11 @@ def missing_message(spec: str, role: str, reason: str) -> str:
     )
 
 
-def load_pipeline(spec: str, *, dtype: Any, config: str | None = None) -> Any:
-    """A StableDiffusionPipeline (the text-to-image base every other pipeline is made from by from_pipe)."""
-    from diffusers import StableDiffusionPipeline
-
-    source = check_model_spec(spec, "pipeline", config=config)
-    kwargs = {"dtype": dtype, "safety_checker": None, "requires_safety_checker": False}
-    LOADS["pipeline"] += 1
-    source = local_source(source, "pipeline")
-    if source.kind == "folder":
-        return _local(StableDiffusionPipeline.from_pretrained, source.location, "pipeline", **kwargs)
-    if source.kind == "file":
-        return _single_file(StableDiffusionPipeline, source.location, config, **kwargs)
-    return _hub(StableDiffusionPipeline.from_pretrained, spec, "pipeline", **kwargs)
+def load_local(load: Callable[..., T], location: str, role: str, **kwargs: Any) -> T:
+    return load_guarded(load, location, role, local_files_only=True, **kwargs)
 
 
-def load_controlnet(spec: str, *, dtype: Any) -> Any:
-    from diffusers import ControlNetModel
-
-    source = check_model_spec(spec, "controlnet")
-    LOADS["controlnet"] += 1
-    source = local_source(source, "controlnet")
-    if source.kind == "folder":
-        return _local(ControlNetModel.from_pretrained, source.location, "controlnet", dtype=dtype)
-    if source.kind == "file":
-        return _guard(ControlNetModel.from_single_file, source.location, "controlnet", dtype=dtype,
-                      local_files_only=not hub_reachable())
-    return _hub(ControlNetModel.from_pretrained, spec, "controlnet", dtype=dtype)
-
-
-def load_depth_model(spec: str) -> tuple[Any, Any]:
-    """(AutoModelForDepthEstimation, AutoImageProcessor) from a folder, the HF cache or tiny-test."""
-    from transformers import AutoImageProcessor, AutoModelForDepthEstimation
-
-    source = check_model_spec(spec, "depth")
-    LOADS["depth"] += 1
-    source = local_source(source, "depth")
-    if source.kind == "folder":
-        model = _local(AutoModelForDepthEstimation.from_pretrained, source.location, "depth")
-        return model.eval(), _local(AutoImageProcessor.from_pretrained, source.location, "depth")
-    if source.kind == "file":
-        raise ModelNotFoundError(missing_message(spec, "depth", "a depth model must be a folder or a hub id"))
-    model = _hub(AutoModelForDepthEstimation.from_pretrained, spec, "depth")
-    return model.eval(), _hub(AutoImageProcessor.from_pretrained, spec, "depth")
-
-
-def load_lora(pipe: Any, spec: str, scale: float) -> None:
-    """Load LoRA weights into the pipeline's UNet/text encoder as adapter 'mmrag' at ``scale``."""
-    source = check_model_spec(spec, "lora")
-    LOADS["lora"] += 1
-    if source.kind == "hub":
-        _hub(lambda s, **kw: pipe.load_lora_weights(s, adapter_name="mmrag", **kw), spec, "lora")
-    else:
-        _guard(lambda s, **kw: pipe.load_lora_weights(s, adapter_name="mmrag", **kw), source.location, "lora")
-    pipe.set_adapters(["mmrag"], adapter_weights=[scale])
-
-
-def _local(load: Callable[..., T], location: str, role: str, **kwargs: Any) -> T:
-    return _guard(load, location, role, local_files_only=True, **kwargs)
-
-
-def _hub(load: Callable[..., T], repo: str, role: str, **kwargs: Any) -> T:
+def load_from_hub(load: Callable[..., T], repo: str, role: str, **kwargs: Any) -> T:
     """Cache first; the network only when the hub answers a quick probe."""
     try:
         return load(repo, local_files_only=True, **kwargs)
@@ -198,10 +128,10 @@ def _hub(load: Callable[..., T], repo: str, role: str, **kwargs: Any) -> T:
                 "HF_HUB_OFFLINE is set" if offline() else "the hub is unreachable"
             )
             raise ModelNotFoundError(missing_message(repo, role, reason)) from exc
-    return _guard(load, repo, role, **kwargs)
+    return load_guarded(load, repo, role, **kwargs)
 
 
-def _guard(load: Callable[..., T], location: str, role: str, **kwargs: Any) -> T:
+def load_guarded(load: Callable[..., T], location: str, role: str, **kwargs: Any) -> T:
     """Run a loader, turning missing/corrupt-file errors into ModelNotFoundError."""
     try:
         return load(location, **kwargs)
@@ -209,13 +139,11 @@ def _guard(load: Callable[..., T], location: str, role: str, **kwargs: Any) -> T
         raise ModelNotFoundError(missing_message(location, role, f"could not be loaded ({exc})")) from exc
 
 
-def _single_file(cls: Any, path: str, config: str | None, **kwargs: Any) -> Any:
-    """``from_single_file``: the diffusers config comes from ``config`` (a folder or hub id) or is inferred
-    from the checkpoint's keys and then looked up in the HF cache."""
+def single_file(cls: Any, path: str, config: str | None, **kwargs: Any) -> Any:
+    """``from_single_file``: the diffusers config comes from ``config`` (a folder or hub id, resolved) or is
+    inferred from the checkpoint's keys and then looked up in the HF cache."""
     reachable = hub_reachable()
-    if config is not None:
-        config = local_source(classify(config, "pipeline"), "pipeline").location
-    elif not reachable:
+    if config is None and not reachable:
         config = _inferred_config(path)
     try:
         return cls.from_single_file(path, config=config, local_files_only=not reachable, **kwargs)

@@ -47,7 +47,7 @@ def generate(
     with _timed(timings, "conditions"):
         from .conditions import build_conditions
 
-        conditions = build_conditions(request, references)
+        conditions = build_conditions(request, references, components.generators.loader)
     with _timed(timings, "load"):
         generator = generator or load_generator(components, request)
     first_seed = request.seed if request.seed is not None else secrets.randbits(31)
@@ -81,7 +81,8 @@ def load_generator(components: Components, request: GenerationRequest) -> Genera
 
     device = components.settings.device
     key = DiffusersGenerator.cache_key(request, resolve_device(device)[0])
-    generator, reused = components.generators.get(key, lambda: DiffusersGenerator.load(request, device))
+    cache = components.generators
+    generator, reused = cache.get(key, lambda: DiffusersGenerator.load(request, device, cache.loader))
     if reused:
         generator.use_controlnet(request.controlnet_model)  # type: ignore[attr-defined]
     return generator

@@ -5,8 +5,9 @@ text encoder with hidden_size=32) and a CLIP tokenizer made from open_clip's bun
 download is needed. The images it makes are NOISE: it exists so smoke runs, demos and tests exercise the whole
 path (conditions → pipeline → provenance → index) offline in about a second.
 
-Each model is built once, saved with ``save_pretrained`` under the cache folder (``$MMRAG_CACHE_DIR`` or the
-user cache dir) and from then on loaded through the same ``from_pretrained`` code real models use.
+Each model is built once, saved with ``save_pretrained`` under the cache folder (the ``cache_dir`` setting:
+``MMRAG_CACHE_DIR`` or the user cache dir) and from then on loaded through the same ``from_pretrained`` code
+real models use.
 """
 
 from __future__ import annotations
@@ -27,17 +28,17 @@ CROSS_ATTENTION_DIM = 32
 VOCAB_SIZE = 49408  # CLIP's BPE vocabulary: 256 bytes × 2 + 48,894 merges + 2 special tokens
 
 
-def cache_root() -> Path:
-    from platformdirs import user_cache_dir
+def cache_root(cache_dir: Path) -> Path:
+    """Where this version's tiny models live under a cache folder (the ``cache_dir`` setting)."""
+    return Path(cache_dir) / "tiny-test" / VERSION
 
-    return Path(os.environ.get("MMRAG_CACHE_DIR") or user_cache_dir("mmrag")) / "tiny-test" / VERSION
 
-
-def tiny_model_path(kind: str, root: Path | None = None) -> Path:
-    """The folder of a tiny model, building and saving it the first time (atomically: build, then rename)."""
+def tiny_model_path(kind: str, cache_dir: Path) -> Path:
+    """The folder of a tiny model under ``cache_dir``, building and saving it the first time (atomically:
+    build, then rename)."""
     if kind not in KINDS:
         raise ValueError(f"unknown tiny model kind {kind!r}; valid: {', '.join(KINDS)}")
-    target = (root or cache_root()) / kind
+    target = cache_root(cache_dir) / kind
     if (target / ("model_index.json" if kind == "pipeline" else "config.json")).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from ..catalog.models import IMAGE_KINDS
 from .details import known_tags
 
 if TYPE_CHECKING:
     from ..library import Library
 
-IMAGE_KINDS = ["image", "generated"]
 FIRST_DATE = date(1900, 1, 1)
 LAST_DATE = date(2100, 12, 31)
 
@@ -33,7 +33,7 @@ class SearchOptions:
 def sidebar_options(lib: Library) -> SearchOptions:
     bar = st.sidebar
     bar.subheader("Filters")
-    kinds = bar.multiselect("Kind", IMAGE_KINDS, key="filter.kind", placeholder="any")
+    kinds = bar.multiselect("Kind", list(IMAGE_KINDS), key="filter.kind", placeholder="any")
     folder = bar.text_input("Folder", key="filter.folder", placeholder="e.g. 2024/*",
                             help="A glob on the folder: `2024` matches any folder named 2024 and its sub-folders.")
     after = bar.date_input("Taken on or after", value=None, min_value=FIRST_DATE, max_value=LAST_DATE,

@@ -12,7 +12,7 @@ from PIL import Image
 from mmrag.errors import ModelNotFoundError
 from mmrag.generation.base import Reference
 from mmrag.generation.conditions import DepthEstimator, build_conditions, canny_map, fit_image
-from mmrag.generation.models import LOADS
+from mmrag.generation.loader import ModelLoader
 from mmrag.generation.request import GenerationRequest
 
 
@@ -48,7 +48,7 @@ def test_build_conditions_per_mode(astronaut: Image.Image) -> None:
         expected = fit_image(ref.image, 48, 32)
         assert np.array_equal(np.asarray(condition.init), np.asarray(expected))
         assert np.array_equal(np.asarray(condition.control)[..., 0], cv2.Canny(np.asarray(expected), 100, 200))
-    only_init = build_conditions(GenerationRequest("x", mode="img2img"), refs[:1])
+    only_init = build_conditions(GenerationRequest("x", mode="img2img").resolved(), refs[:1])  # 512 by default
     assert only_init[0].control is None and only_init[0].init.size == (512, 512)
     assert build_conditions(GenerationRequest("x", mode="txt2img"), refs) == []
 
@@ -64,10 +64,10 @@ def depth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_depth_map_from_a_saved_transformers_model(depth_dir: Path, astronaut: Image.Image) -> None:
-    loads = LOADS["depth"]
-    estimator = DepthEstimator.load(str(depth_dir))
-    assert LOADS["depth"] == loads + 1 and type(estimator.model).__name__ == "DPTForDepthEstimation"
+def test_depth_map_from_a_saved_transformers_model(depth_dir: Path, astronaut: Image.Image, tmp_path: Path) -> None:
+    loader = ModelLoader(tmp_path)
+    estimator = DepthEstimator.load(str(depth_dir), loader)
+    assert loader.loads == {"depth": 1} and type(estimator.model).__name__ == "DPTForDepthEstimation"
     fitted = fit_image(astronaut, 64, 48)
     depth = np.asarray(estimator(fitted))
     assert depth.shape == (48, 64, 3) and depth.dtype == np.uint8
@@ -77,8 +77,9 @@ def test_depth_map_from_a_saved_transformers_model(depth_dir: Path, astronaut: I
 
     request = GenerationRequest("x", mode="controlnet", control="depth", depth_model=str(depth_dir), width=64,
                                 height=48, model="tiny-test").validate()
-    [condition] = build_conditions(request, [Reference(astronaut)])
+    [condition] = build_conditions(request, [Reference(astronaut)], loader)
     assert condition.control_kind == "depth" and np.array_equal(np.asarray(condition.control), depth)
+    assert loader.loads == {"depth": 2}
 
 
 def test_missing_depth_model_is_a_clear_error(tmp_path: Path) -> None:

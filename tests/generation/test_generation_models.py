@@ -12,18 +12,20 @@ import pytest
 import torch
 
 from mmrag.errors import ModelNotFoundError
-from mmrag.generation.models import LOADS, check_model_spec, classify, load_controlnet, resolve_device
+from mmrag.generation.loader import ModelLoader
+from mmrag.generation.models import check_model_spec, classify, resolve_device
 from mmrag.generation.tiny import tiny_model_path
 
 
 def test_tiny_test_is_built_once_then_loaded_like_any_saved_model(tiny_model_cache: Path) -> None:
-    folder = tiny_model_path("controlnet")
+    folder = tiny_model_path("controlnet", tiny_model_cache)
     assert folder.parent.parent.parent == tiny_model_cache and (folder / "config.json").is_file()
     stamp = (folder / "config.json").stat().st_mtime_ns
-    assert tiny_model_path("controlnet") == folder and (folder / "config.json").stat().st_mtime_ns == stamp
-    loads = LOADS["controlnet"]
-    model = load_controlnet("tiny-test", dtype=torch.float32)
-    assert LOADS["controlnet"] == loads + 1 and type(model).__name__ == "ControlNetModel"
+    assert tiny_model_path("controlnet", tiny_model_cache) == folder
+    assert (folder / "config.json").stat().st_mtime_ns == stamp
+    loader = ModelLoader(tiny_model_cache)
+    model = loader.controlnet("tiny-test", dtype=torch.float32)
+    assert loader.loads == {"controlnet": 1} and type(model).__name__ == "ControlNetModel"
     assert model.config.cross_attention_dim == 32 and model.dtype == torch.float32
     assert [p.name for p in folder.parent.iterdir() if p.name.startswith(".")] == []  # no scratch folders left
 
@@ -51,20 +53,21 @@ def test_auto_device_on_this_machine() -> None:
 
 
 @pytest.mark.integration
-def test_hub_id_loads_from_the_hf_cache_offline(tmp_path: Path) -> None:
+def test_hub_id_loads_from_the_hf_cache_offline(tmp_path: Path, tiny_model_cache: Path) -> None:
     """A ControlNet 'downloaded earlier' (laid out as huggingface_hub does) loads by its id with
     HF_HUB_OFFLINE=1; an id that is not cached fails at once, naming the ways to provide it."""
     revision = "0123456789abcdef0123456789abcdef01234567"
     repo = tmp_path / "hub" / "models--mmrag-test--tiny-controlnet"
     snapshot = repo / "snapshots" / revision
     snapshot.mkdir(parents=True)
-    for file in tiny_model_path("controlnet").iterdir():
+    for file in tiny_model_path("controlnet", tiny_model_cache).iterdir():
         (snapshot / file.name).write_bytes(file.read_bytes())
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     code = (
         "import json, torch\n"
-        "from mmrag.generation.models import load_controlnet\n"
+        "from mmrag.generation.loader import ModelLoader\n"
+        "load_controlnet = ModelLoader().controlnet\n"
         "from mmrag.errors import ModelNotFoundError\n"
         "model = load_controlnet('mmrag-test/tiny-controlnet', dtype=torch.float32)\n"
         "try:\n"

@@ -14,7 +14,6 @@ from safetensors.torch import load_file
 from mmrag.generation.base import Job, Reference
 from mmrag.generation.conditions import build_conditions, fit_image
 from mmrag.generation.diffusers_generator import DiffusersGenerator
-from mmrag.generation.models import LOADS
 from mmrag.generation.request import GenerationRequest
 
 SIZE = 32  # tiny VAE (factor 2) → 16×16 latents
@@ -126,9 +125,9 @@ def test_lora_weights_load_and_scale(pipeline_dir: Path, tmp_path: Path) -> None
     lora_file = tmp_path / "pytorch_lora_weights.safetensors"
 
     plain = DiffusersGenerator.load(GenerationRequest("x", model=str(pipeline_dir)).validate(), "cpu")
-    loads = LOADS["lora"]
     styled = DiffusersGenerator.load(GenerationRequest("x", model=str(pipeline_dir), lora=str(lora_file)), "cpu")
-    assert LOADS["lora"] == loads + 1 and styled.models["lora"] == str(lora_file)
+    assert plain.loader.loads["lora"] == 0 and styled.loader.loads == {"pipeline": 1, "lora": 1}
+    assert styled.models["lora"] == str(lora_file)
     outputs = {}
     for name, gen, scale in (("plain", plain, 1.0), ("zero", styled, 0.0), ("full", styled, 1.0)):
         request = make_request(gen, mode="txt2img", lora=None if name == "plain" else str(lora_file), lora_scale=scale)

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from mmrag.catalog.models import Asset, Generation, GenerationRef, Vector
 from mmrag.catalog.vectors import load_vectors
 from mmrag.generation.conditions import fit_image
-from mmrag.generation.models import LOADS
 from mmrag.generation.provenance import read_png_metadata, read_png_parameters
 from mmrag.generation.refs import load_image
 from mmrag.generation.request import GenerationRequest as Request
@@ -109,7 +108,7 @@ def test_fixed_seed_reproduces_bit_identical_images(lib, photo_files: list[Path]
 
 
 def test_bad_parameters_fail_before_any_model_is_loaded(lib) -> None:
-    before, assets = LOADS.copy(), count(lib, Asset)
+    loads, assets = lib.components.generators.loader.loads, count(lib, Asset)
     with pytest.raises(ValueError, match=r"gives int\(0\.3\) = 0 denoising steps"):
         lib.generate(Request("x", model="tiny-test", steps=3, strength=0.1), like="a cat")
     with pytest.raises(ValueError, match="width must be a multiple of 8, got 500"):
@@ -118,7 +117,7 @@ def test_bad_parameters_fail_before_any_model_is_loaded(lib) -> None:
         lib.generate(Request("x", mode="controlnet", model="tiny-test"))
     with pytest.raises(ValueError, match="unknown scheduler 'karras'"):
         lib.generate(Request("x", model="tiny-test", scheduler="karras"), like="a cat")
-    assert LOADS == before and count(lib, Asset) == assets and count(lib, Generation) == 0
+    assert sum(loads.values()) == 0 and count(lib, Asset) == assets and count(lib, Generation) == 0
 
 
 def test_in_memory_reference_and_txt2img(lib, astronaut: Image.Image) -> None:
@@ -155,9 +154,10 @@ def test_a_failed_transaction_leaves_no_rows_and_no_files(lib) -> None:
 
 def test_switching_modes_keeps_the_loaded_pipeline(lib) -> None:
     lib.generate(Request("x", seed=1, **FAST), like="a cat")  # img2img: no ControlNet loaded
-    pipelines, controlnets = LOADS["pipeline"], LOADS["controlnet"]
+    loads = lib.components.generators.loader.loads
+    assert loads == {"pipeline": 1}
     result = lib.generate(Request("x", seed=1, mode="controlnet", **FAST), like="a cat")
-    assert LOADS["pipeline"] == pipelines and LOADS["controlnet"] == controlnets + 1
+    assert loads == {"pipeline": 1, "controlnet": 1}
     assert result.models["controlnet"] == "tiny-test"
     again = lib.generate(Request("x", seed=1, **FAST), like="a cat")
-    assert "controlnet" not in again.models and (LOADS["pipeline"], LOADS["controlnet"]) == (pipelines, controlnets + 1)
+    assert "controlnet" not in again.models and loads == {"pipeline": 1, "controlnet": 1}

@@ -99,10 +99,10 @@ def test_passage_search_modes(docs_library: Any, mode: str) -> None:
 def test_rrf_fusion_and_bad_fusion_name(docs_library: Any) -> None:
     from mmrag.retrieval.text_search import search_passages
 
-    hits = search_passages(docs_library, QUESTION, 2, mode="hybrid", fusion_method="rrf")
+    hits = search_passages(docs_library.components, QUESTION, 2, mode="hybrid", fusion_method="rrf")
     assert hits[0].section == "Resetting" and hits[0].score == pytest.approx(1.0 / 11 + 0.75 / 11)
     with pytest.raises(ValueError, match="'best'.*convex, rrf"):
-        search_passages(docs_library, QUESTION, 2, fusion_method="best")
+        search_passages(docs_library.components, QUESTION, 2, fusion_method="best")
 
 
 def test_filters_restrict_passages(docs_library: Any) -> None:
