@@ -30,7 +30,7 @@ FRAME_TOLERANCE = 12  # a frame's pixels are within this of the corner colour (0
 ALIGNED_SAME = 0.85  # correlation of the aligned copies at the decision threshold
 ALIGNED_CERTAIN = 0.97
 DIFFERENT_PIXEL = 1.0  # mean absolute difference (standard deviations, 3x3 smoothed) of a differing pixel
-MAX_DIFFERING = 0.06  # share of differing pixels at the decision threshold (a watermark covers ~5 %)
+MAX_DIFFERING = 0.10  # share of differing pixels at the decision threshold (a watermark covers ~5 %)
 CERTAIN_DIFFERING = 0.01
 MIN_INLIERS = 10  # RANSAC inliers at the decision threshold
 CERTAIN_INLIERS = 40
@@ -38,7 +38,7 @@ MIN_INLIER_RATIO = 0.25
 MIN_SPREAD = 0.1  # inliers must span this share of the image (not one logo or watermark)
 MAX_ERROR = 1.5  # median inlier error (pixels, keypoint image) at the decision threshold: another
 CERTAIN_ERROR = 0.5  # shot of the same scene (parallax) fits a similarity transform only roughly
-OVERLAP_SAME = 0.80  # correlation of the warped overlap at the decision threshold
+OVERLAP_SAME = 0.85  # correlation of the warped overlap at the decision threshold
 OVERLAP_CERTAIN = 0.95
 MAX_DIFFERING_OVERLAP = 0.10
 RATIO_TEST = 0.8
@@ -90,15 +90,40 @@ def aligned_verdict(a: ImageSignature, b: ImageSignature, symmetry: int) -> Verd
 
 def aligned_scores(small_a: np.ndarray, small_b: np.ndarray, symmetry: int) -> tuple[float, float]:
     """(correlation, share of differing pixels) of two small RGB copies, ``small_a`` turned by ``symmetry``,
-    compared at the smaller one's size (at most ``GRID``) after normalising each channel."""
-    a, b = trim_frame(turn(small_a, symmetry)), trim_frame(small_b)
+    compared at the smaller one's size (at most ``GRID``) after normalising each channel; the better of the
+    copies as they are and with a uniform frame trimmed (a framed copy against its original)."""
+    turned = turn(small_a, symmetry)
+    plain = _compare(turned, small_b)
+    trimmed_a, trimmed_b = trim_frame(turned), trim_frame(small_b)
+    if trimmed_a.shape == turned.shape and trimmed_b.shape == small_b.shape:
+        return plain
+    framed = _compare(trimmed_a, trimmed_b)
+    return max(plain, framed, key=lambda scores: scores[0] - scores[1])
+
+
+def _compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(correlation, share of differing pixels) over the pixels that are not background in both images
+    (background: the corner colour, e.g. the white around an icon or a frame both copies share)."""
     side = int(np.clip(min(*a.shape[:2], *b.shape[:2]), MIN_GRID, GRID))
     fa, fb = _square(a, side), _square(b, side)
+    mask = ~(_background(fa) & _background(fb))
+    if mask.sum() < 0.2 * mask.size:
+        mask[:] = True
     if _is_grey(fa) or _is_grey(fb):
-        fa, fb = fa.mean(axis=2, keepdims=True), fb.mean(axis=2, keepdims=True)
-    za, zb = _normalised_channels(fa), _normalised_channels(fb)
-    correlation = float((za * zb).mean())
-    return correlation, _differing(np.abs(za - zb).mean(axis=2))
+        fa, fb = _luma(fa), _luma(fb)
+    za, zb = np.zeros_like(fa), np.zeros_like(fb)
+    za[mask], zb[mask] = _normalised_channels(fa[mask]), _normalised_channels(fb[mask])
+    correlation = float((za[mask] * zb[mask]).mean())
+    return correlation, _differing(np.abs(za - zb).mean(axis=2), mask)
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    """Grey as a greyscale conversion makes it (ITU-R 601 luma), keeping a channel axis."""
+    return (image @ np.asarray([0.299, 0.587, 0.114], np.float32))[..., None]
+
+
+def _background(image: np.ndarray) -> np.ndarray:
+    return np.abs(image - image[0, 0]).max(axis=2) <= FRAME_TOLERANCE
 
 
 def turn(grey: np.ndarray, symmetry: int) -> np.ndarray:
@@ -167,7 +192,7 @@ def overlap_scores(a: ImageSignature, b: ImageSignature, matrix: np.ndarray) -> 
 
     small_a, small_b = a.small.astype(np.float32), b.small.astype(np.float32)
     if _is_grey(small_a) or _is_grey(small_b):
-        small_a, small_b = small_a.mean(axis=2, keepdims=True), small_b.mean(axis=2, keepdims=True)
+        small_a, small_b = _luma(small_a), _luma(small_b)
     warp = matrix.astype(np.float64).copy()  # small a coordinates -> small b coordinates
     to_small_a, to_small_b = small_a.shape[1] / a.analysis_size[0], small_b.shape[1] / b.analysis_size[0]
     warp[:, :2] *= to_small_b / to_small_a
@@ -198,7 +223,8 @@ def trim_frame(small: np.ndarray) -> np.ndarray:
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     if (bottom - top) * (right - left) < 0.5 * content.size or (bottom - top, right - left) == content.shape:
         return small
-    return small[top:bottom, left:right]
+    inset = 1 if min(bottom - top, right - left) > 8 else 0  # the row where frame and picture blend
+    return small[top + inset : bottom - inset, left + inset : right - inset]
 
 
 def _square(image: np.ndarray, side: int) -> np.ndarray:
