@@ -81,10 +81,6 @@ class IngestSettings(_Group):
         "auto", description="Read text in images: auto = cheap detector first, recognise only where it finds text."
     )
     ocr_engine: str = Field("rapidocr", description="OCR engine by name (models.ocr_base registry).")
-    ocr: Literal["auto", "on", "off"] = Field(
-        "auto", description="Read text in images: auto = cheap detector first, recognise only where it finds text."
-    )
-    ocr_engine: str = Field("rapidocr", description="OCR engine by name (models.ocr_base registry).")
     engine: Literal["local", "ray"] = Field(
         "local", description="Where files are decoded and embedded: this process, or a Ray cluster (mmrag[ray])."
     )
