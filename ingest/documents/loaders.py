@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import InputError
 from .text import LoadedDocument, TextBuilder
+
+if TYPE_CHECKING:
+    from .pdf_scan import PageReader
 
 TEXT_EXTENSIONS = frozenset({".txt"})
 MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown"})
@@ -32,10 +37,12 @@ _BOMS = (
 )
 
 
-def load_document(path: Path) -> LoadedDocument:
-    """Extract a document's text and structure; raises InputError for empty, binary or unreadable files."""
+def load_document(path: Path, ocr: PageReader | None = None) -> LoadedDocument:
+    """Extract a document's text and structure; raises InputError for empty, binary or unreadable files.
+
+    ``ocr`` reads the pages of a PDF that have no text layer (scans); without it they have no text."""
     path = Path(path)
-    loader = _loader_for(path)
+    loader = _loader_for(path, ocr)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -48,7 +55,7 @@ def load_document(path: Path) -> LoadedDocument:
     return document
 
 
-def _loader_for(path: Path) -> Callable[[Path, bytes], LoadedDocument]:
+def _loader_for(path: Path, ocr: PageReader | None = None) -> Callable[[Path, bytes], LoadedDocument]:
     suffix = path.suffix.lower()
     if suffix in TEXT_EXTENSIONS:
         return load_text
@@ -61,7 +68,7 @@ def _loader_for(path: Path) -> Callable[[Path, bytes], LoadedDocument]:
     if suffix in PDF_EXTENSIONS:
         from .pdf_loader import load_pdf
 
-        return load_pdf
+        return partial(load_pdf, ocr=ocr) if ocr is not None else load_pdf
     raise ValueError(f"unsupported document type {suffix!r} ({path}); supported: {sorted(DOCUMENT_EXTENSIONS)}")
 
 

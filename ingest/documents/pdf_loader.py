@@ -12,6 +12,7 @@ from typing import Any
 
 from ...errors import InputError
 from .loaders import is_image
+from .pdf_scan import PageReader, PageRenderer, needs_ocr, read_page
 from .text import LoadedDocument, TextBuilder
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ class OutlineEntry:
     page: int  # 0-based
 
 
-def load_pdf(path: Path, data: bytes) -> LoadedDocument:
+def load_pdf(path: Path, data: bytes, ocr: PageReader | None = None) -> LoadedDocument:
+    """Text per page from the text layer; with ``ocr``, pages without one (scans) are rendered and read."""
     reader = _open(path, data)
     try:
         pages = list(reader.pages)
@@ -36,20 +38,30 @@ def load_pdf(path: Path, data: bytes) -> LoadedDocument:
     builder = TextBuilder()
     section: str | None = None
     failures = 0
-    for number, page in enumerate(pages):
-        try:
-            text = page.extract_text() or ""
-        except Exception as exc:  # a damaged content stream loses that page only
-            log.warning("%s: page %d: text extraction failed: %s", path.name, number + 1, exc)
-            failures += 1
-            text = ""
-        page_start = builder.length
-        section = _write_page(builder, text, number, section, [e for e in outline if e.page == number])
-        _add_images(builder, page, path.name, number, page_start)
+    renderer = PageRenderer(data, path.name)
+    try:
+        for number, page in enumerate(pages):
+            try:
+                text = page.extract_text() or ""
+            except Exception as exc:  # a damaged content stream loses that page only
+                log.warning("%s: page %d: text extraction failed: %s", path.name, number + 1, exc)
+                failures += 1
+                text = ""
+            page_start = builder.length
+            scan = read_page(renderer, number, ocr) if ocr is not None and needs_ocr(text) else None
+            section = _write_page(builder, scan[0] if scan else text, number, section,
+                                  [e for e in outline if e.page == number])
+            if scan and scan[1]:  # the rendered page is the page's picture (cited answers show it)
+                builder.add_image(scan[1], f"page{number + 1}-scan.jpg", offset=page_start)
+            else:
+                _add_images(builder, page, path.name, number, page_start)
+    finally:
+        renderer.close()
     if failures == len(pages):
         raise InputError(f"{path.name}: malformed PDF (no page could be read)")
     if not builder.length:
-        raise InputError(f"{path.name}: no extractable text (a scanned PDF? OCR is not supported)")
+        hint = "OCR read no text in its pages" if ocr is not None else "OCR is off (setting ingest.ocr)"
+        raise InputError(f"{path.name}: no extractable text (a scanned PDF? {hint})")
     return builder.build(title=_title(reader), pages=len(pages))
 
 
