@@ -21,12 +21,25 @@ if TYPE_CHECKING:
 
 
 def put_ocr(session: Session, catalog: Catalog, asset_id: int, result: OcrResult) -> None:
-    """Insert or replace the OCR text of one asset (an empty result records "read, no text")."""
+    """Insert or replace the OCR text of one asset (an empty result records "read, no text").
+
+    Boxes are stored in the asset's own pixels: an image read at a reduced decode size (large JPEGs) has its
+    boxes scaled up to the asset's width and height."""
+    asset = session.get(Asset, asset_id)
+    read_side = max(result.width, result.height)
+    own_side = max(asset.width or 0, asset.height or 0) if asset is not None else 0
+    scale = own_side / read_side if own_side and read_side else 1.0  # uniform: EXIF turns swap the sides
     session.execute(delete(OcrText).where(OcrText.asset_id == asset_id))
     session.add(OcrText(asset_id=asset_id, engine=result.engine, text=result.text,
-                        lines=[line.to_dict() for line in result.lines],
+                        lines=[_scaled(line.to_dict(), scale) for line in result.lines],
                         confidence=round(result.confidence, 4), has_text=bool(result)))
     catalog.mark_changed(session, OCR_SPACE)
+
+
+def _scaled(line: dict[str, Any], scale: float) -> dict[str, Any]:
+    if abs(scale - 1.0) < 1e-9:
+        return line
+    return {**line, "box": [[round(x * scale), round(y * scale)] for x, y in line["box"]]}
 
 
 def copy_ocr(session: Session, catalog: Catalog, asset_id: int, source_id: int) -> None:

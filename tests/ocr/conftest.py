@@ -26,7 +26,8 @@ def font(chinese: bool = False, size: int = 40) -> ImageFont.FreeTypeFont:
 def sign(text: str, *, chinese: bool = False, size: tuple[int, int] = (480, 160), background: Any = None,
          fill: tuple[int, int, int] = (20, 20, 20)) -> Image.Image:
     """``text`` drawn large on a light background, or on a photo given as ``background``."""
-    image = background.convert("RGB").resize(size) if background is not None else Image.new("RGB", size, (235, 232, 220))
+    paper = Image.new("RGB", size, (235, 232, 220))
+    image = background.convert("RGB").resize(size) if background is not None else paper
     draw = ImageDraw.Draw(image)
     typeface = font(chinese, 44 if chinese else 40)
     box = draw.textbbox((0, 0), text, font=typeface)
