@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -18,8 +19,8 @@ log = logging.getLogger(__name__)
 class SelfHealingIndexes:
     """The writer's view of the index set: an index file that fails its checks (a kill between writing an
     index and its sidecar leaves such a pair) is rebuilt from the stored vectors, the truth, instead of
-    failing the write. Readers keep reporting the damage (IndexCorruptError naming `mmrag rebuild`) until
-    the writer's next save replaces the file."""
+    failing the write. Readers meanwhile search an index built in memory (IndexSet._build_instead) until the
+    writer's next save replaces the file; every save first verifies each index file (files.verify_file)."""
 
     def __init__(self, indexes: IndexSet) -> None:
         self.indexes = indexes
@@ -49,6 +50,16 @@ class SelfHealingIndexes:
         the file once, never parses it)."""
         library_id = self.indexes.catalog.library_id()
         for name in [space] if space else SPACES:
-            if name not in self._ready and files.verify_file(self.indexes.path(name), library_id) is not None:
-                self._open(name)
+            why = files.verify_file(self.indexes.path(name), library_id)
+            if why is not None:  # rebuilt even when loaded: the file on disk is what must be repaired
+                log.warning("%s -- rebuilding the %s index from the stored vectors", why, name)
+                self.indexes.rebuild(name)
+                self._ready.add(name)
+            elif name not in self._ready and _lacks_library_id(self.indexes.path(name)):
+                self._open(name)  # checked against the catalog's newest rows, then saved with the id
         self.indexes.save(space)
+
+
+def _lacks_library_id(path: Path) -> bool:
+    """A sidecar written before indexes were bound to their library (no ``library_id``)."""
+    return path.exists() and files.read_sidecar(path).get("library_id") is None

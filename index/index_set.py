@@ -274,6 +274,7 @@ class IndexSet:
         sp = _Space(index, meta.get("policy", AUTO), int(meta["generation"]), int(meta.get("max_row", 0)),
                     _decode(meta.get("tail")), dirty=False)
         self._check_binding(space, path, sp)
+        sp.dirty = meta.get("library_id") is None  # a writer saves it again, bound to this library
         self._sync(space, sp)
         return sp
 
