@@ -138,8 +138,9 @@ def test_a_malformed_catalog_is_reported_by_every_command_without_a_traceback(in
     ingested.close()
     _damage_table(ingested.path / "catalog.sqlite", "vectors")
     lib = str(ingested.path)
-    must_fail = (["rebuild"], ["ingest", str(photos)], ["doctor"], ["backup", str(ingested.path.parent / "bk")])
-    for args in (*must_fail, ["search", "a photo"], ["status"], ["skipped"], ["similar", "1"]):
+    must_fail = (["rebuild"], ["doctor"], ["backup", str(ingested.path.parent / "bk")])  # they read every page
+    for args in (*must_fail, ["ingest", str(photos)], ["search", "a photo"], ["status"], ["skipped"],
+                 ["similar", "1"]):
         code, output = _cli(*args, "--library", lib)
         assert "Traceback" not in output, (args, output)
         if args in must_fail:
