@@ -143,7 +143,7 @@ def duplicates(
                                                                if pair.b == group.best_id}
         for asset_id, path in zip(group.ids, group.paths, strict=True):
             mark = "keep" if asset_id == group.best_id else label.get(asset_id, "")
-            out.print(f"  {asset_id:>6}  {mark:<18}  {path}", highlight=False)
+            out.print(f"  {asset_id:>6}  {mark:<18}  {path}", highlight=False, markup=False, emoji=False)
 
 
 def _print_hits(hits: list, json: bool) -> None:  # type: ignore[type-arg]
