@@ -73,6 +73,7 @@ def details_panel(lib: Library, asset_id: int, on_similar: Callable[[int], None]
             buttons.button("Close", key="details.close", on_click=on_close)
         if asset.kind == "generated":
             _provenance_section(lib, asset.id)
+        _ocr_section(lib, asset.id, asset.path)
 
 
 def _facts_markdown(asset: Any) -> str:
@@ -84,6 +85,38 @@ def _facts_markdown(asset: Any) -> str:
             ("Dimensions", dims), ("Format", asset.format or "—"),
             ("Taken" if asset.taken_at else "Added", taken), ("Tags", tags)]
     return "\n".join(f"- **{name}:** {value}" for name, value in rows)
+
+
+def _ocr_section(lib: Library, asset_id: int, path: str) -> None:
+    """The text OCR read in the image: its lines with confidence, and the image with their boxes drawn."""
+    from ..catalog.ocr_text import ocr_text_of
+
+    found = ocr_text_of(lib.catalog, asset_id)
+    if found is None or not found.has_text:
+        return
+    with st.expander(f"Text in image ({len(found.lines)} lines)"):
+        for line in found.lines:
+            st.markdown(f"- {line['text']}  \n  <small>confidence {line['confidence']:.2f}</small>",
+                        unsafe_allow_html=True)
+        boxed = boxes_drawn(path, [line["box"] for line in found.lines])
+        if boxed is not None:
+            st.image(boxed, caption="recognised lines")
+
+
+def boxes_drawn(path: str, boxes: list[list[list[int]]]) -> Any:
+    """The image at ``path`` with each 4-corner box outlined, or None when the file cannot be read."""
+    from PIL import Image, ImageDraw, ImageOps
+
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, ValueError):
+        return None
+    draw = ImageDraw.Draw(image)
+    width = max(2, round(max(image.size) / 300))
+    for box in boxes:
+        draw.polygon([tuple(point) for point in box], outline=(255, 40, 40), width=width)
+    return image
 
 
 def _provenance_section(lib: Library, asset_id: int) -> None:
