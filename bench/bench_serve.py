@@ -1,6 +1,6 @@
 """``mmrag serve`` over HTTP on 127.0.0.1: text search p50/p99 with 1 and 8 concurrent clients, throughput,
 and image-upload search p50; side by side with the same queries through ``Library.search_text`` in-process
-(no HTTP), so the HTTP layer's cost is a ratio from one run.
+(no HTTP) query by query in turn, so the HTTP layer's cost is a ratio from one run.
 
 The library is bench_search.py's: N image assets with clustered 512-d vectors bulk-inserted into the
 catalog, the auto index built from them, the ViT-B-32 architecture with random weights for the text and
@@ -112,17 +112,23 @@ def upload_search(url: str, runs: int) -> dict[str, Any]:
     return {**percentiles(times), "image": "512x512 JPEG", "bytes": len(payload)}
 
 
-def in_process(library: Path, queries: list[str]) -> dict[str, Any]:
+def interleaved(url: str, library: Path, queries: list[str]) -> dict[str, Any]:
+    """One client over HTTP and ``Library.search_text`` in this process, query by query in turn, so both see
+    the same machine load (the other side is idle while one runs)."""
     from mmrag import Library
 
-    with Library(library) as lib:
+    http_times, local_times = [], []
+    with Library(library) as lib, httpx.Client(base_url=url, timeout=120) as http:
         lib.search_text("warm up", k=K)
-        times = []
         for text in queries:
             t0 = time.perf_counter()
-            lib.search_text(text, k=K)
-            times.append(time.perf_counter() - t0)
-    return percentiles(times)
+            http.get("/search", params={"text": text, "k": K}).raise_for_status()
+            t1 = time.perf_counter()
+            lib.search_text(text + " ", k=K)
+            t2 = time.perf_counter()
+            http_times.append(t1 - t0)
+            local_times.append(t2 - t1)
+    return {"http_1_client": percentiles(http_times), "in_process_search_text": percentiles(local_times)}
 
 
 def main() -> None:
@@ -146,13 +152,13 @@ def main() -> None:
     try:
         result["index"] = httpx.get(url + "/status", timeout=60).json()["indexes"]["image"].get("spec")
         run_clients(url, text_queries(20, 10**6), 1)  # warm-up
-        result["http_1_client"] = run_clients(url, text_queries(args.queries, 0), 1)
-        result["http_8_clients"] = run_clients(url, text_queries(args.queries, args.queries), 8)
+        result |= interleaved(url, folder, text_queries(args.queries, 0))
+        result["http_1_client_alone"] = run_clients(url, text_queries(args.queries, 2 * args.queries), 1)
+        result["http_8_clients"] = run_clients(url, text_queries(args.queries, 3 * args.queries), 8)
         result["http_image_upload"] = upload_search(url, args.uploads)
     finally:
         server.terminate()
         server.wait(60)
-    result["in_process_search_text"] = in_process(folder, text_queries(args.queries, 0))
     result["http_over_in_process_p50"] = round(
         result["http_1_client"]["p50_ms"] / max(result["in_process_search_text"]["p50_ms"], 1e-6), 2)
     json.dump(result, sys.stdout, indent=2)

@@ -83,7 +83,7 @@ def revoke(
     key: Annotated[str, typer.Argument(help="Name or id of the key.")],
     library: LibraryOption = None,
 ) -> None:
-    """Revoke a key; a running server refuses it from the next request on."""
+    """Revoke a key; a running server refuses it within a second."""
     from ..serve.keys import revoke_key
 
     try:

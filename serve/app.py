@@ -11,6 +11,7 @@ from . import errors
 from .metrics import MetricsMiddleware
 from .routers import ask, assets, jobs, search, system
 from .state import ServeState
+from .uploads import BodyLimitMiddleware
 
 DESCRIPTION = """Semantic search, RAG and retrieval-guided generation over one mmrag library.
 
@@ -33,5 +34,6 @@ def create_app(state: ServeState) -> FastAPI:
     errors.install(app)
     for module in (system, search, assets, ask, jobs):
         app.include_router(module.router)
-    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    app.add_middleware(BodyLimitMiddleware, limit=lambda: state.settings.serve.max_upload_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)  # outermost: counts the refused too
     return app

@@ -19,7 +19,7 @@ def get_state(request: Request) -> ServeState:
 
 
 def _guard(scope: str):  # type: ignore[no-untyped-def]
-    def check(
+    async def check(  # async: a dict lookup, no thread hop before the endpoint's own
         request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         header_key: Annotated[str | None, Depends(_header)],

@@ -23,6 +23,7 @@ WRITE = "write"
 SCOPES = (READ, WRITE)
 KEY_PREFIX = "mmrag_"
 SHOWN_PREFIX = 12  # characters of a key kept in clear to tell keys apart in listings
+MAX_KEY_CHARS = 200  # anything longer is not one of our keys (and is not hashed)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def list_keys(catalog: Catalog) -> list[KeyInfo]:
 
 
 def revoke_key(catalog: Catalog, name_or_id: str) -> KeyInfo:
-    """Revoke by name or id; a revoked key is refused at once (the server checks the catalog per request)."""
+    """Revoke by name or id; a running server refuses the key within a second (it re-reads the active keys)."""
     with catalog.session() as session:
         query = select(ApiKey).where(ApiKey.name == name_or_id)
         if name_or_id.isdigit():
@@ -97,9 +98,16 @@ def active_key_count(catalog: Catalog) -> int:
                                    .where(ApiKey.revoked_at.is_(None))).scalar_one())
 
 
+def active_keys(catalog: Catalog) -> dict[str, KeyInfo]:
+    """Every active key by its digest (one query; the table holds a handful of rows)."""
+    with catalog.session() as session:
+        rows = session.execute(select(ApiKey).where(ApiKey.revoked_at.is_(None))).scalars()
+        return {row.digest: _info(row) for row in rows}
+
+
 def find_key(catalog: Catalog, secret: str) -> KeyInfo | None:
     """The active key with this secret, else None (unknown or revoked)."""
-    if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+    if not secret.startswith(KEY_PREFIX) or len(secret) > MAX_KEY_CHARS:
         return None
     with catalog.session() as session:
         row = session.execute(select(ApiKey).where(ApiKey.digest == digest(secret))).scalar_one_or_none()

@@ -60,7 +60,3 @@ class ServeState:
             raise ApiError(503, f"the library could not be loaded: {self.load_error}")
         if not self.ready.is_set():
             raise ApiError(503, "the server is still loading its models and indexes; retry shortly (see /health)")
-
-    def close(self) -> None:
-        self.jobs.shutdown()
-        self.lib.close()

@@ -20,7 +20,7 @@ def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "failed", "error": state.load_error}, status_code=503)
     if not state.ready.is_set():
         return JSONResponse({"status": "loading"}, status_code=503)
-    return JSONResponse({"status": "ok", "library": str(state.lib.path)})
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/status", summary="Counts, models, indexes, device and size (as `mmrag status --json`)")

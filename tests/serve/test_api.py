@@ -101,6 +101,16 @@ def test_bad_uploads_get_clear_json_errors(served: Served, payload: bytes, statu
     assert words in response.json()["error"] and "Traceback" not in response.text
 
 
+def test_huge_bodies_are_refused_before_they_are_read(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(served.state.settings.serve, "max_upload_bytes", 1024)
+    with served.client() as client:
+        declared = client.post("/search", files={"image": ("big.jpg", b"x" * (3 << 20))})
+        chunked = client.post("/ask", content=(b"x" * 65536 for _ in range(64)),
+                              headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and "request body of" in declared.json()["error"]
+    assert chunked.status_code == 413 and "larger than the server's limit" in chunked.json()["error"]
+
+
 def test_truncated_image_is_422(served: Served) -> None:
     buffer = io.BytesIO()
     Image.effect_noise((300, 200), 60).convert("RGB").save(buffer, "JPEG")
