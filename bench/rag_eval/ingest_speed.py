@@ -50,9 +50,9 @@ def indexed_texts(lib: Any) -> list[str]:
     from mmrag.ingest.documents.chunking import embedding_text
 
     with lib.catalog.session() as session:
-        rows = session.execute(select(Asset.title, Chunk.section, Chunk.text)
+        rows = session.execute(select(Chunk.section, Chunk.text)
                                .join(Asset, Asset.id == Chunk.asset_id).order_by(Chunk.id)).all()
-    return [embedding_text(section, text, title) for title, section, text in rows]
+    return [embedding_text(section, text) for section, text in rows]
 
 
 def model_only(embedder: Any, texts: list[str]) -> float:
@@ -72,6 +72,7 @@ def run(corpus: str, runs: int, profile: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mmrag-bench-ingest-") as temp:
         for number in range(runs):
             lib, seconds, chunks = ingest_once(folder, Path(temp) / f"lib{number}", embedder)
+            print(f"run {number}: ingest {chunks} chunks in {seconds:.1f} s", flush=True)
             embedder = lib.text_embedder  # the same loaded model for every run and for model-only
             texts = indexed_texts(lib)
             model_s = model_only(embedder, texts)
