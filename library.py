@@ -142,8 +142,12 @@ class Library:
             lock.release()
 
     def ingest(self, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *,
-               progress: ProgressCallback | None = None) -> IngestReport:
-        """Add new and changed files under ``paths``, drop deleted ones; unchanged files cost no model work."""
+               progress: ProgressCallback | None = None, engine: str | None = None,
+               ray_address: str | None = None) -> IngestReport:
+        """Add new and changed files under ``paths``, drop deleted ones; unchanged files cost no model work.
+
+        ``engine="ray"`` decodes and embeds on a Ray cluster (``ray_address``; default the ``ingest.engine`` and
+        ``ingest.ray_address`` settings); this process stays the one writer of the catalog."""
         from .ingest.pipeline import Ingestor
 
         roots = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
@@ -151,7 +155,7 @@ class Library:
             raise ValueError("ingest needs at least one folder or file")
         with self.writing():
             try:
-                return Ingestor(self.components, progress).run(roots)
+                return Ingestor(self.components, progress, engine=engine, ray_address=ray_address).run(roots)
             finally:  # models are recorded with their first vectors: a failed first ingest records nothing
                 if not (self.path / SETTINGS_FILE).exists() and any(space_model(self.catalog, s) for s in SPACES):
                     self.settings.save()

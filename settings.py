@@ -43,8 +43,8 @@ def check_keys(model: type[BaseModel], data: Any, where: str = "") -> Any:
         for key in data:
             if key not in model.model_fields:
                 close = difflib.get_close_matches(str(key), list(model.model_fields), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"unknown setting {where}{key!r} (value {data[key]!r}){hint} valid settings"
+                hint = f"; did you mean {where}{close[0]}?" if close else ";"
+                raise ValueError(f"unknown setting {where}{key} (value {data[key]!r}){hint} valid settings"
                                  f"{' of ' + where.rstrip('.') if where else ''}: {', '.join(model.model_fields)}")
     return data
 

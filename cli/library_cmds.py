@@ -51,6 +51,11 @@ def ingest(
     clip_model: ClipModelOption = None,
     clip_pretrained: ClipPretrainedOption = None,
     device: DeviceOption = None,
+    engine: Annotated[str | None, typer.Option(
+        "--engine", metavar="local|ray",
+        help="Decode and embed here (local) or on a Ray cluster (ray; pip install 'mmrag[ray]').")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", metavar="HOST:PORT", help="Ray cluster for --engine ray (default: RAY_ADDRESS).")] = None,
 ) -> None:
     """Add new and changed files, drop deleted ones. Re-running on an unchanged folder does no model work."""
     ingest_options = {"include": include, "exclude": exclude, "hidden": hidden or None}
@@ -60,7 +65,8 @@ def ingest(
     with opened_library(library, create=True, **{k: v for k, v in overrides.items() if v not in (None, {})}) as lib:
         with _progress(disabled=json) as (progress, task):
             report = lib.ingest(
-                paths, progress=lambda done, total, path: progress.update(task, completed=done, total=total)
+                paths, progress=lambda done, total, path: progress.update(task, completed=done, total=total),
+                engine=engine, ray_address=ray_address,
             )
     if json:
         print_json(report.to_dict())

@@ -29,10 +29,10 @@ METRIC = "inner_product"
 VECTOR_FIELD = "vector"
 BATCH_ROWS = 4096  # rows per insert/query call: 4096 x 512 floats = 8 MB, under gRPC's 64 MB message cap
 QUERY_WINDOW = 16_384  # Milvus's default cap on the rows one query or search returns (offset + limit)
-FILTER_MAX_IDS = 16_384
+FILTER_MAX_IDS = 16_384  # allowed sets up to this size are pushed down as `id in [...]`; larger ones over-fetch
 # pymilvus pings every 10 s; gRPC servers by default allow one ping per 5 minutes on an idle channel and close
 # the connection ("too many pings") after two more, which Milvus Lite's server does. Ping no more often.
-GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}  # allowed sets up to this size are pushed down as `id in [...]`; larger ones over-fetch
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 _SPECS = (
     (re.compile(r"^Flat$", re.I), lambda m: ("FLAT", {})),
     (re.compile(r"^IVF(\d+),Flat$", re.I), lambda m: ("IVF_FLAT", {"nlist": int(m[1])})),
@@ -242,17 +242,18 @@ class MilvusIndex:
         allowed = np.unique(_as_ids(allowed_ids))
         if not len(allowed) or not len(q):
             return SearchResult.empty(len(q), int(k))
-        if len(allowed) <= FILTER_MAX_IDS:
-            return self._search(q, int(k), f"id in {allowed.tolist()}")
+        if len(allowed) <= FILTER_MAX_IDS:  # exact among the allowed ids, as FAISS scores small allowed sets
+            return self._search(q, int(k), f"id in {allowed.tolist()}", exhaustive=True)
         return self._over_fetch(q, int(k), allowed)
 
-    def _search(self, q: np.ndarray, k: int, expression: str) -> SearchResult:
+    def _search(self, q: np.ndarray, k: int, expression: str, *, exhaustive: bool = False) -> SearchResult:
+        """``exhaustive``: probe every IVF list, so a filtered search misses no allowed id."""
         scores, labels = _empty_arrays(len(q), k)
         if not len(q):
             return SearchResult(scores, labels)
         params: dict[str, Any] = {"metric_type": "IP", "params": {}}
         if self._nprobe:
-            params["params"]["nprobe"] = self._nprobe
+            params["params"]["nprobe"] = self.nlist if exhaustive else self._nprobe
         if self._ef_search:
             params["params"]["ef"] = max(self._ef_search, k)
         hits = self._call("search", self.collection, data=list(q), limit=k, anns_field=VECTOR_FIELD,

@@ -42,13 +42,15 @@ class DocumentWriter:
         self.apply = apply
         self._ocr: OcrStep | None = None
 
-    def write(self, result: FileResult, old: Known | None) -> None:
+    def write(self, result: FileResult, old: Known | None, processed: ProcessedDocument | None = None) -> None:
+        """Store one document's outcome; ``processed`` when it was chunked and embedded elsewhere (Ray)."""
         if result.action == "touch":
             with self.ctx.catalog.session() as session:
                 upsert_asset(session, result, old, DOCUMENT)
             self.report.unchanged += 1
             return
-        processed = self._process(result) if result.action == "document" else None
+        if processed is None and result.action == "document":
+            processed = self._process(result)
         changes = IndexChanges()
         with self.ctx.catalog.session() as session:
             if processed is None:

@@ -6,7 +6,7 @@ import os
 import stat
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +47,16 @@ class ImageMeta:
 
 class FileGone(InputError):
     """The file was listed but is gone when read: nothing to record (a known asset of it is removed)."""
+
+
+@dataclass(frozen=True)
+class ImageJobOptions:
+    """The per-file limits of ``image_job`` for one run (the same on a local thread and a Ray worker)."""
+
+    max_pixels: int
+    max_bytes: int
+    thumb_size: int
+    draft_size: int
 
 
 @dataclass
@@ -157,6 +167,18 @@ def image_job(
     except Exception as exc:  # noqa: BLE001 - one broken file never stops an ingest
         return FileResult(found, "skip", reason=f"unexpected error: {type(exc).__name__}: {exc}")
     write_thumbnail(decoded.rgb, thumbnail_path(library, sha), thumb_size)
+    return result
+
+
+def image_job_for(found: FoundFile, *, known: Mapping[str, Known], **kwargs: Any) -> FileResult:
+    """``image_job`` for a scanned file: a file the scan could not stat, and a file that is no image, are
+    skipped with a reason a user can act on."""
+    if found.error:
+        return FileResult(found, "skip", reason=found.error)
+    result = image_job(found, old=known.get(found.path), **kwargs)
+    if found.kind == "unknown" and result.action == "skip" and (result.reason or "").startswith("not an image"):
+        suffix = Path(found.path).suffix or "no extension"
+        result.reason = f"unsupported file type ({suffix}): not an image or a supported document"
     return result
 
 

@@ -8,21 +8,20 @@ a crash loses at most that batch, and the next run picks up where this one stopp
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import or_, select
 
 from ..catalog import DOCUMENT, IMAGE, IMAGE_SPACE, TEXT_SPACE, Asset, Vector
 from ..catalog.vectors import record_space_model
-from ..models.base import ImageTextEmbedder
+from .jobs import FileResult, ImageJobOptions, Known, document_job, image_job_for, ordered_map, posix_abs, under_roots
 from .ocr import OCR_DRAFT_SIZE, ocr_step
-from .jobs import FileResult, Known, document_job, image_job, ordered_map, posix_abs, under_roots
 from .report import IngestReport
 from .scan import FoundFile, scan
 from .writer import IndexChanges, mark_skipped, remove_assets, reusable_vectors, write_images
@@ -36,15 +35,20 @@ ProgressCallback = Callable[[int, int, str], None]  # (files done, files total, 
 class Ingestor:
     """One ingest run over a library's components; models load only when a file needs them."""
 
-    def __init__(self, components: Components, progress: ProgressCallback | None = None) -> None:
+    def __init__(self, components: Components, progress: ProgressCallback | None = None, *,
+                 engine: str | None = None, ray_address: str | None = None) -> None:
         from ..index.healing import SelfHealingIndexes
 
         self.ctx = components
+        self.engine = engine or components.settings.ingest.engine  # "local" | "ray"
+        if self.engine not in ("local", "ray"):
+            raise ValueError(f"unknown ingest engine {self.engine!r}; valid: local, ray")
+        self.ray_address = ray_address or components.settings.ingest.ray_address
         self.sink = SelfHealingIndexes(components.indexes)
         self.progress = progress or (lambda done, total, path: None)
         self.report = IngestReport()
         self._last_save = time.monotonic()
-        self._job: Callable[..., FileResult] = _image_job_for  # bound to the run's settings in _run_images
+        self._job: Callable[..., FileResult] = image_job_for  # bound to the run's settings in _run_images
 
     def run(self, roots: Iterable[str | Path]) -> IngestReport:
         started = time.perf_counter()
@@ -109,35 +113,43 @@ class Ingestor:
     def _run_images(self, images: list[FoundFile], known: dict[str, Known], done: int, total: int) -> int:
         if not images:
             return done
-        clip = self.ctx.clip
-        self.ctx.check_space_model(IMAGE_SPACE, clip.fingerprint)
         settings = self.ctx.settings
+        remote = self.engine == "ray"
+        fingerprint = self.ctx.configured_clip() if remote else self.ctx.clip.fingerprint
+        self.ctx.check_space_model(IMAGE_SPACE, fingerprint)
         read_text = ocr_step(settings.ingest.ocr, settings.ingest.ocr_engine)
-        job = partial(
-            _image_job_for,
-            known=known,
-            by_sha=self._embedded_shas(clip.fingerprint),
-            library=settings.library,
-            preprocess=clip.preprocess,
+        options = ImageJobOptions(
             max_pixels=settings.ingest.max_image_pixels,
             max_bytes=settings.ingest.max_file_bytes,
             thumb_size=settings.ingest.thumbnail_size,
-            draft_size=max(settings.ingest.thumbnail_size, getattr(clip, "image_size", 224),
+            draft_size=max(settings.ingest.thumbnail_size, 224 if remote else getattr(self.ctx.clip, "image_size", 224),
                            OCR_DRAFT_SIZE if read_text else 0),
-            read_text=read_text,
         )
-        self._job = job
+        by_sha = self._embedded_shas(fingerprint)
+        self._job = partial(image_job_for, known=known, by_sha=by_sha, library=settings.library,
+                            preprocess=lambda rgb: self.ctx.clip.preprocess(rgb), read_text=read_text,
+                            **vars(options))
+        if remote:
+            from . import ray_engine
+
+            results = ray_engine.image_results(ray_engine.connect(self.ray_address), images, known,
+                                               by_sha, settings, options)
+            return self._commit_all(results, known, fingerprint, done, total)
         window = max(2 * settings.batch_size, settings.ingest.commit_every) + settings.workers
         executor = ThreadPoolExecutor(settings.workers, "mmrag-decode") if settings.workers else None
         try:
-            results = ordered_map(executor, job, images, window)
-            while batch := list(islice(results, settings.ingest.commit_every)):
-                self._commit_images(batch, known, clip)
-                done += len(batch)
-                self.progress(done, total, batch[-1].found.path)
+            return self._commit_all(ordered_map(executor, self._job, images, window), known, fingerprint, done, total)
         finally:
             if executor:
                 executor.shutdown(cancel_futures=True)
+
+    def _commit_all(self, results: Iterator[FileResult], known: dict[str, Known], fingerprint: str, done: int,
+                    total: int) -> int:
+        """Commit results in batches of ``ingest.commit_every`` (a crash loses at most one batch)."""
+        while batch := list(islice(results, self.ctx.settings.ingest.commit_every)):
+            self._commit_images(batch, known, fingerprint)
+            done += len(batch)
+            self.progress(done, total, batch[-1].found.path)
         return done
 
     def _embedded_shas(self, model: str) -> dict[str, int]:
@@ -150,19 +162,19 @@ class Ingestor:
             ).all()
         return {sha: item_id for sha, item_id in rows}
 
-    def _commit_images(self, batch: list[FileResult], known: dict[str, Known], clip: ImageTextEmbedder) -> None:
-        reused = self._resolve_reuse(batch, clip.fingerprint)
-        vectors = {**self._embed(batch, clip), **reused}
+    def _commit_images(self, batch: list[FileResult], known: dict[str, Known], fingerprint: str) -> None:
+        reused = self._resolve_reuse(batch, fingerprint)
+        vectors = {**self._embed(batch), **reused}
         changes = IndexChanges()
         with self.ctx.catalog.session() as session:
             items = [(r, vectors.get(i)) for i, r in enumerate(batch) if r.action in ("embed", "reuse", "touch")]
-            write_images(session, self.ctx.catalog, items, known, clip.fingerprint, changes)
+            write_images(session, self.ctx.catalog, items, known, fingerprint, changes)
             for result in batch:
                 if result.action == "skip":
                     mark_skipped(session, self.ctx.catalog, result, known.get(result.found.path), changes)
             gone = [known[r.found.path].asset_id for r in batch if r.action == "gone" and r.found.path in known]
             remove_assets(session, self.ctx.catalog, gone, changes)
-            record_space_model(session, self.ctx.catalog, IMAGE_SPACE, clip.fingerprint)
+            record_space_model(session, self.ctx.catalog, IMAGE_SPACE, fingerprint)
         self._apply(changes)
         self._count(batch, known)
 
@@ -184,13 +196,16 @@ class Ingestor:
                 batch[position] = self._job(result.found, by_sha={})
         return vectors
 
-    def _embed(self, batch: list[FileResult], clip: ImageTextEmbedder) -> dict[int, np.ndarray]:
-        positions = [i for i, r in enumerate(batch) if r.action == "embed"]
-        vectors: dict[int, np.ndarray] = {}
+    def _embed(self, batch: list[FileResult]) -> dict[int, np.ndarray]:
+        """Vectors of the new contents in ``batch``: computed where they were decoded (Ray), or here."""
+        positions = [i for i, r in enumerate(batch) if r.action == "embed" and r.vector is None]
+        vectors = {i: r.vector for i, r in enumerate(batch) if r.action == "embed" and r.vector is not None}
+        self.report.images_embedded += len(vectors)
+        clip = self.ctx.clip if positions else None
         size = self.ctx.settings.batch_size
         for start in range(0, len(positions), size):
             part = positions[start : start + size]
-            embedded = clip.embed_preprocessed([batch[i].tensor for i in part])
+            embedded = clip.embed_preprocessed([batch[i].tensor for i in part])  # type: ignore[union-attr]
             for i, vector in zip(part, embedded, strict=True):
                 vectors[i] = vector
                 batch[i].tensor = None  # free memory early
@@ -221,6 +236,20 @@ class Ingestor:
         if not documents:
             return
         writer = DocumentWriter(self.ctx, self.report, self.ctx.check_space_model, self._apply)
+        settings = self.ctx.settings
+        if self.engine == "ray":
+            from . import ray_engine
+
+            self.ctx.check_space_model(TEXT_SPACE, self.ctx.text_embedder.fingerprint)  # the writer records it
+            ray = ray_engine.connect(self.ray_address)
+            for result, processed in ray_engine.document_results(ray, documents, known, settings):
+                if result.action == "gone":
+                    self._document_gone(result, known.get(result.found.path))
+                else:
+                    writer.write(result, known.get(result.found.path), processed)
+                done += 1
+                self.progress(done, total, result.found.path)
+            return
         for found in documents:
             result = document_job(found, old=known.get(found.path), max_bytes=self.ctx.settings.ingest.max_file_bytes)
             if result.action == "gone":
@@ -266,16 +295,6 @@ class Ingestor:
                 f"cannot save the vector indexes: {exc.strerror or exc}. Everything ingested so far is safe "
                 "in the catalog; free space and run `mmrag ingest` again (or `mmrag rebuild`)"
             ) from exc
-
-
-def _image_job_for(found: FoundFile, *, known: dict[str, Known], **kwargs: Any) -> FileResult:
-    if found.error:
-        return FileResult(found, "skip", reason=found.error)
-    result = image_job(found, old=known.get(found.path), **kwargs)
-    if found.kind == "unknown" and result.action == "skip" and (result.reason or "").startswith("not an image"):
-        suffix = Path(found.path).suffix or "no extension"
-        result.reason = f"unsupported file type ({suffix}): not an image or a supported document"
-    return result
 
 
 def _like_prefix(root: str) -> str:

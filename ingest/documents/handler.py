@@ -57,7 +57,12 @@ def process_document(path: Path, rag: RagSettings, embedder: TextEmbedder,
                      ocr: PageReader | None = None) -> ProcessedDocument:
     """Load, chunk and embed one document. Raises InputError (with the reason) for unusable files.
     ``ocr`` reads PDF pages that have no text layer (scans)."""
-    document = load_document(Path(path), ocr)
+    return processed_from_loaded(load_document(Path(path), ocr), Path(path), rag, embedder)
+
+
+def processed_from_loaded(document: LoadedDocument, path: Path, rag: RagSettings,
+                          embedder: TextEmbedder) -> ProcessedDocument:
+    """Chunk and embed a loaded document (the half of ``process_document`` that needs the text model)."""
     chunks = chunk_for(document, rag, embedder)
     if not chunks:
         raise InputError(f"{Path(path).name}: no text content found")

@@ -60,8 +60,8 @@ def test_added_vectors_are_found_by_themselves(make_index: Factory, data: tuple[
     np.testing.assert_allclose(found.scores[:, 0], 1.0, atol=1e-4)
 
 
-def test_flat_results_equal_exact_search(make_index: Factory, data: tuple[np.ndarray, np.ndarray], clustered: Callable[..., np.ndarray],
-                                           exact: Callable[..., np.ndarray]) -> None:
+def test_flat_results_equal_exact_search(make_index: Factory, data: tuple[np.ndarray, np.ndarray],
+        clustered: Callable[..., np.ndarray], exact: Callable[..., np.ndarray]) -> None:
     ids, x = data
     index = make_index("Flat")
     index.add(ids, x)
@@ -89,7 +89,8 @@ def test_adding_a_present_id_is_refused(make_index: Factory, data: tuple[np.ndar
         index.add(ids[:1], x[:1])
 
 
-def test_allowed_ids_limit_results(make_index: Factory, data: tuple[np.ndarray, np.ndarray], exact: Callable[..., np.ndarray]) -> None:
+def test_allowed_ids_limit_results(make_index: Factory, data: tuple[np.ndarray, np.ndarray],
+                                   exact: Callable[..., np.ndarray]) -> None:
     ids, x = data
     index = make_index("Flat")
     index.add(ids, x)
@@ -131,8 +132,8 @@ def test_save_and_load_round_trip(make_index: Factory, data: tuple[np.ndarray, n
     assert (loaded.search(x[:3], 3).ids == index.search(x[:3], 3).ids).all()
 
 
-def test_ivf_recall_matches_exact_search(make_index: Factory, data: tuple[np.ndarray, np.ndarray], clustered: Callable[..., np.ndarray],
-                                         exact: Callable[..., np.ndarray]) -> None:
+def test_ivf_recall_matches_exact_search(make_index: Factory, data: tuple[np.ndarray, np.ndarray],
+        clustered: Callable[..., np.ndarray], exact: Callable[..., np.ndarray]) -> None:
     ids, x = data
     index = make_index("IVF8,Flat")
     index.add(ids, x)
