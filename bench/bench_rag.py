@@ -298,6 +298,10 @@ def latency(chunks: int, runs: int, queries: int) -> dict[str, Any]:
             results[name] = _timed(lambda q, mode=mode: _must(search_passages(precomputed, q, 10, mode=mode)),
                                    questions, runs)
             print(name, results[name], flush=True)
+        lib.settings.rag.sections = False  # the one-hit-per-section step's cost, side by side
+        results["hybrid_without_encode_no_sections"] = _timed(
+            lambda q: _must(search_passages(precomputed, q, 10, mode="hybrid")), questions, runs)
+        print("hybrid_without_encode_no_sections", results["hybrid_without_encode_no_sections"], flush=True)
         lib.close()
     results["load_average"] = [round(x, 1) for x in os.getloadavg()]
     return results

@@ -91,7 +91,10 @@ class SentenceEmbedder:
         return self.resolved.fingerprint
 
     def embed_texts(self, texts: Sequence[str], *, is_query: bool = False) -> np.ndarray:
-        """Embed passages (or questions with ``is_query=True``, which adds the model's query prompt if any)."""
+        """Embed passages (or questions with ``is_query=True``, which adds the model's query prompt if any).
+
+        sentence-transformers sorts the texts by length (longest first) before cutting them into batches of
+        ``batch_size``, so a batch pads to similar lengths; a document's chunks go in as one call."""
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
         prompt = self._query_prompt if is_query else self._document_prompt
