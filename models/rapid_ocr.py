@@ -24,6 +24,7 @@ MAX_SIDE = 2000
 PROBE_SIDE = 640
 MIN_SIDE = 8  # smaller images cannot hold legible text
 MIN_CONFIDENCE = 0.5  # recognised lines below this score are dropped (RapidOCR's text_score)
+MIN_WORD_CHARS = 2  # lines with fewer letters/digits ("®", a lone "G" on a texture) are noise, not text
 
 
 class RapidOcrEngine:
@@ -57,7 +58,8 @@ class RapidOcrEngine:
         reduced = _reduced(image, MAX_SIDE)
         scale = image.width / reduced.width
         found, _ = self._ocr(_bgr(reduced))
-        lines = [_line(box, text, score, scale) for box, text, score in found or () if str(text).strip()]
+        lines = [_line(box, text, score, scale) for box, text, score in found or ()
+                 if sum(ch.isalnum() for ch in str(text)) >= MIN_WORD_CHARS]
         return OcrResult(tuple(lines), image.width, image.height, self.name)
 
 

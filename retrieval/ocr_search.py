@@ -15,6 +15,7 @@ Each hit says why it matched (``extra["match"]``: clip, text or both); text matc
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,11 @@ if TYPE_CHECKING:
     from ..components import Components
 
 log = logging.getLogger(__name__)
-OCR_FOLDER = Path("index") / "ocr_bm25"
+# "-2": indexes searchable_text() (split run-together words); older saved indexes are left unused.
+OCR_FOLDER = Path("index") / "ocr_bm25-2"
+# An ASCII letter run at least this long may be words OCR ran together ("stadiumcoffee"): PP-OCR's
+# recogniser often drops the spaces of English lines. Such runs are indexed as read and split into words.
+RUN_TOGETHER = re.compile(r"[A-Za-z]{7,}")
 SEARCH_IN = ("all", "clip", "text")  # both rankings fused, CLIP only, OCR text only
 TEXT_WEIGHT = 1.5
 CLIP_DEPTH = 100  # CLIP candidates fused (at least k)
@@ -63,7 +68,7 @@ class OcrTextIndex:
         if saved is not None and saved.generation == generation:
             return saved
         ids, texts = ocr_texts(self.catalog)
-        index = Bm25Index.build(ids, texts, generation)
+        index = Bm25Index.build(ids, [searchable_text(text) for text in texts], generation)
         try:
             index.save(self.folder)
         except OSError as exc:  # a read-only library still searches; it rebuilds in memory
@@ -77,6 +82,18 @@ class TextMatch:
     bm25: float
     coverage: float  # share of the query's tokens present in the image's text
     lines: tuple[dict[str, Any], ...]  # the OCR lines holding query tokens
+
+
+def searchable_text(text: str) -> str:
+    """``text`` plus the words of each run-together ASCII run (wordninja: English unigram frequencies), so
+    "theatrespringphoenix" is also found as "theatre", "spring", "phoenix"."""
+    runs = RUN_TOGETHER.findall(text)
+    if not runs:
+        return text
+    import wordninja
+
+    extra = [" ".join(words) for run in runs if len(words := wordninja.split(run)) > 1]
+    return text + ("\n" + "\n".join(extra) if extra else "")
 
 
 def check_search_in(value: str) -> str:
@@ -98,7 +115,7 @@ def text_matches(catalog: Catalog, index: OcrTextIndex, query: str, k: int,
         found: set[str] = set()
         matched = []
         for line in lines.get(asset_id, []):
-            tokens = wanted.intersection(tokenize(str(line.get("text", ""))))
+            tokens = wanted.intersection(tokenize(searchable_text(str(line.get("text", "")))))
             if tokens:
                 found |= tokens
                 matched.append(line)
