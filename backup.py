@@ -100,8 +100,9 @@ def _sqlite_snapshot(lib: Library, path: Path) -> None:
     _fsync(path)
     problems = _quick_check(path)
     if problems:
-        raise LibraryError(f"the backup copy of the catalog fails SQLite's check ({problems[0]}); the library's "
-                           "catalog may be damaged: run `mmrag doctor`")
+        from .catalog.db import damage_error
+
+        raise damage_error(str(lib.catalog.safe_url), f"its backup copy fails SQLite's quick_check: {problems[0]}")
 
 
 def _counts(path: Path) -> dict[str, int]:

@@ -51,12 +51,12 @@ class SelfHealingIndexes:
         library_id = self.indexes.catalog.library_id()
         for name in [space] if space else SPACES:
             why = files.verify_file(self.indexes.path(name), library_id)
+            if why is None and _lacks_library_id(self.indexes.path(name)):
+                why = f"index {self.indexes.path(name)} is not bound to a library yet (older sidecar)"
             if why is not None:  # rebuilt even when loaded: the file on disk is what must be repaired
                 log.warning("%s -- rebuilding the %s index from the stored vectors", why, name)
                 self.indexes.rebuild(name)
                 self._ready.add(name)
-            elif name not in self._ready and _lacks_library_id(self.indexes.path(name)):
-                self._open(name)  # checked against the catalog's newest rows, then saved with the id
         self.indexes.save(space)
 
 
