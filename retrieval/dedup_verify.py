@@ -29,6 +29,8 @@ MIN_GRID = 16
 FRAME_TOLERANCE = 12  # a frame's pixels are within this of the corner colour (0..255, any channel)
 ALIGNED_SAME = 0.85  # correlation of the aligned copies at the decision threshold
 ALIGNED_CERTAIN = 0.97
+SMALL_GRID = 32  # below this many pixels a side (icons), an image is compared at its own size, where a
+ALIGNED_SAME_TINY = 0.70  # redrawn small icon size correlates less with the large drawing
 DIFFERENT_PIXEL = 1.0  # mean absolute difference (standard deviations, 3x3 smoothed) of a differing pixel
 MAX_DIFFERING = 0.10  # share of differing pixels at the decision threshold (a watermark covers ~5 %)
 CERTAIN_DIFFERING = 0.01
@@ -75,7 +77,8 @@ def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None) -> V
 
 def aligned_verdict(a: ImageSignature, b: ImageSignature, symmetry: int) -> Verdict | None:
     correlation, differing = aligned_scores(a.small, b.small, symmetry)
-    confidence = min(_confidence(correlation, ALIGNED_SAME, ALIGNED_CERTAIN),
+    tiny = min(*a.small.shape[:2], *b.small.shape[:2]) < SMALL_GRID
+    confidence = min(_confidence(correlation, ALIGNED_SAME_TINY if tiny else ALIGNED_SAME, ALIGNED_CERTAIN),
                      _confidence(-differing, -MAX_DIFFERING, -CERTAIN_DIFFERING))
     if symmetry >= 4:
         label = MIRROR
