@@ -6,9 +6,10 @@
   chunks' values with up to ``flips`` bits flipped in sorted tables. Exact up to 4 * (flips + 1) - 1 bits:
   11 with 2 flips (libraries up to ``TWO_FLIPS_UP_TO`` images), 7 with 1 flip beyond (larger distances then
   found only when their differing bits fall unevenly in the chunks).
-- Local features: the first ``VOTE_DESCRIPTORS`` ORB descriptors of each image, each matched to its nearest
-  descriptors of other images (FAISS binary index: exact below ``IVF_FROM`` descriptors, IVF beyond); pairs
-  that share ``MIN_VOTES`` close descriptors become candidates (crops, small rotations, borders).
+- Local features: the first ``VOTE_DESCRIPTORS`` ORB descriptors of each image (``VOTE_DESCRIPTORS_LARGE``
+  beyond ``TWO_FLIPS_UP_TO`` images), each matched to its nearest descriptors of other images (FAISS binary
+  index: exact below ``IVF_FROM`` descriptors, IVF with ``IVF_LISTS`` lists beyond); pairs that share
+  ``MIN_VOTES`` close descriptors become candidates (crops, small rotations, borders).
 - Tiny images: each image's grey copy at ``TINY_SIDE`` x ``TINY_SIDE`` (block means, brightness and contrast
   normalised) as a vector; the ``TINY_NEIGHBOURS`` nearest above ``MIN_TINY_COSINE`` (same framing, other
   pixels: an icon drawn again at another size, a heavy edit).
@@ -27,7 +28,11 @@ VOTE_DESCRIPTORS = 32
 VOTE_NEIGHBOURS = 3
 VOTE_MAX_DISTANCE = 48  # bits of 256
 MIN_VOTES = 4
+VOTE_DESCRIPTORS_LARGE = 12
+MIN_VOTES_LARGE = 3
 IVF_FROM = 400_000
+IVF_LISTS = 1024
+IVF_PROBES = 4
 EMBEDDING_NEIGHBOURS = 5
 MIN_COSINE = 0.85
 TINY_SIDE = 16
@@ -97,14 +102,16 @@ def _probe(queries: np.ndarray, tables: list[tuple[np.ndarray, np.ndarray]], fli
     return pairs[0], pairs[1]
 
 
-def feature_candidates(descriptors: list[np.ndarray], min_votes: int = MIN_VOTES) -> set[tuple[int, int]]:
-    """Pairs (i < j) of images sharing at least ``min_votes`` close ORB descriptors."""
-
-    owners = np.concatenate([np.full(min(len(d), VOTE_DESCRIPTORS), i, np.int64) for i, d in enumerate(descriptors)]
+def feature_candidates(descriptors: list[np.ndarray]) -> set[tuple[int, int]]:
+    """Pairs (i < j) of images sharing at least MIN_VOTES close ORB descriptors (fewer of both beyond
+    TWO_FLIPS_UP_TO images: VOTE_DESCRIPTORS_LARGE and MIN_VOTES_LARGE)."""
+    large = len(descriptors) > TWO_FLIPS_UP_TO
+    per_image, min_votes = (VOTE_DESCRIPTORS_LARGE, MIN_VOTES_LARGE) if large else (VOTE_DESCRIPTORS, MIN_VOTES)
+    owners = np.concatenate([np.full(min(len(d), per_image), i, np.int64) for i, d in enumerate(descriptors)]
                             or [np.zeros(0, np.int64)])
     if len(np.unique(owners)) < 2:
         return set()
-    data = np.ascontiguousarray(np.concatenate([d[:VOTE_DESCRIPTORS] for d in descriptors if len(d)]))
+    data = np.ascontiguousarray(np.concatenate([d[:per_image] for d in descriptors if len(d)]))
     index = _binary_index(data)
     distances, labels = index.search(data, VOTE_NEIGHBOURS + 1)
     rows = np.repeat(owners, labels.shape[1])
@@ -122,10 +129,10 @@ def _binary_index(data: np.ndarray):  # type: ignore[no-untyped-def]
     if len(data) < IVF_FROM:
         index = faiss.IndexBinaryFlat(256)
     else:
-        lists = int(4 * np.sqrt(len(data)))
-        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, lists)
-        index.train(data[np.random.default_rng(0).choice(len(data), min(len(data), 50 * lists), replace=False)])
-        index.nprobe = 8
+        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, IVF_LISTS)
+        sample = np.random.default_rng(0).choice(len(data), min(len(data), 30 * IVF_LISTS), replace=False)
+        index.train(data[sample])
+        index.nprobe = IVF_PROBES
     index.add(data)
     return index
 
