@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from mmrag.catalog import Vector
-from mmrag.errors import IndexCorruptError, LibraryError
+from mmrag.errors import LibraryError
 from mmrag.index import index_set as index_set_module
 from mmrag.index import spec as spec_module
 from mmrag.index.index_set import IndexSet
@@ -169,32 +170,42 @@ def test_save_picks_up_changes_the_writer_missed(catalog, filled, store, vecs, t
     assert len(open_set(catalog, tmp_path).get(SPACE)) == 310
 
 
-def test_corrupt_file_raises_and_rebuild_repairs(catalog, filled, vecs, tmp_path) -> None:  # type: ignore
+def test_corrupt_file_is_replaced_by_one_built_from_the_catalog(catalog, filled, vecs, tmp_path,
+                                                                caplog) -> None:  # type: ignore
+    """A damaged index file never takes searches down: the space is built in memory from the stored vectors
+    (with a warning naming the file and the way out) and the writer's next save replaces the file."""
     writer = open_set(catalog, tmp_path)
     writer.get(SPACE)
     writer.save()
     path = tmp_path / "index" / "image.faiss"
     path.write_bytes(path.read_bytes()[:-100])
     ix = open_set(catalog, tmp_path)
-    with pytest.raises(IndexCorruptError, match="mmrag rebuild"):
-        ix.get(SPACE)
-    ix.rebuild(SPACE)
+    with caplog.at_level(logging.WARNING, logger="mmrag.index.index_set"):
+        assert top1(ix, vecs[3]) == 4
+    assert str(path) in caplog.text and "mmrag rebuild" in caplog.text
     ix.save()
-    assert top1(open_set(catalog, tmp_path), vecs[3]) == 4
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mmrag.index.index_set"):
+        assert top1(open_set(catalog, tmp_path), vecs[3]) == 4
+    assert caplog.text == ""  # the saved file is whole again
 
 
-def test_model_or_dim_mismatch_is_corrupt(catalog, filled, store, clustered, tmp_path) -> None:  # type: ignore
+def test_model_or_dim_mismatch_is_corrupt(catalog, filled, store, clustered, tmp_path, caplog) -> None:  # type: ignore
     writer = open_set(catalog, tmp_path)
     writer.get(SPACE)
     writer.save()
     catalog.set_meta(f"model:{SPACE}", "another-model")
-    with pytest.raises(IndexCorruptError, match="another-model"):
-        open_set(catalog, tmp_path).get(SPACE)
+    with caplog.at_level(logging.WARNING, logger="mmrag.index.index_set"):
+        assert len(open_set(catalog, tmp_path).get(SPACE)) == 300  # built from the catalog instead
+    assert "another-model" in caplog.text and "mmrag rebuild" in caplog.text
     catalog.set_meta(f"model:{SPACE}", "test-model")
     store.delete(SPACE, range(1, 301))
-    store.put(SPACE, [1, 2], clustered(2, DIM * 2, seed=1))
-    with pytest.raises(IndexCorruptError, match="dim"):
-        open_set(catalog, tmp_path).get(SPACE)
+    fresh = clustered(2, DIM * 2, seed=1)
+    store.put(SPACE, [1, 2], fresh)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mmrag.index.index_set"):
+        assert top1(open_set(catalog, tmp_path), fresh[1]) == 2
+    assert "dim" in caplog.text
 
 
 def test_auto_policy_turns_flat_into_ivf_on_save(catalog, filled, store, vecs, tmp_path, monkeypatch) -> None:
