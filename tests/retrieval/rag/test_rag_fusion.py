@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mmrag.retrieval.fusion import check_fusion, convex_fusion, reciprocal_rank_fusion
@@ -48,8 +48,11 @@ def test_bad_arguments() -> None:
 
 
 ranked = st.lists(st.integers(0, 30), max_size=15, unique=True)
+# shared CPUs: generation time is not under test
+loaded_machine = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 
 
+@loaded_machine
 @given(st.lists(ranked, min_size=1, max_size=3))
 def test_rrf_scores_are_sorted_and_cover_every_item(rankings: list[list[int]]) -> None:
     fused = reciprocal_rank_fusion(rankings)
@@ -58,6 +61,7 @@ def test_rrf_scores_are_sorted_and_cover_every_item(rankings: list[list[int]]) -
     assert {item for item, _ in fused} == {item for ranking in rankings for item in ranking}
 
 
+@loaded_machine
 @given(ranked, ranked, st.floats(0, 1))
 def test_convex_scores_are_sorted_bounded_and_cover_every_item(dense: list[int], bm25: list[int], w: float) -> None:
     dense_scores = sorted((0.9 - 0.01 * i for i in range(len(dense))), reverse=True)
