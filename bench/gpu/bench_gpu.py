@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--index-threads", type=int, default=2)
+    ap.add_argument("--text-runs", type=int, default=50)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                     else "cpu", "cpus": os.cpu_count()}
     parts = {
         "image": lambda: image_part(args.work, args.jpegs, args.batch, args.workers),
-        "text": lambda: text_part(50),
+        "text": lambda: text_part(args.text_runs),
         "embed": lambda: embed_part(args.work, args.texts, args.model),
         "search": lambda: search_part(args.n, args.dim, args.queries),
         "index": lambda: index_part(args.work, args.index_threads),
