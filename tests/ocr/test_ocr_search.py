@@ -135,3 +135,13 @@ def _assets(lib) -> list:  # type: ignore[no-untyped-def]
 
     with lib.catalog.session() as session:
         return list(session.execute(select(Asset)).scalars())
+
+
+def test_run_together_english_words_are_also_indexed_split() -> None:
+    from mmrag.index.bm25 import tokenize
+    from mmrag.retrieval.ocr_search import searchable_text
+
+    text = searchable_text("theatrespringphoenix\n北京欢迎你")
+    assert text.startswith("theatrespringphoenix\n北京欢迎你")  # as read, then the split words
+    assert {"theatr", "spring", "phoenix"} <= set(tokenize(text))
+    assert searchable_text("Exit only") == "Exit only"
