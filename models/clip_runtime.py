@@ -5,7 +5,8 @@
 - ``auto`` / ``onnx``: use the library's ONNX export of the text tower when it exists and matched torch
   (cos >= 0.9999); the torch model then loads only when an image is embedded, so a text search imports
   neither torch nor open_clip. Without an export, torch encodes and the first text query writes one
-  (``onnx`` package needed; CPU only).
+  (``onnx`` package needed; CPU only) — under ``auto`` only for towers of AUTO_EXPORT_MIN_PARAMS or more,
+  where it pays for itself (a test-sized tower is encoded by torch in well under a millisecond).
 - ``torch``: always the torch tower (on trimmed ids where that is exact).
 
 Measured in docs/benchmarks.md ("Text encoding and cold start").
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .onnx_text import OnnxTextEncoder
 
 TEXT_RUNTIMES = ("auto", "onnx", "torch")
+AUTO_EXPORT_MIN_PARAMS = 20_000_000  # auto exports towers this large (ViT-B-32's has 63M; tiny-test's 3M)
 
 
 def check_text_runtime(value: str) -> str:
@@ -101,6 +103,13 @@ def load_clip(name: str, pretrained: str | None, device: str = "auto", *, librar
         if encoder is not None:
             return OnnxTextClip(encoder, load_torch, name, fingerprint)
     embedder = load_torch()
-    if use_onnx:
+    if use_onnx and (text_runtime == "onnx" or _text_params(embedder) >= AUTO_EXPORT_MIN_PARAMS):
         embedder.export_library = library  # the first text query writes the export
     return embedder
+
+
+def _text_params(embedder: OpenClipEmbedder) -> int:
+    """Parameters outside the image tower: the text tower (and the logit scale)."""
+    model = embedder.model
+    visual = sum(p.numel() for p in model.visual.parameters()) if hasattr(model, "visual") else 0
+    return sum(p.numel() for p in model.parameters()) - visual

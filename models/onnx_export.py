@@ -107,7 +107,7 @@ def save_tokenizer(tokenizer: Any, path: Path) -> None:
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     bpe.decoder = decoders.ByteLevel()
-    bpe.add_special_tokens(list(getattr(tokenizer, "all_special_tokens", [])))
+    bpe.add_special_tokens([tokenizer.decoder[i] for i in getattr(tokenizer, "all_special_ids", [])])
     bpe.save(str(path))
 
 
