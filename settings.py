@@ -78,7 +78,8 @@ class IngestSettings(_Group):
     save_index_every_s: float = Field(60.0, description="Also save the index during long ingests.")
     thumbnail_size: int = Field(256, ge=32)
     ocr: Literal["auto", "on", "off"] = Field(
-        "auto", description="Read text in images: auto = cheap detector first, recognise only where it finds text."
+        "off", description="Read text in images: auto = cheap detector first, recognise only where it finds text; "
+        "off by default: on 2 CPU cores auto cut photo ingest to about 0.2x (docs/benchmarks.md, OCR)."
     )
     ocr_engine: str = Field("rapidocr", description="OCR engine by name (models.ocr_base registry).")
     engine: Literal["local", "ray"] = Field(

@@ -74,7 +74,7 @@ class DocumentWriter:
         """Reads scanned PDF pages (the OCR engine loads on the first page without a text layer)."""
         from .ocr import OcrStep
 
-        if self._ocr is None and self.ctx.settings.ingest.ocr != "off":
+        if self._ocr is None:  # pages without a text layer have no other text: read whatever ingest.ocr says
             self._ocr = OcrStep("on", self.ctx.settings.ingest.ocr_engine)
         return self._ocr
 

@@ -60,7 +60,7 @@ def load_pdf(path: Path, data: bytes, ocr: PageReader | None = None) -> LoadedDo
     if failures == len(pages):
         raise InputError(f"{path.name}: malformed PDF (no page could be read)")
     if not builder.length:
-        hint = "OCR read no text in its pages" if ocr is not None else "OCR is off (setting ingest.ocr)"
+        hint = "OCR read no text in its pages" if ocr is not None else "it was loaded without OCR"
         raise InputError(f"{path.name}: no extractable text (a scanned PDF? {hint})")
     return builder.build(title=_title(reader), pages=len(pages))
 

@@ -59,7 +59,7 @@ def test_ingest_stores_text_boxes_and_fused_search_puts_the_text_match_first(mak
 
 
 def test_has_text_filter(make_library, text_photos: Path) -> None:
-    lib = make_library()
+    lib = make_library(ingest={"ocr": "auto"})
     lib.ingest([text_photos])
     with_text = {Path(h.path).name for h in lib.search_text("sign", k=10, filters={"has_text": True})}
     assert with_text == {"bakery.jpg", "station.png"}
@@ -72,7 +72,7 @@ def test_has_text_filter(make_library, text_photos: Path) -> None:
 
 
 def test_changed_and_removed_images_update_the_text_index(make_library, text_photos: Path) -> None:
-    lib = make_library()
+    lib = make_library(ingest={"ocr": "on"})
     lib.ingest([text_photos])
     assert lib.search_text("bakery", search_in="text")
     sign("Grand Hotel").save(text_photos / "bakery.jpg")  # same name, new content
@@ -84,8 +84,9 @@ def test_changed_and_removed_images_update_the_text_index(make_library, text_pho
     assert not lib.search_text("grand hotel", search_in="text")
 
 
-def test_ocr_off_reads_nothing(make_library, text_photos: Path) -> None:
-    lib = make_library(ingest={"ocr": "off"})
+def test_ocr_off_reads_nothing_and_is_the_default(make_library, text_photos: Path) -> None:
+    lib = make_library()
+    assert lib.settings.ingest.ocr == "off"
     lib.ingest([text_photos])
     assert not lib.search_text("bakery", search_in="text")
     assert all(ocr_text_of(lib.catalog, a.id) is None for a in _assets(lib))
@@ -94,6 +95,7 @@ def test_ocr_off_reads_nothing(make_library, text_photos: Path) -> None:
 def test_cli_json_carries_match_and_matched_text(text_photos: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MMRAG_CLIP_MODEL", "tiny-test")
     monkeypatch.setenv("MMRAG_DEVICE", "cpu")
+    monkeypatch.setenv("MMRAG_INGEST__OCR", "auto")
     runner = CliRunner()
     library = ["--library", str(tmp_path / "cli-lib")]
     assert runner.invoke(app, ["ingest", str(text_photos), *library]).exit_code == 0

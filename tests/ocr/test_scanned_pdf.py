@@ -50,7 +50,7 @@ def test_scanned_pages_are_read_with_page_numbers_and_page_images(tmp_path: Path
 
 
 def test_scanned_pdf_without_ocr_says_why_it_has_no_text(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"scan.pdf: no extractable text \(a scanned PDF\? OCR is off"):
+    with pytest.raises(InputError, match=r"scan.pdf: no extractable text \(a scanned PDF\? it was loaded without"):
         load_document(scanned_pdf(tmp_path / "scan.pdf"))
 
 
