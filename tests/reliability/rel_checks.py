@@ -100,10 +100,8 @@ def index_file_violations(library: Path, space: str = "image", *, stale_ok: bool
 
 
 def opened_index_violations(library: Path, space: str = "image") -> list[str]:
-    """A reader opening the library gets an index holding exactly the stored vectors' ids (skipped while
-    the saved file has a stale sidecar: readers then get IndexCorruptError until the next writer saves)."""
-    if index_file_state(library, space) == "stale-sidecar":
-        return []
+    """A reader opening the library gets an index holding exactly the stored vectors' ids, whatever state
+    the saved file is in (a stale sidecar left by a kill included: readers then build the index in memory)."""
     from mmrag.catalog import Catalog
     from mmrag.errors import IndexCorruptError
     from mmrag.index.index_set import IndexSet
