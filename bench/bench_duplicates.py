@@ -172,21 +172,35 @@ def synthetic(n: int, seed: int = 0) -> list[DupItem]:
 
 
 def scale(n: int) -> dict:
+    """Each stage of the cascade over ``n`` synthetic images, timed and printed as it ends."""
     items = synthetic(n)
-    unique = list(range(len(items)))
-    timings = {}
+    result: dict = {"images": n}
+
+    def stage(name: str, start: float, **counts: int) -> None:
+        result[f"{name}_s"] = round(time.perf_counter() - start, 2)
+        result.update(counts)
+        print(json.dumps({name: result[f"{name}_s"], **counts}), file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
     phashes = np.stack([np.frombuffer(i.signature.phashes, np.uint8).reshape(8, 8) for i in items])
+    hashed = dedup_candidates.hash_candidates(phashes)
+    stage("hash_candidates", start, hash_pairs=len(hashed))
     start = time.perf_counter()
-    hash_pairs = dedup_candidates.hash_candidates(phashes)
-    timings["hash_candidates_s"] = round(time.perf_counter() - start, 2)
+    tiny = dedup_candidates.vector_candidates(dedup_candidates.tiny_vectors([i.signature.small for i in items]),
+                                              dedup_candidates.TINY_NEIGHBOURS, dedup_candidates.MIN_TINY_COSINE)
+    stage("tiny_candidates", start, tiny_pairs=len(tiny))
     start = time.perf_counter()
-    feature_pairs = dedup_candidates.feature_candidates([i.signature.descriptors for i in items])
-    timings["feature_candidates_s"] = round(time.perf_counter() - start, 2)
+    features = dedup_candidates.feature_candidates([i.signature.descriptors for i in items])
+    stage("feature_candidates", start, feature_pairs=len(features))
+    pairs: dict[tuple[int, int], int | None] = {(min(i, j), max(i, j)): s for (i, j), (s, _) in hashed.items()}
+    for pair in tiny | features:
+        pairs.setdefault(pair, 0 if pair in tiny else None)
     start = time.perf_counter()
-    groups = group_duplicates(items)
-    timings["whole_cascade_s"] = round(time.perf_counter() - start, 2)
-    return {"images": n, **timings, "hash_pairs": len(hash_pairs), "feature_pairs": len(feature_pairs),
-            "groups": len(groups), "unique": len(unique)}
+    verified = [pair for pair, symmetry in pairs.items()
+                if verify_pair(items[pair[0]].signature, items[pair[1]].signature, symmetry) is not None]
+    stage("verification", start, candidate_pairs=len(pairs), verified_pairs=len(verified))
+    result["total_s"] = round(sum(v for k, v in result.items() if k.endswith("_s")), 2)
+    return result
 
 
 def main() -> None:
