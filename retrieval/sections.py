@@ -18,6 +18,8 @@ from ..catalog.db import Catalog
 from ..catalog.models import Chunk
 
 SectionKey = tuple[int, str]  # (asset id, section title)
+PLACE_BATCH = 40  # chunk places fetched at a time while collapsing
+NEIGHBOURS = 3  # chunks read on each side of a hit for its context (a chunk is ~900 characters)
 CONTEXT_CHARS = 1500  # what an LLM prompt keeps of one source (answerers.base.MAX_PASSAGE_CHARS)
 
 
@@ -67,34 +69,45 @@ def section_contexts(catalog: Catalog, places: dict[int, ChunkPlace], max_chars:
     centred on the chunk when the section is longer. Chunks without a section get no entry."""
     if max_chars < 1:
         raise ValueError(f"max_chars must be positive, got {max_chars!r}")
-    keys = {place.key for place in places.values() if place.key is not None}
-    if not keys:
+    wanted = {chunk_id: place for chunk_id, place in places.items() if place.key is not None}
+    if not wanted:
         return {}
-    members = _section_chunks(catalog, keys)
+    windows = {chunk_id: _window(place, max_chars) for chunk_id, place in wanted.items()}
+    neighbours = _neighbour_chunks(catalog, wanted, windows)
     contexts = {}
-    for chunk_id, place in places.items():
-        if place.key is None or place.key not in members:
+    for chunk_id, place in wanted.items():
+        pieces = neighbours.get(chunk_id)
+        if not pieces:
             continue
-        start, text = _join(members[place.key])
+        start, text = _join(pieces)
         middle = (place.char_start + place.char_end) // 2 - start
         begin = max(0, min(len(text) - max_chars, middle - max_chars // 2))
         contexts[chunk_id] = text[begin : begin + max_chars].strip()
     return contexts
 
 
-def _section_chunks(catalog: Catalog, keys: set[SectionKey]) -> dict[SectionKey, list[tuple[int, int, str]]]:
-    assets = {asset for asset, _ in keys}
+def _window(place: ChunkPlace, max_chars: int) -> tuple[int, int]:
+    middle = (place.char_start + place.char_end) // 2
+    return middle - max_chars, middle + max_chars
+
+
+def _neighbour_chunks(catalog: Catalog, wanted: dict[int, ChunkPlace], windows: dict[int, tuple[int, int]]
+                      ) -> dict[int, list[tuple[int, int, str]]]:
+    """For each chunk, the chunks of its section that overlap its window, in document order. A document's
+    chunks are stored together, so its neighbours are the ids next to it: one ``id IN (...)`` query."""
+    ids = {i for chunk_id in wanted for i in range(chunk_id - NEIGHBOURS, chunk_id + NEIGHBOURS + 1)}
     with catalog.session() as session:
         rows = session.execute(
             select(Chunk.asset_id, Chunk.section, Chunk.char_start, Chunk.char_end, Chunk.text)
-            .where(Chunk.asset_id.in_(assets), Chunk.section.in_({section for _, section in keys}))
-            .order_by(Chunk.asset_id, Chunk.char_start)
+            .where(Chunk.id.in_(sorted(ids))).order_by(Chunk.asset_id, Chunk.char_start)
         ).all()
-    members: dict[SectionKey, list[tuple[int, int, str]]] = {}
-    for asset_id, section, start, end, text in rows:
-        if (asset_id, section) in keys:
-            members.setdefault((asset_id, section), []).append((start or 0, end or 0, text))
-    return members
+    out: dict[int, list[tuple[int, int, str]]] = {}
+    for chunk_id, place in wanted.items():
+        low, high = windows[chunk_id]
+        out[chunk_id] = [(start or 0, end or 0, text) for asset_id, section, start, end, text in rows
+                         if asset_id == place.asset_id and section == place.section
+                         and (end or 0) > low and (start or 0) < high]
+    return out
 
 
 def _join(pieces: list[tuple[int, int, str]]) -> tuple[int, str]:
@@ -110,3 +123,17 @@ def _join(pieces: list[tuple[int, int, str]]) -> tuple[int, str]:
         parts.append(text[reached - start :])
         reached = end
     return first, "".join(parts)
+
+
+def collapse_first(catalog: Catalog, ordered: Sequence[tuple[int, float]], count: int
+                   ) -> tuple[list[tuple[int, float]], dict[int, ChunkPlace]]:
+    """The first ``count`` results of ``ordered`` collapsed to sections, reading chunk places in batches
+    (most searches need only the first batch), and the places read."""
+    places: dict[int, ChunkPlace] = {}
+    kept: list[tuple[int, float]] = []
+    for start in range(0, len(ordered), max(PLACE_BATCH, count)):
+        places |= chunk_places(catalog, [i for i, _ in ordered[start : start + max(PLACE_BATCH, count)]])
+        kept = collapse_to_sections(ordered[: start + max(PLACE_BATCH, count)], places)
+        if len(kept) >= count:
+            break
+    return kept[:count], places

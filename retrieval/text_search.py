@@ -73,9 +73,8 @@ def search_passages(
     ordered = fuse(rankings, fusion_method, bm25_weight) if mode == "hybrid" else _pairs(rankings[mode])
     if not components.settings.rag.sections:
         return fetch_hits(components.catalog, ordered[: max(2 * k, k + 20)], mode, rankings)[:k]
-    places = sections.chunk_places(components.catalog, [i for i, _ in ordered])
-    ordered = sections.collapse_to_sections(ordered, places)
-    hits = fetch_hits(components.catalog, ordered[: max(2 * k, k + 20)], mode, rankings)[:k]
+    ordered, places = sections.collapse_first(components.catalog, ordered, max(2 * k, k + 20))
+    hits = fetch_hits(components.catalog, ordered, mode, rankings)[:k]
     contexts = sections.section_contexts(components.catalog, {h.chunk_id: places[h.chunk_id] for h in hits
                                                               if h.chunk_id in places})
     for hit in hits:
