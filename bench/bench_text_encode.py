@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         paths["short_onnx"] = lambda t: onnx.embed_texts([t])
     times: dict[str, list[float]] = {name: [] for name in paths}
     worst = 1.0
-    for name, fn in paths.items():
+    for fn in paths.values():
         fn(QUERIES[0])  # warm
     for i in range(args.runs):
         text = QUERIES[i % len(QUERIES)]

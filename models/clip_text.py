@@ -71,7 +71,6 @@ class ShortTextTower:
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
         """Projected (not normalised) features of already trimmed ids, as ``encode_text`` computes them."""
         import torch
-
         from open_clip.transformer import text_global_pool
 
         p = self.parts

@@ -23,8 +23,16 @@ from torch import nn
 
 from .clip_text import eos_id, pool_type, text_parts
 from .onnx_text import (
-    FORMAT, META_FILE, MIN_COSINE, MODEL_FILE, TOKENIZER_FILE, ClipTokenizer, ExportMeta, OnnxTextEncoder,
-    export_folder, weights_stamp,
+    FORMAT,
+    META_FILE,
+    MIN_COSINE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    ClipTokenizer,
+    ExportMeta,
+    OnnxTextEncoder,
+    export_folder,
+    weights_stamp,
 )
 
 log = logging.getLogger(__name__)

@@ -85,9 +85,10 @@ def _cpu_preprocess(paths: list[Path]) -> np.ndarray:
 
 
 def image_part(work: Path, n: int, batch: int, workers: int) -> dict:
-    from mmrag.models.clip import OpenClipEmbedder
     from torchvision.io import ImageReadMode, decode_jpeg
     from torchvision.transforms.v2 import functional as tvf
+
+    from mmrag.models.clip import OpenClipEmbedder
 
     t0 = time.perf_counter()
     paths = make_jpegs(work / "jpegs", n, workers)
