@@ -170,7 +170,7 @@ def _hit_detail(hit: Any) -> str:
     if hit.chunk_id is not None:
         where = f"p. {hit.page}" if hit.page else (hit.section or "")
         return " · ".join(part for part in (where, _clip(text, 160)) if part)
-    if "match" in hit.extra:
+    if "match" in hit.extra and (text or hit.extra["match"] != "clip"):  # a plain CLIP match needs no note
         return f"{hit.extra['match']}" + (f" · text in image: {_clip(text, 100)}" if text else "")
     return ""
 
