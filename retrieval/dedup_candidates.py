@@ -80,7 +80,8 @@ def _chunk_table(hashes: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _probe(queries: np.ndarray, tables: list[tuple[np.ndarray, np.ndarray]], flips: int) -> tuple[np.ndarray, ...]:
-    """(query rows, table rows) of every table entry equal to a query chunk with up to ``flips`` bits flipped."""
+    """(query rows, table rows) of every table entry equal to a query chunk with up to ``flips`` bits flipped
+    (a pair found through several chunks appears several times)."""
     masks = np.asarray([0] + [sum(1 << b for b in bits) for k in range(1, flips + 1)
                               for bits in combinations(range(16), k)], dtype=np.uint32)
     all_rows, all_cols = [], []
@@ -98,8 +99,7 @@ def _probe(queries: np.ndarray, tables: list[tuple[np.ndarray, np.ndarray]], fli
         all_cols.append(order[starts])
     if not all_rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pairs = np.unique(np.stack([np.concatenate(all_rows), np.concatenate(all_cols)]), axis=1)
-    return pairs[0], pairs[1]
+    return np.concatenate(all_rows), np.concatenate(all_cols)  # may repeat a pair: callers keep the closest
 
 
 def feature_candidates(descriptors: list[np.ndarray]) -> set[tuple[int, int]]:
