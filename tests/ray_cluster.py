@@ -127,7 +127,18 @@ class RayCluster:
         return len(pids)
 
     def stop(self) -> None:
-        subprocess.run(self.command([_ray_bin(), "stop", "--force"]), capture_output=True, timeout=120)
+        """Kill this cluster's processes (those in its namespace; ``ray stop`` would stop every Ray cluster on
+        the machine) and delete the namespace."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            listed = subprocess.run(["ip", "netns", "pids", self.namespace], capture_output=True, text=True)
+            pids = [int(p) for p in listed.stdout.split()]
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            if pids and sig == signal.SIGTERM:
+                time.sleep(3)
         subprocess.run(["ip", "netns", "delete", self.namespace], capture_output=True)
 
 
