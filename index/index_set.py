@@ -374,10 +374,13 @@ def _table_dim(catalog: Catalog, space: str) -> int | None:
 
 
 def _row_marks(catalog: Catalog, space: str) -> tuple[int, np.ndarray]:
-    """Largest vector row id of the space and (row id, item id, crc) of its last TAIL_ROWS rows."""
+    """Largest vector row id of the space and (row id, item id, crc) of its last TAIL_ROWS rows. The row ids
+    come first (from an index, no vector read), then only those rows' vectors."""
     with catalog.session() as s:
-        rows = s.execute(select(Vector.id, Vector.item_id, Vector.data).where(Vector.space == space)
-                         .order_by(Vector.id.desc()).limit(TAIL_ROWS)).all()
+        ids = s.execute(select(Vector.id).where(Vector.space == space)
+                        .order_by(Vector.id.desc()).limit(TAIL_ROWS)).scalars().all()
+        rows = s.execute(select(Vector.id, Vector.item_id, Vector.data).where(Vector.id.in_(ids))
+                         .order_by(Vector.id.desc())).all() if ids else []
     tail = np.array([(r.id, r.item_id, zlib.crc32(r.data)) for r in rows], dtype=np.int64).reshape(-1, 3)
     return (int(tail[0, 0]) if len(tail) else 0), tail
 
