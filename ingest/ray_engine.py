@@ -20,8 +20,13 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DECODE_BATCH = 16  # files per CPU task: large enough to amortise task overhead, small enough to stream
+CLUSTER_LOST_AFTER_S = 60.0  # the head unreachable this long: the run fails instead of waiting forever
 
 
 class ShaIndex(Mapping[str, int]):
@@ -92,6 +98,43 @@ def connect(address: str | None) -> Any:
     context.execution_options.preserve_order = True  # commit order = scan order, as in a local ingest
     context.enable_progress_bars = False  # the CLI shows its own progress
     return ray
+
+
+@contextmanager
+def watching_cluster(ray: Any, lost_after_s: float = CLUSTER_LOST_AFTER_S) -> Iterator[None]:
+    """Fail, instead of waiting forever, when the cluster's head stops answering for ``lost_after_s``.
+
+    Ray's driver blocks without a time limit when its cluster disappears; a watchdog thread probes the head's
+    port and interrupts the run, which then ends with a LibraryError saying what to do."""
+    from ..errors import LibraryError
+
+    host, _, port = ray.get_runtime_context().gcs_address.rpartition(":")
+    lost, done = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        down_since: float | None = None
+        while not done.wait(2.0):
+            try:
+                socket.create_connection((host, int(port)), timeout=2.0).close()
+                down_since = None
+            except OSError:
+                down_since = down_since or time.monotonic()
+                if time.monotonic() - down_since > lost_after_s:
+                    lost.set()  # SIGINT to the main thread: it interrupts a blocking wait, as Ctrl-C would
+                    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+                    return
+
+    threading.Thread(target=watch, name="mmrag-ray-watchdog", daemon=True).start()
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not lost.is_set():
+            raise
+        raise LibraryError(f"the Ray cluster at {host}:{port} stopped answering for {lost_after_s:.0f} s; "
+                           "everything committed so far is safe in the catalog: run the same command again "
+                           "(on a running cluster) to resume") from None
+    finally:
+        done.set()
 
 
 def _cluster_gpus(ray: Any) -> float:
@@ -180,14 +223,15 @@ def image_results(ray: Any, files: list[FoundFile], known: Mapping[str, Known], 
                                   fn_constructor_kwargs={"settings": settings},
                                   max_restarts=-1, max_task_retries=-1,
                                   **_embed_pool(ray, settings))
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-        for item, thumb in zip(batch["result"], batch["thumb"], strict=True):
-            result: FileResult = pickle.loads(item)
-            if thumb:
-                path = thumbnail_path(settings.library, result.sha256 or "")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(bytes(thumb))
-            yield result
+    with watching_cluster(ray):
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            for item, thumb in zip(batch["result"], batch["thumb"], strict=True):
+                result: FileResult = pickle.loads(item)
+                if thumb:
+                    path = thumbnail_path(settings.library, result.sha256 or "")
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(bytes(thumb))
+                yield result
 
 
 # -- documents ------------------------------------------------------------------------------------------------
@@ -257,6 +301,7 @@ def document_results(ray: Any, files: list[FoundFile], known: Mapping[str, Known
     dataset = dataset.map_batches(TextEmbedActor, batch_size=4, fn_constructor_kwargs={"settings": settings},
                                   max_restarts=-1, max_task_retries=-1,
                                   **_embed_pool(ray, settings))
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-        for item in batch["item"]:
-            yield pickle.loads(item)
+    with watching_cluster(ray):
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            for item in batch["item"]:
+                yield pickle.loads(item)
