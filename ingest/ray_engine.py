@@ -108,6 +108,9 @@ def watching_cluster(ray: Any, lost_after_s: float = CLUSTER_LOST_AFTER_S) -> It
     port and interrupts the run, which then ends with a LibraryError saying what to do."""
     from ..errors import LibraryError
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # a job thread (mmrag serve): interrupting the main thread would stop the server instead
+        return
     host, _, port = ray.get_runtime_context().gcs_address.rpartition(":")
     lost, done = threading.Event(), threading.Event()
 

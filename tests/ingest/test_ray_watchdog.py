@@ -59,3 +59,25 @@ def test_a_real_interrupt_is_not_mistaken_for_a_lost_cluster(listening: str) -> 
     with pytest.raises(KeyboardInterrupt):
         with watching_cluster(_Runtime(listening), lost_after_s=1.0):
             raise KeyboardInterrupt
+
+
+def test_outside_the_main_thread_the_watchdog_never_interrupts() -> None:
+    import threading
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    errors: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            with watching_cluster(_Runtime(dead), lost_after_s=0.5):
+                time.sleep(4)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            errors.append(exc)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    time.sleep(5)  # a SIGINT sent to the main thread would surface here as KeyboardInterrupt
+    worker.join()
+    assert errors == []
