@@ -97,7 +97,6 @@ def _run(lib: Library, request: Request, sources: ReferenceSources) -> Generatio
 
 def _print_result(result: GenerationResult) -> None:
     table = Table("asset", "seed", "clip", "ref sim", "refs", box=None)
-    table.add_column("path", overflow="fold")
     for image in result.images:
         refs = ", ".join(r.label for r in image.references) or "-"
         table.add_row(
@@ -106,9 +105,10 @@ def _print_result(result: GenerationResult) -> None:
             f"{image.clip_score:.2f}" if image.clip_score is not None else "-",
             f"{image.ref_similarity:.3f}" if image.ref_similarity is not None else "-",
             refs,
-            image.path or "-",
         )
     out.print(table)
+    for image in result.images:  # paths on their own lines: never broken by the table's column width
+        out.print(f"saved {image.path or '-'}", markup=False, highlight=False, emoji=False)
     stages = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in result.timings.items() if seconds >= 0.05)
     console.print(f"[dim]{result.params.get('mode')} · {result.models.get('model')} · {stages}[/]")
     console.print("[dim]clip = 100 × cosine(image, prompt); ref sim = mean cosine(image, references)[/]")
