@@ -130,3 +130,37 @@ def check_search(queries: np.ndarray, k: int) -> np.ndarray:
         bad = q[~np.isfinite(q)][0]
         raise ValueError(f"queries contain a non-finite value ({bad}); NaN and inf are not allowed")
     return q
+
+
+def as_matrix(name: str, x: object, dim: int) -> np.ndarray:
+    """``x`` as contiguous float32 rows of width ``dim``, all finite (ValueError naming ``name`` otherwise)."""
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise ValueError(f"{name} must have shape (n, {dim}), got {np.shape(x)}")
+    if not np.isfinite(arr).all():
+        bad = arr[~np.isfinite(arr)][0]
+        raise ValueError(f"{name} contain a non-finite value ({bad}); NaN and inf are not allowed")
+    return np.ascontiguousarray(arr)
+
+
+def as_ids(x: object) -> np.ndarray:
+    """``x`` as a flat int64 array of catalog ids (non-negative integers)."""
+    ids = np.asarray(x)
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"ids must be integers, got dtype {ids.dtype}")
+    ids = ids.astype(np.int64, copy=False).reshape(-1)
+    if ids.size and ids.min() < 0:
+        raise ValueError(f"ids must be >= 0, got {int(ids.min())}")
+    return np.ascontiguousarray(ids)
+
+
+def new_entries(index: VectorIndex, ids: object, vectors: object) -> tuple[np.ndarray, np.ndarray]:
+    """Checked arguments of ``VectorIndex.add``: one vector per id, ids unique and not in the index yet."""
+    ids, x = as_ids(ids), as_matrix("vectors", vectors, index.dim)
+    if len(ids) != len(x):
+        raise ValueError(f"{len(ids)} ids but {len(x)} vectors")
+    if len(ids) and (len(np.unique(ids)) != len(ids) or index.contains(ids).any()):
+        raise ValueError("ids must be unique and not in the index yet (remove them first to replace)")
+    return ids, x

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import files
-from .base import SearchResult
+from .base import SearchResult, as_ids, as_matrix, new_entries
 from .spec import DEFAULT_EF_SEARCH, build_index, default_nprobe, faiss, trainable_spec
 
 log = logging.getLogger(__name__)
@@ -35,28 +35,6 @@ EXACT_MAX = 4096  # allowed sets up to this size are scored exactly (cheaper tha
 MAX_EF_SEARCH = 4096
 TOMBSTONE_REBUILD_FRACTION = 0.2
 _ALL_IDS = (0, np.iinfo(np.int64).max)  # selector range of real ids (tombstones are -1)
-
-
-def _as_matrix(name: str, x: object, dim: int) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float32)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != dim:
-        raise ValueError(f"{name} must have shape (n, {dim}), got {np.shape(x)}")
-    if not np.isfinite(arr).all():
-        bad = arr[~np.isfinite(arr)][0]
-        raise ValueError(f"{name} contain a non-finite value ({bad}); NaN and inf are not allowed")
-    return np.ascontiguousarray(arr)
-
-
-def _as_ids(x: object) -> np.ndarray:
-    ids = np.asarray(x)
-    if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"ids must be integers, got dtype {ids.dtype}")
-    ids = ids.astype(np.int64, copy=False).reshape(-1)
-    if ids.size and ids.min() < 0:
-        raise ValueError(f"ids must be >= 0, got {int(ids.min())}")
-    return np.ascontiguousarray(ids)
 
 
 class FaissIndex:
@@ -198,7 +176,7 @@ class FaissIndex:
     # -- mutation ------------------------------------------------------------------------------------
     def train(self, vectors: np.ndarray) -> None:
         """Train an untrained index; with too few points for the spec, a smaller nlist/PQ is used."""
-        x = _as_matrix("vectors", vectors, self.dim)
+        x = as_matrix("vectors", vectors, self.dim)
         if self.is_trained:
             return
         if not len(x):
@@ -212,14 +190,9 @@ class FaissIndex:
         self._invalidate()
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids = _as_ids(ids)
-        x = _as_matrix("vectors", vectors, self.dim)
-        if len(ids) != len(x):
-            raise ValueError(f"{len(ids)} ids but {len(x)} vectors")
+        ids, x = new_entries(self, ids, vectors)
         if not len(ids):
             return
-        if len(np.unique(ids)) != len(ids) or self.contains(ids).any():
-            raise ValueError("ids must be unique and not in the index yet (remove them first to replace)")
         if not self.is_trained:
             self.train(x)
         self._own_lists()
@@ -228,7 +201,7 @@ class FaissIndex:
         self._gpu = None
 
     def remove(self, ids: Sequence[int] | np.ndarray) -> int:
-        ids = np.unique(_as_ids(ids))
+        ids = np.unique(as_ids(ids))
         ids = ids[self.contains(ids)]
         if not len(ids):
             return 0
@@ -277,13 +250,13 @@ class FaissIndex:
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> SearchResult:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        q = _as_matrix("queries", queries, self.dim)
+        q = as_matrix("queries", queries, self.dim)
         k = int(k)
         if allowed_ids is None:
             if len(self) == 0:
                 return _empty(len(q), k)
             return self._finish(*self._search_all(q, k))
-        allowed = np.unique(_as_ids(allowed_ids))
+        allowed = np.unique(as_ids(allowed_ids))
         allowed = allowed[self.contains(allowed)]
         if not len(allowed) or not len(q):
             return _empty(len(q), k)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import IndexCorruptError, LibraryError
 from . import files
-from .base import SearchResult, VectorIndex, check_search
+from .base import SearchResult, VectorIndex, as_ids, as_matrix, check_search, new_entries
 
 METRIC = "inner_product"
 VECTOR_FIELD = "vector"
@@ -208,24 +208,19 @@ class MilvusIndex:
 
     # -- mutation ------------------------------------------------------------------------------------
     def train(self, vectors: np.ndarray) -> None:
-        _as_matrix("vectors", vectors, self.dim)
+        as_matrix("vectors", vectors, self.dim)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids = _as_ids(ids)
-        x = _as_matrix("vectors", vectors, self.dim)
-        if len(ids) != len(x):
-            raise ValueError(f"{len(ids)} ids but {len(x)} vectors")
+        ids, x = new_entries(self, ids, vectors)
         if not len(ids):
             return
-        if len(np.unique(ids)) != len(ids) or self.contains(ids).any():
-            raise ValueError("ids must be unique and not in the index yet (remove them first to replace)")
         for start in range(0, len(ids), BATCH_ROWS):
             rows = [{"id": int(i), VECTOR_FIELD: v} for i, v in zip(ids[start:start + BATCH_ROWS],
                                                                        x[start:start + BATCH_ROWS], strict=True)]
             self._call("insert", self.collection, rows)
 
     def remove(self, ids: Sequence[int] | np.ndarray) -> int:
-        ids = np.unique(_as_ids(ids))
+        ids = np.unique(as_ids(ids))
         ids = ids[self.contains(ids)]
         for start in range(0, len(ids), BATCH_ROWS):
             self._call("delete", self.collection, ids=ids[start:start + BATCH_ROWS].tolist())
@@ -236,10 +231,10 @@ class MilvusIndex:
 
     # -- search --------------------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> SearchResult:
-        q = _as_matrix("queries", check_search(queries, k), self.dim)
+        q = as_matrix("queries", check_search(queries, k), self.dim)
         if allowed_ids is None:
             return self._search(q, int(k), "")
-        allowed = np.unique(_as_ids(allowed_ids))
+        allowed = np.unique(as_ids(allowed_ids))
         if not len(allowed) or not len(q):
             return SearchResult.empty(len(q), int(k))
         if len(allowed) <= FILTER_MAX_IDS:  # exact among the allowed ids, as FAISS scores small allowed sets
@@ -324,27 +319,6 @@ class MilvusBackend:
 def collection_name(library_id: str, space: str) -> str:
     """Milvus names allow letters, digits and underscores: one name stem per library and space."""
     return re.sub(r"[^A-Za-z0-9_]", "_", f"mmrag_{library_id}_{space}")[:200]
-
-
-def _as_matrix(name: str, x: object, dim: int) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float32)
-    if arr.ndim == 1:
-        arr = arr.reshape(1, -1)
-    if arr.ndim != 2 or arr.shape[1] != dim:
-        raise ValueError(f"{name} must have shape (n, {dim}), got {np.shape(x)}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contain NaN or infinite values")
-    return np.ascontiguousarray(arr)
-
-
-def _as_ids(x: object) -> np.ndarray:
-    ids = np.asarray(x).reshape(-1)
-    if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"ids must be integers, got dtype {ids.dtype}")
-    ids = ids.astype(np.int64)
-    if (ids < 0).any():
-        raise ValueError("ids must be non-negative")
-    return ids
 
 
 def _empty_arrays(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
