@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from .index.bm25 import Bm25Store
     from .index.index_set import IndexSet
     from .models.base import ImageTextEmbedder, TextEmbedder
-    from .retrieval.ocr_search import OcrTextIndex
 
 T = TypeVar("T")
 
@@ -62,7 +61,7 @@ class Components:
         self._text_embedder = text_embedder
         self._indexes = indexes
         self._bm25: Bm25Store | None = None
-        self._ocr_text_index: OcrTextIndex | None = None
+        self._ocr_text_index: Bm25Store | None = None
         self.generators = GeneratorCache(settings.cache_dir)
         self.check_models = check_models
         self.check_space_model(IMAGE_SPACE, clip.fingerprint if clip is not None else self.configured_clip())
@@ -121,13 +120,13 @@ class Components:
         return self._bm25
 
     @property
-    def ocr_text_index(self) -> OcrTextIndex:
+    def ocr_text_index(self) -> Bm25Store:
         """The BM25 index of the text OCR read in images (rebuilt from the catalog when that text changed)."""
         if self._ocr_text_index is None:
-            from .retrieval.ocr_search import OCR_FOLDER, OcrTextIndex
+            from .retrieval.ocr_search import OCR_FOLDER, ocr_text_index
 
             self._ocr_text_index = self._once(
-                "_ocr_text_index", lambda: OcrTextIndex(self.catalog, self.path / OCR_FOLDER))
+                "_ocr_text_index", lambda: ocr_text_index(self.catalog, self.path / OCR_FOLDER))
         return self._ocr_text_index
 
     def _once(self, slot: str, build: Callable[[], T]) -> T:

@@ -18,6 +18,7 @@ import re
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -207,16 +208,21 @@ def chunk_texts(catalog: Catalog) -> tuple[np.ndarray, list[str]]:
 
 
 class Bm25Store:
-    """One library's BM25 index: loaded once, rebuilt (and saved) when the catalog's generation moved on."""
+    """One BM25 index of a library: loaded once, rebuilt (and saved) when the catalog's generation of
+    ``space`` moved on. By default the passages (text space, ``chunk_texts``); the OCR text of images uses
+    the same store with its own space and ``texts`` function."""
 
-    def __init__(self, catalog: Catalog, folder: Path) -> None:
+    def __init__(self, catalog: Catalog, folder: Path, space: str = TEXT_SPACE,
+                 texts: Callable[[Catalog], tuple[np.ndarray, list[str]]] | None = None) -> None:
         self.catalog = catalog
         self.folder = folder
+        self.space = space
+        self.texts = texts or chunk_texts
         self._index: Bm25Index | None = None
         self._lock = threading.Lock()
 
     def get(self) -> Bm25Index:
-        generation = self.catalog.generation(TEXT_SPACE)
+        generation = self.catalog.generation(self.space)
         with self._lock:
             if self._index is None or self._index.generation != generation:
                 self._index = self._fresh(generation)
@@ -226,7 +232,7 @@ class Bm25Store:
         saved = Bm25Index.load(self.folder) if self.folder.exists() else None
         if saved is not None and saved.generation == generation:
             return saved
-        ids, texts = chunk_texts(self.catalog)
+        ids, texts = self.texts(self.catalog)
         index = Bm25Index.build(ids, texts, generation)
         try:
             index.save(self.folder)

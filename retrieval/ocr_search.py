@@ -3,7 +3,7 @@
 Two rankings of image assets are fused by weighted reciprocal rank (``Σ w / (K + rank)``, K = ``RRF_K``):
 
 - CLIP: the images nearest the query's CLIP text vector, weight 1;
-- text: BM25 over the OCR text (``OcrTextIndex``, same tokenizer as passages: English stems, Chinese
+- text: BM25 over the OCR text (``ocr_text_index``, same tokenizer as passages: English stems, Chinese
   characters + bigrams), weight ``TEXT_WEIGHT`` × coverage, where coverage is the share of the query's
   tokens found in the image's text (an image showing every word of the query outranks the best CLIP match;
   one sharing a single word of four does not).
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from sqlalchemy import select
 from ..catalog import Asset, Catalog
 from ..catalog.models import OCR_SPACE
 from ..catalog.ocr_text import ocr_lines, ocr_texts
-from ..index.bm25 import Bm25Index, tokenize
+from ..index.bm25 import Bm25Store, tokenize
 from .filters import Filters
 from .fusion import RRF_K
 from .hits import Hit
@@ -46,34 +45,15 @@ TEXT_WEIGHT = 1.5
 CLIP_DEPTH = 100  # CLIP candidates fused (at least k)
 
 
-class OcrTextIndex:
-    """BM25 over the OCR text of a library's images, saved under ``index/ocr_bm25``; rebuilt from the
-    catalog when its ``ocr`` generation moved on (derived data: deleting the folder only costs a rebuild)."""
+def ocr_text_index(catalog: Catalog, folder: Path) -> Bm25Store:
+    """BM25 over the OCR text of a library's images, saved under ``index/ocr_bm25``; rebuilt from the catalog
+    when its ``ocr`` generation moved on (derived data: deleting the folder only costs a rebuild)."""
 
-    def __init__(self, catalog: Catalog, folder: Path) -> None:
-        self.catalog = catalog
-        self.folder = folder
-        self._index: Bm25Index | None = None
-        self._lock = threading.Lock()
+    def texts(source: Catalog) -> tuple[np.ndarray, list[str]]:
+        ids, raw = ocr_texts(source)
+        return ids, [searchable_text(text) for text in raw]
 
-    def get(self) -> Bm25Index:
-        generation = self.catalog.generation(OCR_SPACE)
-        with self._lock:
-            if self._index is None or self._index.generation != generation:
-                self._index = self._fresh(generation)
-            return self._index
-
-    def _fresh(self, generation: int) -> Bm25Index:
-        saved = Bm25Index.load(self.folder) if self.folder.exists() else None
-        if saved is not None and saved.generation == generation:
-            return saved
-        ids, texts = ocr_texts(self.catalog)
-        index = Bm25Index.build(ids, [searchable_text(text) for text in texts], generation)
-        try:
-            index.save(self.folder)
-        except OSError as exc:  # a read-only library still searches; it rebuilds in memory
-            log.warning("could not save the OCR text index to %s: %s", self.folder, exc)
-        return index
+    return Bm25Store(catalog, folder, OCR_SPACE, texts)
 
 
 @dataclass(frozen=True)
@@ -102,7 +82,7 @@ def check_search_in(value: str) -> str:
     return value
 
 
-def text_matches(catalog: Catalog, index: OcrTextIndex, query: str, k: int,
+def text_matches(catalog: Catalog, index: Bm25Store, query: str, k: int,
                  allowed_ids: np.ndarray | None = None) -> list[TextMatch]:
     """Images whose OCR text matches ``query``, best first (BM25 order), with coverage and matched lines."""
     ids, scores = index.get().search(query, k, allowed_ids=allowed_ids)
@@ -138,7 +118,7 @@ def fuse(clip_ids: list[int], matches: list[TextMatch], *, text_weight: float = 
 
 def fused_image_search(
     catalog: Catalog,
-    ocr_index: OcrTextIndex,
+    ocr_index: Bm25Store,
     clip_hits: list[Hit],
     query: str,
     k: int,
