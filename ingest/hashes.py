@@ -8,8 +8,8 @@ A signature holds what the duplicate cascade needs, so finding duplicates never 
   90/180/270 degrees, the mirror and its rotations), 8 bytes each in ``DIHEDRAL`` order; slot 0 equals
   ``imagehash.phash`` of the image;
 - ``small``: a small RGB copy (longest side ``SMALL_SIDE``, aspect kept) for pixel-level comparisons;
-- ``colour``: mean and standard deviation of R, G, B of the small copy (6 float32), to tell colour edits
-  from plain re-encodes;
+- ``colour``: mean and standard deviation of R, G, B of the analysis copy (6 float32), to tell colour edits
+  and blurs from plain re-encodes;
 - ORB keypoints (x, y as float32 in the ``analysis`` image, longest side ``ANALYSIS_SIDE``) and their
   32-byte descriptors, for crops and small rotations (geometric verification with RANSAC).
 """
@@ -49,7 +49,7 @@ def compute_signature(rgb: Image.Image) -> ImageSignature:
     analysis = _shrink(rgb, ANALYSIS_SIDE)
     keypoints, descriptors = orb_features(np.asarray(analysis.convert("L")))
     small = np.asarray(_shrink(analysis, SMALL_SIDE)).copy()
-    flat = small.reshape(-1, 3).astype(np.float32)
+    flat = np.asarray(analysis).reshape(-1, 3).astype(np.float32)  # fine enough that a blur lowers the spread
     return ImageSignature(
         pixel_sha=digest.hexdigest(),
         phashes=dihedral_phashes(rgb),

@@ -88,10 +88,14 @@ def test_cli_exports_feedback_as_json(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("MMRAG_CLIP_MODEL", "tiny-test")
     library = tmp_path / "lib"
     runner = CliRunner()
-    empty = runner.invoke(app, ["feedback", "--library", str(library)])
-    assert empty.exit_code == 0 and "no feedback yet" in empty.output
-    catalog = Catalog(f"sqlite:///{library / 'catalog.sqlite'}")
+    missing = runner.invoke(app, ["feedback", "--library", str(library)])
+    assert missing.exit_code != 0 and "is not an mmrag library" in missing.output
+    assert not library.exists()  # a read command creates nothing
+    library.mkdir()
+    catalog = Catalog(f"sqlite:///{library / 'catalog.sqlite'}")  # now it is a library, with no feedback
     try:
+        empty = runner.invoke(app, ["feedback", "--library", str(library)])
+        assert empty.exit_code == 0 and "no feedback yet" in empty.output
         record_feedback(catalog, "answer", "what is mmrag?", 1)
     finally:
         catalog.dispose()
