@@ -26,6 +26,7 @@ from ..catalog.features import ImageSignature
 SMALL_SIDE = 64
 ANALYSIS_SIDE = 384
 MAX_KEYPOINTS = 150
+HASH_STRIPE_ROWS = 256  # rows hashed at a time for the pixel digest (the same digest as one pass)
 # The 8 symmetries of the square, as applied to the image: (name, PIL transpose or None).
 DIHEDRAL: tuple[tuple[str, Image.Transpose | None], ...] = (
     ("identity", None),
@@ -43,9 +44,9 @@ def compute_signature(rgb: Image.Image) -> ImageSignature:
     """The duplicate signature of an upright RGB image (decoded as in ingest)."""
     if rgb.mode != "RGB":
         rgb = rgb.convert("RGB")
-    pixels = np.asarray(rgb)
     digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:".encode())
-    digest.update(pixels.tobytes())
+    for top in range(0, rgb.height, HASH_STRIPE_ROWS):  # stripes: no full-size copy of a huge scan
+        digest.update(rgb.crop((0, top, rgb.width, min(rgb.height, top + HASH_STRIPE_ROWS))).tobytes())
     analysis = _shrink(rgb, ANALYSIS_SIDE)
     keypoints, descriptors = orb_features(np.asarray(analysis.convert("L")))
     small = np.asarray(_shrink(analysis, SMALL_SIDE)).copy()
