@@ -68,7 +68,8 @@ class IngestSettings(_Group):
     hidden: bool = Field(False, description="Also ingest hidden files and folders (names starting with '.').")
     follow_symlinks: bool = True
     follow_symlinks_outside: bool = Field(
-        False, description="Follow symbolic links that lead outside the ingested folders (off: skipped, with the reason)."
+        False,
+        description="Follow symbolic links that lead outside the ingested folders (off: skipped, with the reason).",
     )
     max_image_pixels: int = Field(
         89_478_485, description="Pillow's decompression-bomb limit; larger images are skipped with a reason."

@@ -20,7 +20,8 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 # Bundled with scikit-image (no download). "cat" is chelsea again, so it is left out.
-pytest_plugins = ["pg", "milvus_server"]  # catalog_url / postgres_url (tests/pg.py), milvus_uri (tests/milvus_server.py)
+# catalog_url / postgres_url (tests/pg.py), milvus_uri (tests/milvus_server.py)
+pytest_plugins = ["pg", "milvus_server"]
 
 SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "clock", "immunohistochemistry", "hubble_deep_field",
                  "colorwheel", "retina", "camera", "moon", "page", "coins", "horse", "text")

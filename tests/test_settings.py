@@ -57,7 +57,8 @@ def test_secrets_are_not_written_to_the_library(tmp_path: Path) -> None:
 def test_unknown_keys_are_errors_that_name_key_value_and_choices(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"unknown setting devcie \(value 'cuda'\); did you mean device\?"):
         Settings(library=tmp_path, devcie="cuda")
-    with pytest.raises(ValueError, match=r"unknown setting rag\.chunk_sise \(value 100\); did you mean rag\.chunk_size\?.*of rag: .*top_k"):
+    with pytest.raises(ValueError, match=r"unknown setting rag\.chunk_sise \(value 100\); did you mean "
+                                         r"rag\.chunk_size\?.*of rag: .*top_k"):
         Settings(library=tmp_path, rag={"chunk_sise": 100})
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
-from ...settings import RagSettings
 from ...models.base import TextEmbedder
+from ...settings import RagSettings
 from .chunking import ChunkSpec, chunk_document, effective_chunk_size, embedding_text
 from .loaders import DOCUMENT_EXTENSIONS, load_document
 from .pdf_scan import PageReader

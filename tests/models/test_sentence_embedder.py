@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from mmrag.errors import ModelNotFoundError
-from mmrag.models.base import TextEmbedder
 from mmrag.models import sentence
+from mmrag.models.base import TextEmbedder
 from mmrag.models.sentence import PACKAGED_MODELS, load_sentence_embedder, resolve_sentence_model
 
 PINNED = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
