@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .generation.request import GenerationRequest
     from .index.index_set import IndexSet
     from .ingest.pipeline import ProgressCallback
+    from .ingest.trash import TrashItem
     from .models.base import ImageTextEmbedder, TextEmbedder
     from .retrieval.answer import Answer
     from .retrieval.llama_index import MmragRetriever
@@ -179,6 +180,29 @@ class Library:
                     indexes.remove(space, changes.remove[space])
             indexes.save()
         return len(ids)
+
+    def trash(self, asset_ids: Sequence[int], *, keep: int | None = None) -> list[TrashItem]:
+        """Move items' files into ``<library>/.trash/`` (never deleted) and drop them from search; ``keep``: the
+        copy kept instead. Only files under the library folder or ``serve.ingest_roots`` move."""
+        from .ingest.trash import move_to_trash
+
+        with self.writing():
+            return move_to_trash(self.components, asset_ids, keep)
+
+    def restore(self, entry_ids: Sequence[int]) -> list[TrashItem]:
+        """Undo :meth:`trash`: move the files back (a new name if their place is taken) and ingest them again."""
+        from .ingest.trash import restore_files
+
+        with self.writing():
+            items = restore_files(self.catalog, entry_ids)
+        self.ingest([item.restored_path for item in items if item.restored_path])
+        return items
+
+    def trash_list(self, include_restored: bool = False) -> list[TrashItem]:
+        """What is in the trash, newest first (and what was restored, with ``include_restored``)."""
+        from .ingest.trash import list_trash
+
+        return list_trash(self.catalog, include_restored)
 
     def rebuild(self, spec: str | None = None) -> dict[str, Any]:
         """Rebuild every index from the stored vectors (no re-embedding), optionally with a new spec."""

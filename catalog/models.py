@@ -279,6 +279,24 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class TrashEntry(Base):
+    """A file moved into the library's trash folder (``Library.trash``), its catalog entries dropped; undone by
+    ``Library.restore``, which moves it back (``restored_path``) and ingests it again."""
+
+    __tablename__ = "trash"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(String(4096))  # where the file was
+    trash_path: Mapped[str] = mapped_column(String(4096))  # where it is now
+    asset_id: Mapped[int] = mapped_column(Integer)  # its catalog id before (ids are never reused)
+    kind: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    kept_id: Mapped[int | None] = mapped_column(Integer, default=None)  # the copy kept instead, if any
+    trashed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    restored_path: Mapped[str | None] = mapped_column(String(4096), default=None)
+
+
 class ApiKey(Base):
     """A key for the REST service (``mmrag serve``). Only a SHA-256 digest of the secret is stored: the key
     itself is shown once, when ``mmrag keys add`` makes it. ``scopes``: "read" or "read,write"."""
