@@ -7,7 +7,7 @@ import importlib
 from .common import app
 
 _COMMAND_MODULES = ("library_cmds", "search_cmds", "ask", "generate", "ui_cmd", "feedback_cmd", "maintenance",
-                    "backup_cmd", "serve_cmd", "keys_cmd")
+                    "backup_cmd", "serve_cmd", "keys_cmd", "trash_cmd")
 
 for _name in _COMMAND_MODULES:
     try:
