@@ -52,7 +52,12 @@ def _setup(env: dict[str, str], log_path: str) -> None:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries that across exec from the
+    process that forked, so a child of a test run late in the suite reported the pytest process's peak (3.4 GB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no procfs: an upper bound
 
 
 def run_ingest(library: str, roots: list[str], env: dict[str, str], log_path: str, result_path: str) -> None:

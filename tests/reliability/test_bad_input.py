@@ -21,10 +21,10 @@ from mmrag.settings import IngestSettings
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 # Peak RSS of the ingest child (torch + open_clip + the text model + OpenCV/onnxruntime + decoding an 8000x8000
-# scan). Without the text-size limit the 50 MB one-line file alone took more than 4.7 GB, and minutes. Measured
-# 1.97-2.00 GB alone and 2.86 GB late in the full suite (cause not found yet: see the closing note of the stop
-# that raised this bound from 2,000 MB); the bound still catches the unbounded cases it was written for.
-PEAK_RSS_LIMIT_MB = 3072
+# scan), read from the child's own VmHWM. Without the text-size limit the 50 MB one-line file alone took more than
+# 4.7 GB, and minutes. Measured about 2.0 GB, alone or late in the suite (the 2.9-3.4 GB seen in-suite before was
+# getrusage inheriting the pytest parent's peak across fork+exec, not the ingest).
+PEAK_RSS_LIMIT_MB = 2560
 
 
 def _unprivileged() -> list[str] | None:
