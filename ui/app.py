@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from mmrag.ui import state
+from mmrag.ui.filters import DEFAULTS as SEARCH_DEFAULTS
 
 VIEWS = Path(__file__).resolve().parent / "views"
 PAGES = (  # file, title, icon
@@ -19,6 +20,8 @@ PAGES = (  # file, title, icon
     ("duplicates.py", "Duplicates", ":material/content_copy:"),
     ("library.py", "Library", ":material/folder_open:"),
 )
+# Widget values kept when the user switches pages (Streamlit forgets a widget's value on a run without it).
+KEPT_WIDGETS = ("search.text", *SEARCH_DEFAULTS)
 # Thumbnails of a grid share one height (whole image shown, letterboxed) so rows line up.
 STYLE = """<style>
 .st-key-results [data-testid="stImage"] img, .st-key-related [data-testid="stImage"] img,
@@ -38,11 +41,19 @@ def main() -> None:
         st.error(f"Cannot open the library at `{location}`: {exc}", icon=":material/error:")
         st.stop()
         return
+    keep_widget_values(KEPT_WIDGETS)
     pages = [st.Page(VIEWS / name, title=title, icon=icon, default=index == 0)
              for index, (name, title, icon) in enumerate(PAGES)]
     page = st.navigation(pages)
     st.sidebar.caption(f"Library `{lib.path}`")
     page.run()
+
+
+def keep_widget_values(keys: tuple[str, ...]) -> None:
+    """Re-store each widget value as a plain session value, so it outlives a run of a page without the widget."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -13,6 +14,17 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 GRID_COLUMNS = 4
+# Markdown, LaTeX ($), HTML (<) and Streamlit directive (:) characters, escaped anywhere in user text; a list,
+# heading or quote marker only at the start (where it would begin a block).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()$<>~|:^&])")
+_BLOCK_START = re.compile(r"^(\s*\d*)([#>+=.)-])")
+
+
+def md_escape(text: object) -> str:
+    """User text (file names, queries, tags, OCR lines) made literal for ``st.markdown``/``st.caption``/labels:
+    Markdown, LaTeX and directive characters backslash-escaped, line breaks as spaces."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+    return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
 
 
 def plural(count: int, word: str) -> str:
@@ -51,7 +63,7 @@ def show_image(source: str | None, caption: str | None = None) -> None:
     try:
         st.image(source, caption=caption, width="stretch")
     except Exception as exc:  # noqa: BLE001 - an unreadable file must not break the page
-        st.warning(f"cannot show {Path(source).name}: {exc}")
+        st.warning(md_escape(f"cannot show {Path(source).name}: {exc}"))
 
 
 def show_hit_image(library: Path, hit: Hit, caption: str | None = None) -> None:
@@ -59,8 +71,9 @@ def show_hit_image(library: Path, hit: Hit, caption: str | None = None) -> None:
 
 
 def hit_caption(hit: Hit) -> str:
+    """``#id · name · W×H · score`` with the name escaped (shown as Markdown)."""
     size = f" · {hit.width}×{hit.height}" if hit.width and hit.height else ""
-    return f"#{hit.id} · {Path(hit.path).name}{size} · score {hit.score:.3f}"
+    return f"#{hit.id} · {md_escape(Path(hit.path).name)}{size} · score {hit.score:.3f}"
 
 
 def grid(items: Sequence[T], columns: int = GRID_COLUMNS) -> Iterator[tuple[T, Any]]:

@@ -1,8 +1,8 @@
-"""The details panel of one library item: file facts, tags and, for generated images, their provenance."""
+"""The details of one library item: the image, file facts, tags, OCR text and, for generated images, their
+provenance. User text is escaped (never read as Markdown or LaTeX)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,11 +10,16 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 from sqlalchemy import select
 
-from .components import human_size, image_source, show_image
+from .components import human_size, image_source, md_escape, show_image
 
 if TYPE_CHECKING:
     from ..catalog.db import Catalog
     from ..library import Library
+    from ..retrieval.hits import Hit
+
+FULL_PX = 1600  # the longest side of the image shown in the details dialog (and its fullscreen view)
+SCORE_MEANING = ("The score is the cosine similarity between the query and the item in CLIP's embedding space: "
+                 "higher is closer; only the order matters, not the value (0.3 can be a good match).")
 
 
 @dataclass
@@ -52,37 +57,64 @@ def known_tags(catalog: Catalog) -> list[str]:
         return list(session.execute(select(Tag.name).order_by(Tag.name)).scalars())
 
 
-def details_panel(lib: Library, asset_id: int, on_similar: Callable[[int], None],
-                  on_close: Callable[[], None]) -> None:
-    """Everything known about one item, with "More like this" and "Close" buttons."""
+def details_body(lib: Library, asset_id: int, hit: Hit | None = None) -> None:
+    """Everything known about one item: the image (fullscreen-able), its facts, provenance and OCR text."""
     try:
         asset = lib.get_asset(asset_id)
     except ValueError as exc:
-        st.warning(str(exc))
+        st.warning(md_escape(exc))
         return
-    with st.container(border=True, key="details"):
-        picture, facts = st.columns([1, 2])
-        with picture:
+    picture, facts = st.columns([3, 2])
+    with picture:
+        full = full_image(asset.path)
+        if full is None:
             show_image(image_source(lib.path, asset.path, asset.sha256))
-        with facts:
-            st.subheader(f"#{asset.id} · {Path(asset.path).name}")
-            st.markdown(_facts_markdown(asset))
-            buttons = st.container(horizontal=True)
-            buttons.button("More like this", key="details.similar", icon=":material/image_search:",
-                           on_click=on_similar, args=(asset.id,), type="primary")
-            buttons.button("Close", key="details.close", on_click=on_close)
-        if asset.kind == "generated":
-            _provenance_section(lib, asset.id)
-        _ocr_section(lib, asset.id, asset.path)
+        else:
+            st.image(full, width="stretch")
+    with facts:
+        st.markdown(f"**#{asset.id} · {md_escape(Path(asset.path).name)}**")
+        st.markdown(_facts_markdown(asset))
+        if hit is not None:
+            st.caption(f"Score {hit.score:.3f}. {SCORE_MEANING}")
+    if asset.kind == "generated":
+        _provenance_section(lib, asset.id)
+    _ocr_section(lib, asset.id, asset.path)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _full_jpeg(path: str, mtime: float, size: int) -> bytes | None:
+    import io
+
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as opened:
+            if max(opened.size) > size:
+                opened.draft("RGB", (size, size))
+            image = (ImageOps.exif_transpose(opened) or opened).convert("RGB")
+            image.thumbnail((size, size))
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG", quality=88)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return buffer.getvalue()
+
+
+def full_image(path: str, size: int = FULL_PX) -> bytes | None:
+    """The image at ``path`` as a JPEG of at most ``size`` px a side (cached), or None when it cannot be read."""
+    try:
+        return _full_jpeg(path, Path(path).stat().st_mtime, size)
+    except OSError:
+        return None
 
 
 def _facts_markdown(asset: Any) -> str:
     dims = f"{asset.width} × {asset.height}" if asset.width and asset.height else "—"
     when = asset.taken_at or asset.created_at  # taken (EXIF or file time), else when it was added
     taken = when.strftime("%Y-%m-%d %H:%M") if when else "—"
-    tags = ", ".join(f"`{t.name}`" for t in asset.tags) or "—"
-    rows = [("Path", f"`{asset.path}`"), ("Kind", asset.kind), ("Size", human_size(asset.size)),
-            ("Dimensions", dims), ("Format", asset.format or "—"),
+    tags = ", ".join(md_escape(t.name) for t in asset.tags) or "—"
+    rows = [("Path", md_escape(asset.path)), ("Kind", asset.kind), ("Size", human_size(asset.size)),
+            ("Dimensions", dims), ("Format", md_escape(asset.format or "—")),
             ("Taken" if asset.taken_at else "Added", taken), ("Tags", tags)]
     return "\n".join(f"- **{name}:** {value}" for name, value in rows)
 
@@ -96,8 +128,7 @@ def _ocr_section(lib: Library, asset_id: int, path: str) -> None:
         return
     with st.expander(f"Text in image ({len(found.lines)} lines)"):
         for line in found.lines:
-            st.markdown(f"- {line['text']}  \n  <small>confidence {line['confidence']:.2f}</small>",
-                        unsafe_allow_html=True)
+            st.markdown(f"- {md_escape(line['text'])} · confidence {line['confidence']:.2f}")
         boxed = boxes_drawn(path, [line["box"] for line in found.lines])
         if boxed is not None:
             st.image(boxed, caption="recognised lines")
@@ -124,9 +155,9 @@ def _provenance_section(lib: Library, asset_id: int) -> None:
     if found is None:
         st.caption("No provenance recorded for this generated image.")
         return
-    st.markdown(f"**Prompt:** {found.prompt}")
+    st.markdown(f"**Prompt:** {md_escape(found.prompt)}")
     if found.negative_prompt:
-        st.markdown(f"**Negative prompt:** {found.negative_prompt}")
+        st.markdown(f"**Negative prompt:** {md_escape(found.negative_prompt)}")
     scores = f"CLIP score {found.clip_score:.1f}" if found.clip_score is not None else ""
     st.caption(f"mode {found.mode} · seed {found.seed} · {scores}")
     if found.refs:
@@ -134,8 +165,8 @@ def _provenance_section(lib: Library, asset_id: int) -> None:
         for ref, column in zip(found.refs, st.columns(max(len(found.refs), 3)), strict=False):
             with column:
                 label = f"#{ref['ref_asset_id']}" if ref["ref_asset_id"] else Path(ref["ref_path"]).name
-                show_image(ref["ref_path"] or None, f"reference {label}")
+                show_image(ref["ref_path"] or None, f"reference {md_escape(label)}")
                 if ref["condition_path"]:
-                    show_image(ref["condition_path"], f"{ref['role']} condition")
+                    show_image(ref["condition_path"], f"{md_escape(ref['role'])} condition")
     with st.expander("Parameters and models"):
         st.json({"params": found.params, "models": found.models}, expanded=True)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 MAX_UPLOAD_MB = 20  # unless the server was started with another server.maxUploadSize (mmrag ui --max-upload-mb)
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 UPLOADS_DIR = "uploads"
+PIXELS_FIX = ("shrink the image (e.g. to 4000 px on its long side) or raise the limit "
+              "(MMRAG_INGEST__MAX_IMAGE_PIXELS, or max_image_pixels under [ingest] in the library's mmrag.toml)")
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "TIFF": "tif"}
 
 
@@ -65,6 +67,11 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.{0 if size % (1024 * 1024) == 0 else 2}f} MB"
 
 
+def too_many_pixels(name: str, width: int, height: int, max_pixels: int) -> str:
+    return (f"{name}: {width}×{height} = {width * height:,} pixels is more than the {max_pixels:,}-pixel limit; "
+            f"{PIXELS_FIX}")
+
+
 def _decode(name: str, data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     import io
 
@@ -72,18 +79,20 @@ def _decode(name: str, data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     from PIL import ImageOps
 
     try:
+        # No warnings filter (warnings.catch_warnings is not thread-safe, and Streamlit runs sessions in threads):
+        # the size is checked explicitly below; a DecompressionBombWarning raised by a filter elsewhere is caught.
         with PILImage.open(io.BytesIO(data)) as opened:
             image_format = opened.format or "?"
             if opened.width * opened.height > max_pixels:
-                raise UploadError(f"{name}: {opened.width}×{opened.height} pixels is more than the limit")
+                raise UploadError(too_many_pixels(name, opened.width, opened.height, max_pixels))
             opened.load()
             rgb = (ImageOps.exif_transpose(opened) or opened).convert("RGB")
     except UploadError:
         raise
     except PILImage.UnidentifiedImageError as exc:
         raise UploadError(f"{name}: not an image (Pillow does not recognise its format)") from exc
-    except PILImage.DecompressionBombError as exc:
-        raise UploadError(f"{name}: too many pixels ({exc})") from exc
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise UploadError(f"{name}: too many pixels for Pillow ({exc}); {PIXELS_FIX}") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise UploadError(f"{name}: the image is damaged or truncated ({exc or type(exc).__name__})") from exc
     return rgb, image_format

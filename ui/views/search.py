@@ -1,5 +1,6 @@
-"""Search page: a text box and an image upload, sidebar filters, a grid of thumbnails with scores; per result
-a reference checkbox (for Generate), thumbs up/down and details with "More like this".
+"""Search page: a text box (``?q=`` in the URL) and an image drop zone (searches on drop, with a preview),
+sidebar filters, an even grid of thumbnails (``ui.grid``: click one for the details dialog, the star picks it
+for Generate), pages of results. Before a query: counts by kind, what each page does, the newest images.
 
 Run by Streamlit as a page script (``__name__ == "__main__"``), importable as a module for its functions.
 """
@@ -12,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from mmrag.ui import state
-from mmrag.ui.components import grid, hit_caption, plural, show_hit_image
-from mmrag.ui.details import details_panel
-from mmrag.ui.feedback import vote
+from mmrag.catalog.models import IMAGE_KINDS
+from mmrag.ui import search_home, state
+from mmrag.ui.components import image_source, md_escape, plural
+from mmrag.ui.details import SCORE_MEANING, known_tags
 from mmrag.ui.filters import SearchOptions, sidebar_options
+from mmrag.ui.grid import Cell, thumbnail_grid, uri_for
+from mmrag.ui.search_dialog import ORDER, SHOWN, details_dialog, hit_of, open_item, toggle_reference
+from mmrag.ui.search_url import NOTES, PAGE, SELECTED, TEXT, read_url, write_url
 from mmrag.ui.uploads import IMAGE_TYPES, UploadError, read_image_upload, upload_limit_mb
 
 if TYPE_CHECKING:
@@ -24,156 +28,228 @@ if TYPE_CHECKING:
     from mmrag.retrieval.hits import Hit
 
 REQUEST = "search.request"  # dict: text, image (PIL, memory only), similar (asset id), label, n
-RESULT_KEY = "search.result_key"  # request number + options the shown hits were computed with
+RESULT_KEY = "search.result_key"  # request number + options + page the shown hits were computed with
 SECONDS = "search.seconds"
 ERROR = "search.error"
-SELECTED = "search.selected"  # asset id whose details are open
+UPLOAD = "search.image"  # the drop zone
+UPLOAD_ERROR = "search.upload_error"
+FORM_ERROR = "search.form_error"
+PREVIEW = "search.preview"  # (name, small JPEG data URI) of the query image
 
 
 def render() -> None:
     lib = state.library()
     st.title("Search")
+    from_url = read_url({"kind": list(IMAGE_KINDS), "tags": known_tags(lib.catalog)})
+    if from_url is not None:
+        new_request(from_url, keep_place=True)
     options = sidebar_options(lib)
-    query_form(lib)
+    query_form()
+    for note in st.session_state.get(NOTES, []):
+        st.warning(f"Ignored from the address: {md_escape(note)}", icon=":material/link_off:")
     request = st.session_state.get(REQUEST)
     if request is None:
-        st.caption(f"{_count_hint(lib)} Describe what you are looking for, or drop an image.")
-        return
-    refresh(lib, request, options)
+        first_screen(lib, options)
+    else:
+        refresh(lib, request, options)
+        results(lib, request, options)
+    write_url(request)
     if st.session_state.get(SELECTED) is not None:
-        details_panel(lib, st.session_state[SELECTED], on_similar=more_like_this, on_close=close_details)
-    results(lib, request)
+        details_dialog(request["label"] if request else None, more_like_this)
 
 
-def query_form(lib: Library) -> None:
-    with st.form("search.form", border=False, enter_to_submit=True):
-        left, right = st.columns([3, 2], vertical_alignment="top")
-        text = left.text_input("What are you looking for?", key="search.text",
-                               placeholder="e.g. a cat on a sofa, a red rocket at night")
-        submitted = left.form_submit_button("Search", type="primary", icon=":material/search:")
-        upload = right.file_uploader("…or search with an image", type=IMAGE_TYPES, key="search.image",
-                                     max_upload_size=upload_limit_mb(),
-                                     help="Drag and drop an image here. Text and image together make one query.")
-    if submitted:
-        submit(lib, text, upload)
+def query_form() -> None:
+    left, right = st.columns([3, 2], vertical_alignment="top")
+    with left, st.form("search.form", border=False, enter_to_submit=True):
+        st.text_input("What are you looking for?", key=TEXT, placeholder="e.g. a cat on a sofa, a red rocket at night")
+        st.form_submit_button("Search", type="primary", icon=":material/search:", on_click=submit)
+        if st.session_state.get(FORM_ERROR):
+            st.error(st.session_state[FORM_ERROR], icon=":material/edit:")
+    with right:
+        st.file_uploader("…or drop an image to search with it", type=IMAGE_TYPES, key=UPLOAD,
+                         max_upload_size=upload_limit_mb(), on_change=dropped,
+                         help="Searches as soon as it is dropped. With words in the box, Search uses both.")
+        if st.session_state.get(UPLOAD_ERROR):
+            st.error(md_escape(st.session_state[UPLOAD_ERROR]), icon=":material/broken_image:")
+        elif st.session_state.get(PREVIEW) and st.session_state.get(UPLOAD) is not None:
+            name, uri = st.session_state[PREVIEW]
+            st.image(uri, caption=f"query image: {md_escape(name)}", width=120)
 
 
-def submit(lib: Library, text: str | None, upload: Any) -> None:
-    """Validate the form and make it the current request (the search itself runs in ``refresh``)."""
-    text = (text or "").strip() or None
-    image = None
-    if upload is not None:
-        try:
-            image = read_image_upload(upload, max_pixels=lib.settings.ingest.max_image_pixels)
-        except UploadError as exc:
-            st.error(f"Cannot search with this upload: {exc}", icon=":material/broken_image:")
-            return
+def read_upload() -> Any:
+    """The decoded drop-zone image, or None; a bad file sets the error shown under the drop zone."""
+    st.session_state[UPLOAD_ERROR] = None
+    upload = st.session_state.get(UPLOAD)
+    if upload is None:
+        st.session_state[PREVIEW] = None
+        return None
+    try:
+        image = read_image_upload(upload, max_pixels=state.library().settings.ingest.max_image_pixels)
+    except UploadError as exc:
+        st.session_state[UPLOAD_ERROR] = f"Cannot search with this image: {exc}"
+        return None
+    st.session_state[PREVIEW] = (image.name, _preview_uri(image.image))
+    return image
+
+
+def dropped() -> None:
+    """A file dropped (search with it at once) or removed (back to the words, if any)."""
+    image = read_upload()
+    if image is not None:
+        new_request({"image": image.image, "label": f"image:{image.name}"})
+    elif st.session_state.get(UPLOAD) is None and (st.session_state.get(REQUEST) or {}).get("image") is not None:
+        text = (st.session_state.get(TEXT) or "").strip()
+        st.session_state[REQUEST] = None
+        if text:
+            new_request({"text": text, "label": text})
+
+
+def submit() -> None:
+    """The Search button: the words, and the dropped image if one is there."""
+    text = (st.session_state.get(TEXT) or "").strip() or None
+    image = read_upload()
+    st.session_state[FORM_ERROR] = None
+    if st.session_state.get(UPLOAD_ERROR):
+        return
     if text is None and image is None:
-        st.error("Type what you are looking for, or upload an image.", icon=":material/edit:")
+        st.session_state[FORM_ERROR] = "Type what you are looking for, or drop an image."
         return
     label = " + ".join(part for part in (text, image and f"image:{image.name}") if part)
     new_request({"text": text, "image": image.image if image else None, "label": label})
 
 
-def new_request(request: dict[str, Any]) -> None:
+def new_request(request: dict[str, Any], keep_place: bool = False) -> None:
+    """Make ``request`` the current search; a new search starts on page 1 with no item open, unless it comes
+    from the URL (``keep_place``)."""
     previous = st.session_state.get(REQUEST) or {}
     st.session_state[REQUEST] = {"text": None, "image": None, "similar": None, **request,
                                  "n": previous.get("n", 0) + 1}
-    st.session_state[SELECTED] = None
+    if not keep_place:
+        st.session_state[SELECTED] = None
+        st.session_state[PAGE] = 1
 
 
 def more_like_this(asset_id: int) -> None:
     new_request({"similar": int(asset_id), "label": f"similar:#{asset_id}"})
 
 
-def close_details() -> None:
-    st.session_state[SELECTED] = None
-
-
-def select(asset_id: int) -> None:
-    st.session_state[SELECTED] = asset_id
-
-
 def refresh(lib: Library, request: dict[str, Any], options: SearchOptions) -> None:
-    """Run the search when the request or the options changed since the hits on screen were computed."""
-    key = f"{request['n']}|{options.key()}"
+    """Run the search when the request, the options or the page changed since the hits were computed."""
+    page = current_page()
+    key = f"{request['n']}|{options.key()}|{page}"
     if st.session_state.get(RESULT_KEY) == key:
         return
     start = time.perf_counter()
-    try:
-        hits, error = run_search(lib, request, options), None
-    except Exception as exc:  # noqa: BLE001 - shown on the page
-        hits, error = [], f"Search failed: {exc}"
-    st.session_state[state.HITS] = hits
+    with st.spinner("Searching… (the first search after a start also loads the model)", show_time=True):
+        try:
+            hits, error = run_search(lib, request, options, options.k * page), None
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            hits, error = [], f"Search failed: {exc}"
+    st.session_state[state.HITS] = hits[options.k * (page - 1):]
     st.session_state[SECONDS] = time.perf_counter() - start
     st.session_state[ERROR] = error
     st.session_state[RESULT_KEY] = key
 
 
-def run_search(lib: Library, request: dict[str, Any], options: SearchOptions) -> list[Hit]:
+def run_search(lib: Library, request: dict[str, Any], options: SearchOptions, k: int) -> list[Hit]:
     if request.get("similar") is not None:
-        return lib.similar(request["similar"], k=options.k, filters=options.filters)
+        return lib.similar(request["similar"], k=k, filters=options.filters)
     return lib.search(text=request["text"], image=request["image"], image_weight=options.image_weight,
-                      k=options.k, filters=options.filters)
+                      k=k, filters=options.filters)
 
 
-def results(lib: Library, request: dict[str, Any]) -> None:
+def current_page() -> int:
+    return max(1, int(st.session_state.get(PAGE) or 1))
+
+
+def results(lib: Library, request: dict[str, Any], options: SearchOptions) -> None:
     if st.session_state.get(ERROR):
-        st.error(st.session_state[ERROR], icon=":material/error:")
+        st.error(md_escape(st.session_state[ERROR]), icon=":material/error:")
         return
     hits: list[Hit] = st.session_state.get(state.HITS, [])
-    seconds = st.session_state.get(SECONDS, 0.0)
-    heading = _heading(lib, request)
-    st.caption(f"{plural(len(hits), 'result')} for {heading} in {seconds * 1000:.0f} ms",
-               help="Search time on the server.")
+    if request.get("similar") is not None:
+        seed_header(lib, request["similar"])
+    page = current_page()
+    first = options.k * (page - 1) + 1
+    shown = f"results {first}–{first + len(hits) - 1}" if page > 1 and hits else plural(len(hits), "result")
+    with st.container(key="results-head"):
+        st.caption(f"{shown} for **{md_escape(request['label'])}** in "
+                   f"{st.session_state.get(SECONDS, 0.0) * 1000:.0f} ms · ordered by similarity, best first",
+                   help=SCORE_MEANING)
     if not hits:
         st.info("No results. Try other words, or loosen the filters in the sidebar.")
+        pager(page, has_next=False)
         return
+    show_grid(lib, hits, options.columns, scored=True)
+    pager(page, has_next=len(hits) >= options.k)
+
+
+def show_grid(lib: Library, hits: list[Hit], columns: int, scored: bool) -> None:
+    """The hits as an even grid; ``scored``: their scores mean something (a search, not the newest items)."""
     refs = state.session(state.REFS, {})
+    st.session_state[ORDER] = [hit.id for hit in hits]
+    st.session_state[SHOWN] = {hit.id: hit for hit in hits} if scored else {}
+    cells = [Cell(id=hit.id, src=uri_for(image_source(lib.path, hit.path, hit.extra.get("sha256"))),
+                  name=Path(hit.path).name, caption=Path(hit.path).name, title=_title(hit, scored),
+                  picked=hit.id in refs) for hit in hits]
     with st.container(key="results"):
-        for hit, column in grid(hits):
-            with column:
-                result_cell(lib, hit, request["label"], hit.id in refs)
+        thumbnail_grid(cells, columns, key="results.grid", on_open=open_item, on_pick=toggle_reference)
 
 
-def result_cell(lib: Library, hit: Hit, query: str, picked: bool) -> None:
-    show_hit_image(lib.path, hit)
-    st.caption(hit_caption(hit))
-    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.checkbox("Reference", value=picked, key=f"ref.{hit.id}", on_change=toggle_reference, args=(hit,))
-        vote("result", query, asset_id=hit.id)
-        st.button("Details", key=f"details.{hit.id}", on_click=select, args=(hit.id,), type="tertiary",
-                  icon=":material/info:")
+def _title(hit: Hit, scored: bool) -> str:
+    size = f" · {hit.width}×{hit.height}" if hit.width and hit.height else ""
+    return f"#{hit.id} · {hit.path}{size}" + (f" · score {hit.score:.3f}" if scored else "")
 
 
-def toggle_reference(hit: Hit) -> None:
-    refs: dict[int, Hit] = state.session(state.REFS, {})
-    if st.session_state.get(f"ref.{hit.id}"):
-        refs[hit.id] = hit
-    else:
-        refs.pop(hit.id, None)
+def pager(page: int, has_next: bool) -> None:
+    if page == 1 and not has_next:
+        return
+    with st.container(horizontal=True, vertical_alignment="center", key="pager"):
+        st.button("Previous page", key="page.prev", icon=":material/chevron_left:", disabled=page == 1,
+                  on_click=_turn, args=(-1,))
+        st.caption(f"page {page}")
+        st.button("Next page", key="page.next", icon=":material/chevron_right:", disabled=not has_next,
+                  on_click=_turn, args=(1,))
 
 
-def _heading(lib: Library, request: dict[str, Any]) -> str:
-    if request.get("similar") is None:
-        return f"**{request['label']}**"
+def _turn(delta: int) -> None:
+    st.session_state[PAGE] = max(1, current_page() + delta)
+    st.session_state[SELECTED] = None
+
+
+def seed_header(lib: Library, asset_id: int) -> None:
+    """After "More like this": the image the results are like."""
     try:
-        return f"**more like #{request['similar']}** ({Path(lib.get_asset(request['similar']).path).name})"
-    except ValueError:
-        return f"**more like #{request['similar']}**"
+        asset = lib.get_asset(asset_id)
+    except ValueError as exc:
+        st.warning(md_escape(exc))
+        return
+    with st.container(horizontal=True, vertical_alignment="center", key="seed"):
+        uri = uri_for(image_source(lib.path, asset.path, asset.sha256))
+        if uri:
+            st.image(uri, width=96)
+        st.markdown(f"More like **#{asset.id} · {md_escape(Path(asset.path).name)}**")
 
 
-def _count_hint(lib: Library) -> str:
-    from sqlalchemy import func, select
+def first_screen(lib: Library, options: SearchOptions) -> None:
+    """Counts by kind, what each page does, and the newest images as a grid."""
+    search_home.welcome(search_home.counts_by_kind(lib.catalog))
+    recent = search_home.recent_images(lib.catalog)
+    if not recent:
+        return
+    st.caption(f"Added last ({len(recent)}): click one to see it, then “More like this”.")
+    show_grid(lib, [hit_of(asset) for asset in recent], options.columns, scored=False)
 
-    from mmrag.catalog.models import Asset
 
-    with lib.catalog.session() as session:
-        count = session.execute(select(func.count()).where(Asset.status == "ok", Asset.kind != "document"))
-        images = int(count.scalar_one())
-    if not images:
-        return "The library has no images yet: ingest a folder on the Library page."
-    return f"{images} images in the library."
+def _preview_uri(image: Any) -> str:
+    import base64
+    import io
+
+    small = image.copy()
+    small.thumbnail((240, 240))
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 if __name__ == "__main__":
