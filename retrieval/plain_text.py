@@ -17,6 +17,7 @@ HEADING_CHARS = 60  # a short line without closing punctuation, followed by more
 _SENTENCE_END = (".", "!", "?", ":", ";", '"', "'", ")", "”", "’")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•◦▪]\s+|\(?\d{1,3}[.)]\s+|\(?[a-z][.)]\s+)")
 _HYPHENATED = re.compile(r"[A-Za-z]-$")
+_ATX_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ def _text_blocks(text: str) -> list[Block]:
                 out.append(Block(join_lines(current, dehyphenate=True), "paragraph"))
                 current = []
             following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+            if _ATX_HEADING.match(line):  # "## Title" in a text file or PDF: a heading, its marks dropped
+                out.extend([Block(join_lines(current, dehyphenate=True), "paragraph")] if current else [])
+                out.append(Block(join_lines([_ATX_HEADING.sub("", line)]), "heading"))
+                current = []
+                continue
             if not current and _looks_like_heading(line.strip(), following):
                 out.append(Block(join_lines([line]), "heading"))
                 continue

@@ -66,26 +66,37 @@ class ExtractiveAnswerer:
             return no_answer(question, self.name)
         sentence_scores = self.embedder.embed_texts([text for _, text in candidates]) @ query
         scores = SENTENCE_WEIGHT * sentence_scores + (1 - SENTENCE_WEIGHT) * passage_scores[[n for n, _ in candidates]]
-        text, citations = number_by_first_use(self._compose(candidates, scores), passages)
+        text, citations = number_by_first_use(self._compose(candidates, scores, passages), passages)
         return Answer(text=text, citations=citations, question=question, llm=self.name)
 
-    def _compose(self, candidates: list[tuple[int, str]], scores: np.ndarray) -> str:
-        """The best sentences, best first; one far below the best (under RELATIVE_CUT × best) is left out."""
-        chosen: list[str] = []
+    def _compose(self, candidates: list[tuple[int, str]], scores: np.ndarray, passages: list[Hit]) -> str:
+        """The best sentences (one far below the best, under RELATIVE_CUT × best, is left out), then put in
+        reading order: by document (the best one first), page and place in it, so that an answer drawn from one
+        PDF reads as the PDF does and its citations come out numbered [1], [2], ... in order."""
+        chosen: list[int] = []
         seen: set[str] = set()
         floor = RELATIVE_CUT * float(scores.max())
         for index in np.argsort(-scores, kind="stable"):
             if chosen and scores[index] < floor:
                 break
-            number, sentence = candidates[int(index)]
-            key = " ".join(sentence.lower().split())
+            key = " ".join(candidates[int(index)][1].lower().split())
             if key in seen:  # overlapping chunks repeat sentences
                 continue
             seen.add(key)
-            chosen.append(f"{sentence} [{number + 1}]")
+            chosen.append(int(index))
             if len(chosen) == self.max_sentences:
                 break
-        return " ".join(chosen)
+        ordered = sorted(chosen, key=lambda i: reading_position(i, candidates, passages, chosen))
+        return " ".join(f"{candidates[i][1]} [{candidates[i][0] + 1}]" for i in ordered)
+
+
+def reading_position(index: int, candidates: list[tuple[int, str]], passages: list[Hit],
+                     chosen: list[int]) -> tuple[int, int, int, int]:
+    """Where candidate ``index`` stands when read: its document's rank among the chosen sentences' documents
+    (best first), its page, its passage's place in the document (chunk ids follow the text), its own place."""
+    documents = list(dict.fromkeys(passages[candidates[i][0]].id for i in chosen))
+    hit = passages[candidates[index][0]]
+    return documents.index(hit.id), hit.page or 0, hit.chunk_id or 0, index
 
 
 def candidate_sentences(passages: list[Hit]) -> list[tuple[int, str]]:

@@ -86,3 +86,33 @@ def test_huge_weights_do_not_overflow() -> None:
     assert np.allclose(huge, image, atol=1e-6) and np.isclose(np.linalg.norm(vector), 1.0)
     with pytest.raises(ValueError, match="weights cancel out"):
         combine([(image, 1.0), (image, -1.0)])
+
+
+PDF_PAGES = {
+    2: "To reset the device, first unplug the device from the wall socket and wait thirty seconds.",
+    3: "To reset the device, then hold the reset button of the device while you plug it back in.",
+    5: "To reset the device fully, wait until the device light blinks green after the reset.",
+}
+
+
+def test_answer_from_one_pdf_reads_in_page_order(text_embedder: Any) -> None:
+    ranked = [5, 3, 2]  # retrieval order differs from the document's
+    passages = [Hit(id=7, path="manual.pdf", score=0.9, kind="document", chunk_id=100 + page, page=page,
+                    text=PDF_PAGES[page]) for page in ranked]
+    answerer = ExtractiveAnswerer(text_embedder, max_sentences=3)
+    answer = answerer.answer("How do I reset the device?", passages)
+    pages = [c.page for c in answer.citations]
+    assert len(pages) >= 2 and pages == sorted(pages), answer.text
+    assert [c.number for c in answer.citations] == list(range(1, len(pages) + 1))
+    places = [answer.text.index(PDF_PAGES[page]) for page in pages]
+    assert places == sorted(places) and answer.text.index("[1]") < answer.text.index("[2]")
+
+
+def test_hash_headings_in_plain_text_are_headings() -> None:
+    text = "## Resetting the device\nhold the button for ten seconds until the light blinks twice.\n"
+    found = blocks(text, markdown=False)
+    assert [(b.kind, b.text) for b in found] == [
+        ("heading", "Resetting the device"),
+        ("paragraph", "hold the button for ten seconds until the light blinks twice.")]
+    sentences = [s for _, s in candidate_sentences([passage(1, "notes.txt", text)])]
+    assert sentences and not any("#" in s or "Resetting the device" in s for s in sentences)
