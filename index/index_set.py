@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..catalog import SPACES, Catalog, Vector
 from ..catalog.db import LIBRARY_ID_KEY
@@ -375,14 +375,25 @@ def _table_dim(catalog: Catalog, space: str) -> int | None:
 
 def _row_marks(catalog: Catalog, space: str) -> tuple[int, np.ndarray]:
     """Largest vector row id of the space and (row id, item id, crc) of its last TAIL_ROWS rows. The row ids
-    come first (from an index, no vector read), then only those rows' vectors."""
+    come first (no vector read), then only those rows' vectors."""
     with catalog.session() as s:
-        ids = s.execute(select(Vector.id).where(Vector.space == space)
-                        .order_by(Vector.id.desc()).limit(TAIL_ROWS)).scalars().all()
+        ids = _tail_ids(s, space)
         rows = s.execute(select(Vector.id, Vector.item_id, Vector.data).where(Vector.id.in_(ids))
                          .order_by(Vector.id.desc())).all() if ids else []
     tail = np.array([(r.id, r.item_id, zlib.crc32(r.data)) for r in rows], dtype=np.int64).reshape(-1, 3)
     return (int(tail[0, 0]) if len(tail) else 0), tail
+
+
+def _tail_ids(s: Any, space: str) -> Sequence[int]:
+    """The space's newest row ids: the table's newest rows walked backwards (ms; the space index reads and
+    sorts every id of the space: 3.7 s at 1 M), that index only when the space is sparse among them."""
+    top = s.execute(select(func.max(Vector.id))).scalar() or 0
+    newest = select(Vector.id).order_by(Vector.id.desc()).limit(TAIL_ROWS)
+    for span in (4 * TAIL_ROWS, 64 * TAIL_ROWS):  # ``space || ''`` keeps the planner off the space index
+        ids = s.execute(newest.where(Vector.space.concat("") == space, Vector.id > top - span)).scalars().all()
+        if len(ids) == TAIL_ROWS or top <= span:
+            return ids
+    return s.execute(newest.where(Vector.space == space)).scalars().all()
 
 
 def _encode(tail: np.ndarray) -> str:

@@ -84,8 +84,11 @@ def check_search_in(value: str) -> str:
 
 def text_matches(catalog: Catalog, index: Bm25Store, query: str, k: int,
                  allowed_ids: np.ndarray | None = None) -> list[TextMatch]:
-    """Images whose OCR text matches ``query``, best first (BM25 order), with coverage and matched lines."""
-    ids, scores = index.get().search(query, k, allowed_ids=allowed_ids)
+    """Images whose OCR text matches ``query``, best first (BM25 order), with coverage and matched lines.
+    A library without OCR text loads no BM25 index and no stemmer (their imports cost seconds per process)."""
+    if not catalog.generation(OCR_SPACE) or not len(bm25 := index.get()):
+        return []
+    ids, scores = bm25.search(query, k, allowed_ids=allowed_ids)
     wanted = set(tokenize(query))
     if not len(ids) or not wanted:
         return []

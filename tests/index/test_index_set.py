@@ -264,3 +264,22 @@ def test_concurrent_searches_and_writes(catalog, filled, vecs, tmp_path) -> None
         t.join()
     assert not errors
     assert len(ix.get(SPACE)) == 300
+
+
+@pytest.mark.parametrize("image_rows, text_rows_after", [(60, 5), (60, 40), (12, 700)])
+def test_tail_marks_equal_the_newest_rows_of_the_space(catalog, store, clustered, monkeypatch,
+                                                       image_rows, text_rows_after) -> None:  # type: ignore
+    """The newest rows of a space are found by walking the table's newest rows backwards; however sparse the
+    space is among them (other spaces' rows written after it), the marks are the space's newest rows."""
+    monkeypatch.setattr(index_set_module, "TAIL_ROWS", 8)  # windows of 32 and 512 rows, then the space index
+    store.put("text", range(1, 31), clustered(30, DIM, seed=1))
+    store.put(SPACE, range(1, image_rows + 1), clustered(image_rows, DIM, seed=2))
+    for start in range(0, text_rows_after, 100):  # later text rows push the image rows away from the top
+        ids = range(1000 + start, 1000 + min(start + 100, text_rows_after))
+        store.put("text", ids, clustered(len(ids), DIM, seed=start))
+    with catalog.session() as s:
+        rows = s.execute(select(Vector.id, Vector.item_id).where(Vector.space == SPACE)
+                         .order_by(Vector.id.desc()).limit(8)).all()
+    max_row, tail = index_set_module._row_marks(catalog, SPACE)
+    assert max_row == rows[0].id
+    assert tail[:, :2].tolist() == [[r.id, r.item_id] for r in rows]
