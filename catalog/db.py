@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     MetaData,
+    Table,
     Text,
     cast,
     create_engine,
@@ -139,7 +140,7 @@ class Catalog:
                 raise LibraryError(f"no mmrag catalog at {self.safe_url}")
             if version is not None:
                 self._check_not_newer(version)
-                if version == SCHEMA_VERSION and not _missing_tables(conn):
+                if version == SCHEMA_VERSION and not _missing_tables(conn) and not _stale_derived_tables(conn):
                     return
         with self.engine.connect() as conn:
             _lock_schema(conn)
@@ -165,6 +166,8 @@ class Catalog:
                 session.flush()
             version += 1
             _write_meta(conn, SCHEMA_VERSION_KEY, str(version))
+        for table in _stale_derived_tables(conn):
+            table.drop(conn)  # made again just below, filled again from the files when next needed
         _create_tables(conn)  # tables added without a schema bump (idempotent)
 
     def _check_not_newer(self, version: int) -> None:
@@ -307,6 +310,16 @@ def _read_version(conn: Connection) -> int | None:
 
 def _missing_tables(conn: Connection) -> set[str]:
     return set(Base.metadata.tables) - set(inspect(conn).get_table_names())
+
+
+def _stale_derived_tables(conn: Connection) -> list[Table]:
+    """Tables of derived data (``info={"derived": True}``: recomputed from the files when rows are missing) whose
+    columns differ from the model's, as an older mmrag made them: they are dropped and made again."""
+    inspector = inspect(conn)
+    present = set(inspector.get_table_names())
+    return [table for table in Base.metadata.tables.values()
+            if table.info.get("derived") and table.name in present
+            and {column["name"] for column in inspector.get_columns(table.name)} != set(table.columns.keys())]
 
 
 def _create_tables(conn: Connection) -> None:

@@ -156,6 +156,7 @@ class ImageFeatures(Base):
     """
 
     __tablename__ = "image_features"
+    __table_args__ = {"info": {"derived": True}}  # rebuilt when its columns change (catalog.db)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)

@@ -213,3 +213,29 @@ def test_signature_phash_matches_imagehash(astronaut: tuple[Path, DupItem]) -> N
     path, item = astronaut
     assert item.signature.phashes[:8].hex() == str(imagehash.phash(Image.open(path).convert("RGB")))
     assert np.asarray(item.signature.small).shape[2] == 3
+
+
+def test_old_feature_table_is_rebuilt_at_open(photos: Path, make_library, tmp_path: Path) -> None:
+    """A library whose ``image_features`` table an older mmrag made with other columns (the small copy was
+    once stored as ``grey_*``) opens, ingests and finds duplicates: the table is made again and refilled."""
+    from sqlalchemy import create_engine, inspect, text
+
+    lib = make_library(tmp_path / "old")
+    lib.ingest([photos])
+    url = lib.catalog.url
+    lib.close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE image_features"))
+        conn.execute(text("CREATE TABLE image_features (asset_id INTEGER PRIMARY KEY, sha256 VARCHAR(64), "
+                          "version INTEGER, pixel_sha VARCHAR(64), phashes BLOB, grey_width INTEGER, "
+                          "grey_height INTEGER, grey BLOB)"))
+        conn.execute(text("INSERT INTO image_features VALUES (1, 'x', 1, 'y', x'00', 8, 8, x'00')"))
+    engine.dispose()
+    Image.open(photos / "astronaut.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photos / "mirror.jpg")
+    lib = make_library(tmp_path / "old")
+    lib.ingest([photos])  # writes a signature for the new file into the rebuilt table
+    names = [{Path(p).name for p in g.paths} for g in lib.duplicates()]
+    assert {"astronaut.jpg", "mirror.jpg"} in names
+    columns = {c["name"] for c in inspect(lib.catalog.engine).get_columns("image_features")}
+    assert "small_width" in columns and "grey_width" not in columns
