@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from . import errors
 from .metrics import MetricsMiddleware
-from .routers import ask, assets, jobs, search, system
+from .routers import ask, assets, jobs, search, system, trash
 from .state import ServeState
 from .uploads import BodyLimitMiddleware
 
@@ -32,7 +32,7 @@ def create_app(state: ServeState) -> FastAPI:
     app = FastAPI(title="mmrag", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.mmrag = state
     errors.install(app)
-    for module in (system, search, assets, ask, jobs):
+    for module in (system, search, assets, ask, jobs, trash):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=lambda: state.settings.serve.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)  # outermost: counts the refused too
