@@ -1,24 +1,27 @@
 """Hugging Face hub helpers that never hang: find cached files, and tell quickly whether the hub is reachable.
 
 Without HF_HUB_OFFLINE=1, huggingface_hub retries an unreachable hub for about a minute per file. mmrag
-checks the cache first and probes the endpoint once (a few seconds at most) before any download.
+checks the cache first and, only for a model the cache lacks, probes the endpoint (one TCP connection, at most
+``PROBE_TIMEOUT`` seconds) before the download. Nothing is remembered between probes: a long-running process
+(``mmrag serve``) sees the network come and go, and two libraries in one process share no state.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from functools import lru_cache
 from urllib.parse import urlparse
+
+PROBE_TIMEOUT = 2.0  # seconds; a reachable hub answers a TCP connect in well under one
 
 
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
-@lru_cache(maxsize=1)
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """True when the hub endpoint accepts a TCP connection (False at once when HF_HUB_OFFLINE is set)."""
+def hub_reachable(timeout: float = PROBE_TIMEOUT) -> bool:
+    """True when the hub endpoint (HF_ENDPOINT, else huggingface.co) accepts a TCP connection now; False at
+    once when HF_HUB_OFFLINE is set. Each call probes afresh (called only before a download)."""
     if offline():
         return False
     endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
