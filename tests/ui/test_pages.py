@@ -243,12 +243,14 @@ def test_ask_shows_answer_citations_and_images(open_app, ui_library: Path) -> No
 
 
 def _generate_form(at: AppTest, prompt: str, mode: str = "img2img", control: str = "canny") -> AppTest:
+    at.selectbox(key="gen.mode").set_value(mode).run()  # the mode enables the settings it uses
     at.text_area(key="gen.prompt").set_value(prompt)
-    at.selectbox(key="gen.mode").set_value(mode)
-    at.selectbox(key="gen.control").set_value(control)
+    if not at.selectbox(key="gen.control").disabled:
+        at.selectbox(key="gen.control").set_value(control)
     at.number_input(key="gen.steps").set_value(2)
     at.number_input(key="gen.seed").set_value(7)
-    at.slider(key="gen.strength").set_value(0.5)
+    if not at.slider(key="gen.strength").disabled:
+        at.slider(key="gen.strength").set_value(0.5)
     at.text_input(key="gen.model").set_value("tiny-test")
     at.number_input(key="gen.width").set_value(64)
     at.number_input(key="gen.height").set_value(64)
@@ -258,9 +260,9 @@ def _generate_form(at: AppTest, prompt: str, mode: str = "img2img", control: str
 def test_generate_validates_before_running(open_app) -> None:
     at = open_app("generate")
     _submit(at, "gen.form")
-    assert any("Write a prompt" in e for e in _errors(at))
+    assert any("Write a **Prompt**" in e for e in _errors(at))
     _generate_form(at, "a red bicycle")  # img2img without references
-    assert any("needs at least one reference" in e for e in _errors(at))
+    assert any("needs a reference" in e and "**Mode**" in e for e in _errors(at))
 
 
 def test_generate_from_a_picked_reference_stores_outputs_with_provenance(open_app, ui_library: Path) -> None:
