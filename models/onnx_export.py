@@ -28,6 +28,7 @@ from .onnx_text import (
     MIN_COSINE,
     MODEL_FILE,
     TOKENIZER_FILE,
+    WEIGHTS_FILE,
     ClipTokenizer,
     ExportMeta,
     OnnxTextEncoder,
@@ -136,6 +137,7 @@ def export_text_tower(model: Any, tokenizer: Any, library: Path, fingerprint: st
             torch.onnx.export(tower, (sample,), str(work / MODEL_FILE), dynamo=False, opset_version=OPSET,
                               input_names=["input_ids"], output_names=["text_embeds"],
                               dynamic_axes={"input_ids": {0: "batch", 1: "length"}, "text_embeds": {0: "batch"}})
+        _weights_apart(work / MODEL_FILE)
         save_tokenizer(tokenizer, work / TOKENIZER_FILE)
         meta = ExportMeta(format=FORMAT, fingerprint=fingerprint, weights_stamp=weights_stamp(pretrained),
                           dim=int(_out_dim(parts)), context_length=int(parts.positional_embedding.shape[0]),
@@ -150,6 +152,15 @@ def export_text_tower(model: Any, tokenizer: Any, library: Path, fingerprint: st
         log.warning("ONNX text tower of %s matches torch only to cos %.6f; torch stays in use",
                     fingerprint, meta.min_cosine)
     return meta
+
+
+def _weights_apart(path: Path) -> None:
+    """Rewrite the exported graph with its weights in WEIGHTS_FILE beside it (ONNX external data)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=WEIGHTS_FILE, size_threshold=1024)
 
 
 def _out_dim(parts: Any) -> int:

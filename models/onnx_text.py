@@ -1,8 +1,10 @@
 """The CLIP text tower in ONNX Runtime: text → vector without importing torch or open_clip.
 
 A library keeps one export per text model under ``<library>/models/clip-text-<hash>/``: ``text.onnx`` (the
-tower on trimmed ids, see :mod:`mmrag.models.clip_text`), ``tokenizer.json`` (open_clip's BPE vocabulary for
-the ``tokenizers`` library) and ``meta.json`` (what it was exported from and how well it matched torch).
+tower on trimmed ids, see :mod:`mmrag.models.clip_text`) with its weights apart in ``text.weights`` (ONNX
+Runtime maps them instead of parsing them out of the graph: session creation 0.74 → 0.33 s CPU for
+ViT-B-32), ``tokenizer.json`` (open_clip's BPE vocabulary for the ``tokenizers`` library) and ``meta.json``
+(what it was exported from and how well it matched torch).
 :mod:`mmrag.models.onnx_export` writes them once; this module only reads them.
 
 Tokenisation equals open_clip's ``SimpleTokenizer``: the same cleaning (ftfy, HTML unescaping twice,
@@ -25,7 +27,8 @@ import numpy as np
 
 FOLDER = "models"
 META_FILE, MODEL_FILE, TOKENIZER_FILE = "meta.json", "text.onnx", "tokenizer.json"
-FORMAT = 1
+WEIGHTS_FILE = "text.weights"  # the graph's initializers, as ONNX external data
+FORMAT = 2  # 1: weights inside text.onnx (such exports are made again once)
 MIN_COSINE = 0.9999  # an export whose vectors differ more from torch's is not used
 _PLAIN = re.compile(r"[\x20-\x25\x27-\x7e\t\n\r]*")  # printable ASCII without '&': ftfy would change nothing
 _SPACES = re.compile(r"\s+")
@@ -70,7 +73,8 @@ def read_meta(folder: Path) -> ExportMeta | None:
         meta = ExportMeta(**data)
     except (OSError, ValueError, TypeError):
         return None
-    if meta.format != FORMAT or not (folder / MODEL_FILE).is_file() or not (folder / TOKENIZER_FILE).is_file():
+    if meta.format != FORMAT or not all((folder / name).is_file() for name in (MODEL_FILE, WEIGHTS_FILE,
+                                                                            TOKENIZER_FILE)):
         return None
     return meta
 

@@ -76,6 +76,20 @@ def test_export_is_checked_against_torch_and_recorded(exported: Path, tiny_clip)
     meta = onnx_text.usable_export(exported, tiny_clip.fingerprint, None)
     assert meta is not None and meta.min_cosine >= onnx_text.MIN_COSINE and meta.dim == tiny_clip.dim
     assert not tiny_clip.export_text_onnx(exported), "exported once per library"
+    folder = onnx_text.export_folder(exported, tiny_clip.fingerprint)
+    weights, graph = (folder / onnx_text.WEIGHTS_FILE).stat().st_size, (folder / onnx_text.MODEL_FILE).stat().st_size
+    assert weights > 4 * graph, "the weights live apart from the graph (mapped, not parsed, at session start)"
+
+
+def test_an_export_with_the_weights_inside_the_graph_is_made_again(exported: Path, tmp_path: Path,
+                                                                   tiny_clip) -> None:
+    import shutil
+
+    old = onnx_text.export_folder(tmp_path, tiny_clip.fingerprint)
+    shutil.copytree(onnx_text.export_folder(exported, tiny_clip.fingerprint), old)
+    meta = json.loads((old / onnx_text.META_FILE).read_text())
+    (old / onnx_text.META_FILE).write_text(json.dumps({**meta, "format": 1}))
+    assert onnx_text.usable_export(tmp_path, tiny_clip.fingerprint, None) is None
 
 
 def test_onnx_vectors_equal_torch_for_each_length_and_a_mixed_batch(exported: Path, tiny_clip) -> None:
