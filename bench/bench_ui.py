@@ -107,15 +107,16 @@ def open_tab(browser: Any, url: str) -> Any:
     tab.get_by_label("What are you looking for?").wait_for()
     tab.wait_for_function(SETTLED_JS)
     timed_search(tab, "warm-up query", count=1)  # loads the model (not timed) and shows the slider
-    thumb = tab.locator('[data-testid="stSlider"]', has_text="How many").locator('[role="slider"]')
-    thumb.click()
+    thumb = tab.locator('[data-testid="stSlider"]', has_text="How many").locator('input[type="range"]')
     for _ in range(12):  # keyboard steps of 4 from the default to K
-        value = int(thumb.get_attribute("aria-valuenow") or 0)
+        value = int(thumb.input_value())
         if value == K:
             break
+        thumb.focus()
         thumb.press("ArrowRight" if value < K else "ArrowLeft")
+        tab.wait_for_timeout(300)
         tab.wait_for_function(SETTLED_JS)
-    assert int(thumb.get_attribute("aria-valuenow") or 0) == K, "could not set How many to 24"
+    assert int(thumb.input_value()) == K, "could not set How many to 24"
     return tab
 
 

@@ -18,12 +18,17 @@ GRID_COLUMNS = 4
 # heading or quote marker only at the start (where it would begin a block).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()$<>~|:^&])")
 _BLOCK_START = re.compile(r"^(\s*\d*)([#>+=.)-])")
+# Streamlit turns URLs, www. names and e-mail addresses in text into links even when escaped: a zero-width
+# space inside the pattern keeps them text (the visible characters are unchanged).
+ZWSP = "\u200b"
+_AUTOLINK = re.compile(r"(?i)(:/)(/)|(www)(\.)|(\w)(@)")
 
 
 def md_escape(text: object) -> str:
     """User text (file names, queries, tags, OCR lines) made literal for ``st.markdown``/``st.caption``/labels:
-    Markdown, LaTeX and directive characters backslash-escaped, line breaks as spaces."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+    Markdown, LaTeX and directive characters backslash-escaped, line breaks as spaces, autolinks broken."""
+    unlinked = _AUTOLINK.sub(lambda m: ZWSP.join(part for part in m.groups() if part), " ".join(str(text).splitlines()))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
     return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -85,3 +87,64 @@ def test_uploads_are_size_limited_and_decoded(tmp_path: Path) -> None:
     assert path.parent == tmp_path / "lib" / "uploads" and path.suffix == ".jpg" and path.read_bytes() == data
     assert save_reference_upload(tmp_path / "lib", upload) == path  # same bytes, same file
     assert [p.name for p in (tmp_path / "lib" / "uploads").iterdir()] == [path.name]  # no temp file left
+
+
+def _png(size: tuple[int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", size, 128).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_12000_pixel_upload_is_a_message_naming_the_file_and_the_fix() -> None:
+    huge = _png((12000, 12000))  # 144 Mpixels: over Pillow's bomb-warning size, a few hundred KB
+    with pytest.raises(UploadError) as caught:
+        read_image_upload(_upload("huge.png", huge))
+    message = str(caught.value)
+    assert message.startswith("huge.png: 12000×12000 = 144,000,000 pixels is more than the 89,478,485-pixel limit")
+    assert "shrink the image" in message and "MMRAG_INGEST__MAX_IMAGE_PIXELS" in message
+    # a limit raised above Pillow's, with some other code's "error" warnings filter in force: still a message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UploadError, match=r"huge\.png: too many pixels for Pillow .*shrink the image"):
+            read_image_upload(_upload("huge.png", huge), max_pixels=200_000_000)
+
+
+def test_ingest_decoding_in_threads_leaves_no_warnings_filter_behind() -> None:
+    """ingest/images.py used warnings.catch_warnings() + simplefilter("error") in decode threads, which left
+    an "error" filter installed for the whole process (then any bomb warning became a traceback)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mmrag.errors import InputError
+    from mmrag.ingest.images import open_image
+
+    huge, small = _png((12000, 12000)), _jpeg()
+    before = list(warnings.filters)
+
+    def decode(index: int) -> str:
+        try:
+            return open_image(huge if index % 2 else small, f"f{index}.png", max_pixels=10_000_000).format or ""
+        except InputError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(decode, range(8)))
+    assert warnings.filters == before
+    assert all("image too large (12000x12000" in r for r in results[1::2]) and set(results[::2]) == {"JPEG"}
+
+
+@pytest.mark.parametrize("text", [
+    "[click me](https://example.com) **bold**.jpg", "$x^2$", "# not a heading", "1. not a list", "- nor this",
+    "a_b_c *d* `e` <b>f</b> ~~g~~ | h & i :smile: \\ j", "two\nlines", "www.example.com me@example.com",
+])
+def test_user_text_is_shown_literally(text: str) -> None:
+    """md_escape'd text renders (CommonMark, as Streamlit's Markdown does) to exactly the typed characters."""
+    import html
+
+    from markdown_it import MarkdownIt
+
+    from mmrag.ui.components import ZWSP, md_escape
+
+    escaped = md_escape(text)
+    rendered = MarkdownIt("commonmark").render(escaped).strip().replace(ZWSP, "")
+    assert rendered == f"<p>{html.escape(' '.join(text.splitlines()), quote=False)}</p>"
+    assert not re.search(r"://|www\.|\w@", escaped.replace("\\", ""))  # nothing Streamlit would turn into a link
