@@ -309,21 +309,36 @@ def test_library_page_shows_status_and_skipped_files(open_app) -> None:
     assert any(s.value == "Skipped files (1)" for s in at.subheader)
 
 
-@pytest.mark.parametrize(("folder", "message"), [("", "Type the path"), ("/no/such/folder", "No such folder")])
-def test_ingest_needs_an_existing_folder(open_app, folder: str, message: str) -> None:
+def test_ingest_from_the_server_is_off_without_roots(open_app) -> None:
     at = open_app("library")
-    at.text_input(key="lib.folder").set_value(folder)
+    assert not any(b.form_id == "lib.ingest" for b in at.button)
+    assert any("serve.ingest_roots" in c.value for c in at.caption)
+
+
+def _rooted_library(make_library, tmp_path: Path, root: Path) -> Path:
+    lib = make_library(tmp_path / "fresh", serve={"ingest_roots": [str(root)]})
+    lib.settings.save()  # the app opens it with the same (tiny) model and ingest roots
+    lib.close()
+    return tmp_path / "fresh"
+
+
+@pytest.mark.parametrize(("folder", "message"), [
+    ("", "Type the path"), ("{root}/no/such/folder", "No such folder"), ("/usr/share/doc", "outside the allowed"),
+    ("relative/path", "not an absolute path"), ("{root}/../", "outside the allowed")])
+def test_ingest_is_refused_outside_the_roots(open_app, make_library, tmp_path: Path, photos: Path, folder: str,
+                                             message: str) -> None:
+    at = open_app("library", library=_rooted_library(make_library, tmp_path, photos))
+    at.text_input(key="lib.folder").set_value(folder.format(root=photos))
     _submit(at, "lib.ingest")
-    assert any(message in e for e in _errors(at))
+    assert any(message in e for e in _errors(at)), _errors(at)
+    assert "lib.report" not in at.session_state
 
 
 def test_ingest_a_folder_from_the_page(open_app, make_library, tmp_path: Path, photos: Path) -> None:
-    lib = make_library(tmp_path / "fresh")
-    lib.settings.save()  # the app opens it with the same (tiny) model
-    lib.close()
+    library = _rooted_library(make_library, tmp_path, photos)
     images = sum(1 for p in photos.iterdir() if p.is_file())
     write_documents(photos / "docs")
-    at = open_app("library", library=tmp_path / "fresh")
+    at = open_app("library", library=library)
     at.text_input(key="lib.folder").set_value(str(photos))
     _submit(at, "lib.ingest")
     report = at.session_state["lib.report"]
@@ -332,3 +347,16 @@ def test_ingest_a_folder_from_the_page(open_app, make_library, tmp_path: Path, p
     assert any(p.value == 100 for p in at.progress)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Images"] == str(images) and metrics["Documents"] == "2"
+
+
+def test_upload_files_into_the_library_and_ingest_them(open_app, make_library, tmp_path: Path, photos: Path) -> None:
+    library = _rooted_library(make_library, tmp_path, photos)
+    at = open_app("library", library=library)
+    uploader = at.file_uploader(key="lib.upload.0")
+    uploader.upload("red.png", _png(), "image/png").upload("notes.md", b"# Notes\n\nA red square.\n", "text/markdown")
+    at.run()
+    at.button(key="lib.upload.go").click().run()
+    assert not at.exception, at.exception
+    report = at.session_state["lib.report"]
+    assert report.added == 2 and report.documents == 1
+    assert (library / "files" / "red.png").is_file() and (library / "files" / "notes.md").is_file()

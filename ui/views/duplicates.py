@@ -1,5 +1,7 @@
-"""Duplicates page: groups of copies of one picture side by side, the best original first ("keep"), each
-other copy with how it relates (resized, edited, crop, rotation, mirror, ...) and the pair's confidence.
+"""Duplicates page: found on arrival, groups of copies of one picture side by side, the best original first, each
+other copy with how it relates (exact copy, resized, edited, crop, rotation, mirror, ...), its confidence and its
+path. "Keep this" moves the group's other files to the library's trash folder (never a silent delete); the last
+move can be undone at once and anything in the trash restored later. How the thresholds work is explained.
 
 Run by Streamlit as a page script (``__name__ == "__main__"``), importable as a module for its functions.
 """
@@ -12,13 +14,29 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from mmrag.ui import state
-from mmrag.ui.components import human_size, image_source, plural, show_image
+from mmrag.ui.components import human_size, image_source, md_escape, plural, show_image
 
 if TYPE_CHECKING:
+    from mmrag.ingest.trash import TrashItem
     from mmrag.library import Library
     from mmrag.retrieval.hits import DuplicateGroup
 
 GROUPS = "dup.groups"
+MOVED = "dup.moved"  # the trash entries of the last "keep this" (for Undo)
+NOTICE = "dup.notice"
+EXACT = "exact bytes"
+THRESHOLDS = """Two tests decide whether two images are the same picture; each pair gets a **confidence**:
+**0.5** means it just passed the test's threshold, **1.0** that it is certain.
+
+- **Aligned pixels** (resized, re-encoded, colour-edited, grey, blurred, quarter-turned or mirrored copies): the
+  small grey copies must correlate at **0.85** or more, with at most **10 %** of the pixels differing (a
+  watermark covers about 5 %).
+- **Geometry** (crops, small rotations, borders): at least **10** matching keypoints consistent with one
+  rotation/scale/shift, spread over the picture, and the overlapping parts must correlate at **0.85** or more.
+
+**Min confidence** 0.5 shows every pair the thresholds accept; raise it to see only the surest pairs; 1.0 leaves
+only certain ones. **Exact copy** means the files are byte for byte identical. The best original (most pixels,
+lossless, least compressed, oldest) is listed first and marked **keep**."""
 
 
 def render() -> None:
@@ -27,14 +45,19 @@ def render() -> None:
     with st.form("dup.form", border=False):
         conf_col, folder_col = st.columns(2)
         confidence = conf_col.slider("Min confidence", 0.0, 1.0, 0.5, 0.05, key="dup.confidence",
-                                     help="0.5 = the documented thresholds; 1.0 = exact copies only.")
-        folder = folder_col.text_input("Folder", key="dup.folder", placeholder="any")
+                                     help="0.5 = the documented thresholds; 1.0 = certain pairs only.")
+        folder = folder_col.text_input("Folder", key="dup.folder", placeholder="any",
+                                       help="Only images under this folder (a glob such as photos/2024/*).")
         submitted = st.form_submit_button("Find duplicates", type="primary", icon=":material/content_copy:")
-    if submitted:
+    with st.expander("How duplicates are found", icon=":material/help:"):
+        st.markdown(THRESHOLDS)
+    if submitted or GROUPS not in st.session_state:  # runs on arrival
         find(lib, confidence, folder)
+    show_notice(lib)
     groups = st.session_state.get(GROUPS)
     if groups is not None:
         show_groups(lib, groups)
+    trash_section(lib)
 
 
 def find(lib: Library, confidence: float, folder: str | None) -> None:
@@ -43,22 +66,24 @@ def find(lib: Library, confidence: float, folder: str | None) -> None:
         with st.spinner("Comparing images…"):
             st.session_state[GROUPS] = lib.duplicates(float(confidence), filters=filters)
     except Exception as exc:  # noqa: BLE001 - shown on the page
-        st.error(f"Finding duplicates failed: {exc}", icon=":material/error:")
+        st.session_state[GROUPS] = None
+        st.error(f"Finding duplicates failed: {md_escape(exc)}", icon=":material/error:")
 
 
 def show_groups(lib: Library, groups: list[DuplicateGroup]) -> None:
     if not groups:
-        st.success("No near-duplicates found.", icon=":material/check_circle:")
+        st.success("No duplicates found.", icon=":material/check_circle:")
         return
     st.caption(f"{plural(len(groups), 'group')}, {plural(sum(len(g.ids) for g in groups), 'image')}")
     facts = _asset_facts(lib, [i for g in groups for i in g.ids])
-    with st.container(key="dup.groups"):
+    movable = _movable(lib, [p for g in groups for p in g.paths])
+    with st.container(key="dup-groups"):
         for number, group in enumerate(groups, 1):
-            show_group(lib, number, group, facts)
+            show_group(lib, number, group, facts, movable)
 
 
-def show_group(lib: Library, number: int, group: DuplicateGroup,
-               facts: dict[int, tuple[str | None, int | None, str]]) -> None:
+def show_group(lib: Library, number: int, group: DuplicateGroup, facts: dict[int, tuple[str | None, int | None, str]],
+               movable: set[str]) -> None:
     with st.container(border=True, key=f"dup.group.{number}"):
         st.markdown(f"**Group {number}** · {len(group.ids)} images · {', '.join(group.labels)} · "
                     f"confidence ≥ {group.confidence:.2f}")
@@ -67,9 +92,86 @@ def show_group(lib: Library, number: int, group: DuplicateGroup,
         for (asset_id, path), column in zip(members, st.columns(max(len(members), 4)), strict=False):
             sha, size, dims = facts.get(asset_id, (None, None, ""))
             with column:
-                show_image(image_source(lib.path, path, sha), f"#{asset_id} · {Path(path).name}")
+                show_image(image_source(lib.path, path, sha), f"#{asset_id} · {md_escape(Path(path).name)}")
+                if relation.get(asset_id) == EXACT:
+                    st.badge("exact copy", icon=":material/content_copy:", color="red")
                 st.caption(f"{relation.get(asset_id, '')} · {human_size(size)} {dims}")
-                st.caption(path)
+                st.caption(md_escape(path))
+                keep_button(lib, number, group, asset_id, movable)
+
+
+def keep_button(lib: Library, number: int, group: DuplicateGroup, keep: int, movable: set[str]) -> None:
+    others = [(i, p) for i, p in zip(group.ids, group.paths, strict=True) if i != keep]
+    blocked = [p for _, p in others if p not in movable]
+    help_text = (f"Cannot move {Path(blocked[0]).name}: it is outside the library folder and serve.ingest_roots."
+                 if blocked else f"Moves {plural(len(others), 'other file')} to the library's trash folder; "
+                                 "Undo or Restore brings them back.")
+    st.button("Keep this", key=f"dup.keep.{number}.{keep}", icon=":material/check:", disabled=bool(blocked),
+              help=help_text, on_click=keep_only, args=(lib, keep, [i for i, _ in others]),
+              type="primary" if keep == group.best_id else "secondary")
+
+
+def keep_only(lib: Library, keep: int, others: list[int]) -> None:
+    try:
+        moved = lib.trash(others, keep=keep)
+    except Exception as exc:  # noqa: BLE001 - shown on the page
+        st.session_state[NOTICE] = ("error", f"Nothing was moved: {md_escape(exc)}")
+        return
+    st.session_state[MOVED] = [item.id for item in moved]
+    st.session_state[NOTICE] = ("moved", f"Kept #{keep}; moved {plural(len(moved), 'file')} to the trash: "
+                                         + ", ".join(f"{md_escape(item.path)}" for item in moved))
+    st.session_state.pop(GROUPS, None)  # found again on this run
+
+
+def undo(lib: Library, entries: list[int]) -> None:
+    try:
+        restored = lib.restore(entries)
+    except Exception as exc:  # noqa: BLE001 - shown on the page
+        st.session_state[NOTICE] = ("error", f"Could not restore: {md_escape(exc)}")
+        return
+    st.session_state[MOVED] = []
+    st.session_state[NOTICE] = ("restored", f"Restored {plural(len(restored), 'file')}: "
+                                            + ", ".join(f"{md_escape(i.restored_path)}" for i in restored))
+    st.session_state.pop(GROUPS, None)
+
+
+def show_notice(lib: Library) -> None:
+    notice = st.session_state.get(NOTICE)
+    if not notice:
+        return
+    kind, message = notice
+    if kind == "error":
+        st.error(message, icon=":material/error:")
+        return
+    box = st.container(border=True, key="dup-notice", horizontal=True, vertical_alignment="center")
+    box.markdown(f":material/{'delete' if kind == 'moved' else 'restore'}: {message}")
+    entries = st.session_state.get(MOVED) or []
+    if kind == "moved" and entries:
+        box.button("Undo", key="dup.undo", icon=":material/undo:", on_click=undo, args=(lib, entries))
+
+
+def trash_section(lib: Library) -> None:
+    try:
+        items = lib.trash_list()
+    except Exception as exc:  # noqa: BLE001 - shown on the page
+        st.warning(f"Cannot read the trash: {md_escape(exc)}", icon=":material/warning:")
+        return
+    st.subheader(f"Trash ({len(items)})")
+    if not items:
+        st.caption(f"Empty. Files moved here go to {md_escape(lib.path / '.trash')} and can be restored.")
+        return
+    with st.container(key="dup-trash"):
+        for item in items:
+            trash_row(lib, item)
+
+
+def trash_row(lib: Library, item: TrashItem) -> None:
+    row = st.container(horizontal=True, vertical_alignment="center")
+    kept = f" · kept #{item.kept_id}" if item.kept_id is not None else ""
+    row.markdown(f"{md_escape(item.path)} · {human_size(item.size)} · "
+                 f"{item.trashed_at:%Y-%m-%d %H:%M} UTC{kept}")
+    row.button("Restore", key=f"dup.restore.{item.id}", icon=":material/restore:", on_click=undo,
+               args=(lib, [item.id]), type="tertiary")
 
 
 def _relations(group: DuplicateGroup) -> dict[int, str]:
@@ -77,8 +179,18 @@ def _relations(group: DuplicateGroup) -> dict[int, str]:
     said = {group.best_id: "**keep** (best original)"}
     for pair in group.pairs:
         for asset_id in (pair.b, pair.a):
+            if pair.label == EXACT and asset_id != group.best_id:
+                said.setdefault(asset_id, EXACT)
             said.setdefault(asset_id, f"{pair.label} ({pair.confidence:.2f})")
     return said
+
+
+def _movable(lib: Library, paths: list[str]) -> set[str]:
+    from mmrag.ingest.scan import canonical, inside
+    from mmrag.ingest.trash import movable_roots
+
+    roots = movable_roots(lib.settings)
+    return {path for path in paths if inside(canonical(path), roots)}
 
 
 def _asset_facts(lib: Library, ids: list[int]) -> dict[int, tuple[str | None, int | None, str]]:

@@ -1,5 +1,6 @@
-"""Library page: counts, models, device and indexes; ingest a folder on the server with a progress bar; the
-files that were skipped and why; the feedback collected so far.
+"""Library page: counts, models, device and indexes; upload files from the browser into the library (under
+``<library>/files/``) and ingest them; ingest a folder on the server, only under the operator's
+``serve.ingest_roots``; the files that were skipped and why; the feedback collected so far.
 
 Run by Streamlit as a page script (``__name__ == "__main__"``), importable as a module for its functions.
 """
@@ -8,19 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from mmrag.ui import state
-from mmrag.ui.components import human_size
+from mmrag.ui.components import human_size, md_escape
+from mmrag.ui.uploads import IMAGE_TYPES, upload_limit_mb
 
 if TYPE_CHECKING:
     from mmrag.ingest.report import IngestReport
     from mmrag.library import Library
 
 REPORT = "lib.report"
+UPLOAD_ROUND = "lib.upload_round"
+FILES_DIR = "files"  # uploads from the browser, inside the library folder
+UPLOAD_TYPES = [*IMAGE_TYPES, "pdf", "txt", "md", "markdown", "html", "htm"]
 
 
 def render() -> None:
@@ -77,34 +83,90 @@ def _index_summary(indexes: Any) -> str:
 
 def ingest_form(lib: Library) -> None:
     st.subheader("Add files")
+    upload_form(lib)
+    roots = lib.settings.serve.ingest_roots
+    if not roots:
+        st.caption("Ingesting folders on the server is off: the operator lists the folders it may read in "
+                   "`serve.ingest_roots` (the library's mmrag.toml, `[serve] ingest_roots = [\"/srv/photos\"]`, "
+                   "or `MMRAG_SERVE__INGEST_ROOTS`).")
+        return
     with st.form("lib.ingest", border=False):
-        folder = st.text_input("Folder on the server", key="lib.folder", placeholder="/srv/photos/2024",
-                               help="New and changed files are added, deleted ones dropped; unchanged files are "
-                                    "skipped quickly.")
+        folder = st.text_input("Folder on the server", key="lib.folder", placeholder=str(roots[0]),
+                               help="A folder under " + ", ".join(str(r) for r in roots) + ". New and changed "
+                                    "files are added, deleted ones dropped; unchanged files are skipped quickly.")
         submitted = st.form_submit_button("Ingest", type="primary", icon=":material/upload:")
+    st.caption("Allowed folders: " + ", ".join(f"{md_escape(root)}" for root in roots))
     if submitted:
         ingest(lib, folder)
+
+
+def upload_form(lib: Library) -> None:
+    """Files from the browser, saved under ``<library>/files/`` and ingested."""
+    key = f"lib.upload.{state.session(UPLOAD_ROUND, 0)}"  # a new key empties the uploader after an ingest
+    files = st.file_uploader("Upload files into the library", type=UPLOAD_TYPES, accept_multiple_files=True,
+                             key=key, max_upload_size=upload_limit_mb(),
+                             help=f"Images and documents; saved under the library's {FILES_DIR}/ folder.")
+    if st.button("Upload and ingest", key="lib.upload.go", icon=":material/cloud_upload:", disabled=not files):
+        saved = [save_upload(lib.path / FILES_DIR, upload.name, upload.getvalue()) for upload in files or []]
+        st.session_state[UPLOAD_ROUND] = st.session_state[UPLOAD_ROUND] + 1
+        run_ingest(lib, saved)
+
+
+def save_upload(folder: Path, name: str, data: bytes) -> Path:
+    """Write an upload under ``folder`` by its (cleaned) name; another file of that name gets `` (2)``, ..."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clean = re.sub(r"[^\w.\- ()]+", "_", Path(name).name).strip(" .") or "upload"
+    path = folder / clean
+    number = 2
+    while path.exists() and path.read_bytes() != data:
+        path = folder / f"{Path(clean).stem} ({number}){Path(clean).suffix}"
+        number += 1
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def allowed_folder(text: str, roots: list[Path]) -> Path:
+    """The folder, resolved, if it lies under an ingest root; else ValueError saying why."""
+    from mmrag.ingest.scan import canonical, inside
+
+    if not os.path.isabs(os.path.expanduser(text)):
+        raise ValueError(f"{md_escape(text)} is not an absolute path: give a folder under an allowed folder")
+    real = canonical(text)
+    if not inside(real, [canonical(root) for root in roots]):
+        raise ValueError(f"{md_escape(text)} is outside the allowed folders (serve.ingest_roots): "
+                         + ", ".join(f"{md_escape(root)}" for root in roots))
+    if not Path(real).exists():
+        raise FileNotFoundError(f"No such folder on the server: {md_escape(text)}")
+    return Path(real)
 
 
 def ingest(lib: Library, folder: str | None) -> None:
     text = (folder or "").strip()
     if not text:
-        st.error("Type the path of a folder on the server.", icon=":material/edit:")
+        st.error("Type the path of a folder on the server in **Folder on the server**.", icon=":material/edit:")
         return
-    path = Path(os.path.expanduser(text))
-    if not path.exists():
-        st.error(f"No such folder on the server: `{path}`", icon=":material/folder_off:")
+    try:
+        path = allowed_folder(text, lib.settings.serve.ingest_roots)
+    except (ValueError, FileNotFoundError) as exc:
+        st.error(str(exc), icon=":material/folder_off:")
         return
+    run_ingest(lib, [path])
+
+
+def run_ingest(lib: Library, paths: list[Path]) -> None:
     bar = st.progress(0.0, text="Scanning…")
 
     def progress(done: int, total: int, current: str) -> None:
         bar.progress(min(done / max(total, 1), 1.0), text=f"{done} of {total} · {Path(current).name}")
 
     try:
-        report = lib.ingest([path], progress=progress)
+        report = lib.ingest(paths, progress=progress)
     except Exception as exc:  # noqa: BLE001 - shown on the page
         bar.empty()
-        st.error(f"Ingest failed: {exc}", icon=":material/error:")
+        st.error(f"Ingest failed: {md_escape(exc)}", icon=":material/error:")
         return
     bar.progress(1.0, text=f"Done in {report.seconds:.1f} s")
     st.session_state[REPORT] = report
