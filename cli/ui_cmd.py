@@ -7,19 +7,24 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..extras import missing
 from .common import LibraryOption, app, console, fail, open_library
 
+if TYPE_CHECKING:
+    from ..library import Library
+
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "ui" / "app.py"
 MAX_UPLOAD_MB = 20
 
 
-def streamlit_command(host: str, port: int, library: Path | None, max_upload_mb: int = MAX_UPLOAD_MB) -> list[str]:
-    """The ``streamlit run`` command line for the app; the library travels after ``--`` as ``--library``."""
+def streamlit_command(host: str, port: int, library: Path | None, max_upload_mb: int = MAX_UPLOAD_MB,
+                      login: bool = False) -> list[str]:
+    """The ``streamlit run`` command line for the app; the library travels after ``--`` as ``--library``, and
+    ``--login`` (every browser session signs in with an API key) when ``login``."""
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
         "--server.address", host,
@@ -33,7 +38,7 @@ def streamlit_command(host: str, port: int, library: Path | None, max_upload_mb:
     ]  # fmt: skip
     if library is not None:
         command += ["--library", str(library)]
-    return command
+    return command + (["--login"] if login else [])
 
 
 @app.command()
@@ -43,16 +48,32 @@ def ui(
     library: LibraryOption = None,
     max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", min=1, help="Largest upload (MB).")] = MAX_UPLOAD_MB,
 ) -> None:
-    """Start the web app (search, ask, generate, library) over a library; Ctrl+C stops it."""
+    """Start the web app (search, ask, generate, library) over a library; Ctrl+C stops it.
+
+    On loopback (the default) no login is asked. On any other address every browser session signs in with an
+    API key of the library (`mmrag keys add NAME`); without an active key the app does not start."""
     if importlib.util.find_spec("streamlit") is None:  # the server would die with a traceback in its own process
         fail(missing("streamlit"))
+    from ..ui.access import is_loopback
     lib = open_library(library, create=True)  # fail here, with a clean message, rather than in the browser
     path = lib.path
+    login = not is_loopback(host)
+    keys = _active_keys(lib) if login else 0
     lib.close()
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can search and ingest")
+    if login and keys == 0:
+        fail(f"listening on {host} needs a login, and library {path} has no active API key: make one with "
+             f"`mmrag keys add NAME --library {path}` (users sign in with it), or listen on 127.0.0.1")
     console.print(f"mmrag ui: library {path} on http://{host}:{port}", soft_wrap=True, highlight=False)
-    raise typer.Exit(run_server(streamlit_command(host, port, path, max_upload_mb)))
+    if login:
+        console.print(f"login required: {host} is not loopback, so each browser signs in with an API key of the "
+                      f"library ({keys} active; `mmrag keys list`)", soft_wrap=True, highlight=False)
+    raise typer.Exit(run_server(streamlit_command(host, port, path, max_upload_mb, login=login)))
+
+
+def _active_keys(lib: Library) -> int:
+    from ..serve.keys import active_key_count
+
+    return active_key_count(lib.catalog)
 
 
 def run_server(command: list[str]) -> int:

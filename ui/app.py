@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from mmrag.ui import state
+from mmrag.ui import access, state
 from mmrag.ui.filters import DEFAULTS as SEARCH_DEFAULTS
 
 VIEWS = Path(__file__).resolve().parent / "views"
@@ -41,6 +41,7 @@ def main() -> None:
         st.error(f"Cannot open the library at `{location}`: {exc}", icon=":material/error:")
         st.stop()
         return
+    access.gate(lib)  # a sign-in form first when the server listens beyond loopback
     keep_widget_values(KEPT_WIDGETS)
     pages = [st.Page(VIEWS / name, title=title, icon=icon, default=index == 0)
              for index, (name, title, icon) in enumerate(PAGES)]
