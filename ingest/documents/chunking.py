@@ -1,8 +1,15 @@
 """Cut a loaded document into passages with llama-index's SentenceSplitter, one segment (page/section) at a
-time, measuring sizes in the embedder's own word pieces so no chunk is silently truncated by the model."""
+time, measuring sizes in the embedder's own word pieces so no chunk is silently truncated by the model.
+
+Any text chunks in linear time and bounded memory: the splitter sees at most ``WINDOW_CHARS`` at once (a longer
+segment is cut at a paragraph break, else a line break, else a space), and a "sentence" longer than
+``LONG_SENTENCE_CHARS`` (a one-line dump with no sentence boundary) reaches it already cut into pieces of at
+most ``chunk_size`` characters, instead of being split word by word with one tokenizer call per word.
+Text without such stretches, in segments up to ``WINDOW_CHARS``, is chunked exactly as by the plain splitter."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +19,9 @@ from .text import LoadedDocument, Segment
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 SECTION_BUDGET = 24  # word pieces kept free for the section title prepended before embedding
 MIN_SEGMENT_WORDS = 8  # smaller segments (a lone heading) join the next segment on the same page
+WINDOW_CHARS = 128 * 1024  # the most text the splitter (and the tokenizer) is given at once
+LONG_SENTENCE_CHARS = 4096  # a longer "sentence" has no real sentence boundary: cut it by characters
+_NON_SPACE = re.compile(r"\S")
 
 
 @dataclass
@@ -52,14 +62,67 @@ def chunk_document(
     splitter = make_splitter(chunk_size, chunk_overlap, tokenizer)
     chunks: list[ChunkSpec] = []
     for segment in merge_small_segments(document.text, document.segments):
-        body = document.text[segment.start : segment.end]
-        if not body.strip():
-            continue
-        pieces = splitter.split_text(body)
-        for piece, start in zip(pieces, place_pieces(body, pieces), strict=True):
-            begin, end = segment.start + start, segment.start + start + len(piece)
-            chunks.append(ChunkSpec(document.text[begin:end], segment.page, segment.section, begin, end))
+        for first, last in windows(document.text, segment.start, segment.end, WINDOW_CHARS):
+            body = document.text[first:last]
+            if not body.strip():
+                continue
+            pieces = splitter.split_text(body)
+            for piece, start in zip(pieces, place_pieces(body, pieces), strict=True):
+                begin, end = first + start, first + start + len(piece)
+                chunks.append(ChunkSpec(document.text[begin:end], segment.page, segment.section, begin, end))
     return chunks
+
+
+def windows(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` as consecutive spans of at most ``limit`` characters, each cut after the last
+    paragraph break, else line break, else whitespace in its second half (else exactly at ``limit``)."""
+    spans: list[tuple[int, int]] = []
+    while end - start > limit:
+        cut = _cut_point(text, start + limit // 2, start + limit, ("\n\n", "\n", " ", "\t"))
+        spans.append((start, cut))
+        start = cut
+    spans.append((start, end))
+    return spans
+
+
+def _cut_point(text: str, low: int, high: int, separators: tuple[str, ...]) -> int:
+    """The end of the last ``separators[i]`` (first one found wins) within ``text[low:high]``, else ``high``."""
+    for separator in separators:
+        found = text.rfind(separator, low, high)
+        if found >= 0:
+            return found + len(separator)
+    return high
+
+
+def hard_cut(sentence: str, size: int) -> list[str]:
+    """``sentence`` as consecutive pieces of at most ``size`` characters, cut after whitespace where there is
+    some in a piece's second half; the pieces join back to ``sentence`` exactly."""
+    pieces, start = [], 0
+    while len(sentence) - start > size:
+        cut = _cut_point(sentence, start + size // 2, start + size, (" ", "\n", "\t"))
+        pieces.append(sentence[start:cut])
+        start = cut
+    pieces.append(sentence[start:])
+    return pieces
+
+
+def sentence_splitter(piece_chars: int) -> Callable[[str], list[str]]:
+    """llama-index's own sentence split (nltk punkt), with sentences over ``LONG_SENTENCE_CHARS`` cut into
+    pieces of ``piece_chars`` characters."""
+    from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
+
+    sentences = split_by_sentence_tokenizer()
+
+    def split(text: str) -> list[str]:
+        result: list[str] = []
+        for sentence in sentences(text):
+            if len(sentence) > LONG_SENTENCE_CHARS:
+                result.extend(hard_cut(sentence, piece_chars))
+            else:
+                result.append(sentence)
+        return result
+
+    return split
 
 
 def place_pieces(body: str, pieces: list[str]) -> list[int]:
@@ -94,7 +157,10 @@ def _align(body: str, pieces: list[str]) -> list[int] | None:
             continue
         failed.add((index, previous, reached))  # reaching it again means it led nowhere the first time
         piece = pieces[index]
-        for start in _occurrences(body, piece, previous + 1):  # ascending: pushed so the latest pops first
+        # a start past the first non-space after ``reached`` would lose text, so no search looks further
+        text_after = _NON_SPACE.search(body, reached)
+        limit = (text_after.start() if text_after else len(body)) + len(piece)
+        for start in _occurrences(body, piece, previous + 1, limit):  # ascending: the latest pops first
             if start > reached and body[reached:start].strip():
                 break  # text between the covered part and this start would be lost
             if start + len(piece) > reached or (not piece.strip()):
@@ -102,11 +168,11 @@ def _align(body: str, pieces: list[str]) -> list[int] | None:
     return None
 
 
-def _occurrences(body: str, piece: str, start: int) -> Iterator[int]:
-    found = body.find(piece, start)
+def _occurrences(body: str, piece: str, start: int, end: int) -> Iterator[int]:
+    found = body.find(piece, start, end)
     while found >= 0:
         yield found
-        found = body.find(piece, found + 1)
+        found = body.find(piece, found + 1, end)
 
 
 def make_splitter(chunk_size: int, chunk_overlap: int, tokenizer: Callable[[str], list[Any]] | None) -> Any:
@@ -119,6 +185,7 @@ def make_splitter(chunk_size: int, chunk_overlap: int, tokenizer: Callable[[str]
         chunk_overlap=overlap,
         tokenizer=tokenizer,
         paragraph_separator="\n\n",
+        chunking_tokenizer_fn=sentence_splitter(chunk_size),  # a word piece spans at least one character
         callback_manager=CallbackManager([]),
         include_metadata=False,
         include_prev_next_rel=False,
