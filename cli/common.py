@@ -118,6 +118,21 @@ def opened_library(library: Path | None, *, create: bool = False, **overrides: A
         lib.close()
 
 
+@contextmanager
+def few_collections() -> Iterator[None]:
+    """Fewer, larger young-generation garbage collections while a one-shot command imports and opens a library:
+    at the default threshold (700) a cold `mmrag search` runs ~250 collections, 2 of them full (0.32 s CPU of
+    ~3 s), that free next to nothing. The threshold is restored after the block."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def fail(exc: BaseException | str, code: int = 1) -> None:
     """Print an error (no traceback for known failures) and exit."""
     from sqlalchemy.exc import OperationalError

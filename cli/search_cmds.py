@@ -17,6 +17,7 @@ from .common import (
     LibraryOption,
     app,
     fail,
+    few_collections,
     model_settings,
     open_library,
     out,
@@ -79,8 +80,9 @@ def search(
         params = SearchParams(text=query, k=k, kind=kind, mode=mode, image_weight=image_weight, negative=negative,
                               folder=folder, after=after, before=before, min_size=min_size, max_size=max_size,
                               tag=tag, search_in=search_in, has_text=has_text)
-        hits = remote.search(server, params, image) if server else run_search(
-            open_library(library, **model_settings(clip_model, clip_pretrained, device)), params, image)
+        with few_collections():
+            hits = remote.search(server, params, image) if server else run_search(
+                open_library(library, **model_settings(clip_model, clip_pretrained, device)), params, image)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
         return

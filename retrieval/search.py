@@ -104,11 +104,16 @@ def _allowed_ids(catalog: Catalog, filters: Filters, exclude: Sequence[int]) -> 
     return np.asarray([i for i in ids if i not in set(exclude)], dtype=np.int64)
 
 
+# What a hit shows of an asset: plain rows of these columns cost a tenth of ORM objects (100 per fused query).
+HIT_COLUMNS = (Asset.id, Asset.path, Asset.kind, Asset.width, Asset.height, Asset.sha256, Asset.size,
+               Asset.parent_id, Asset.status)
+
+
 def _hits(catalog: Catalog, pairs: list[tuple[int, float]]) -> list[Hit]:
     if not pairs:
         return []
     with catalog.session() as session:
-        assets = {a.id: a for a in session.execute(select(Asset).where(Asset.id.in_([i for i, _ in pairs]))).scalars()}
+        assets = {a.id: a for a in session.execute(select(*HIT_COLUMNS).where(Asset.id.in_([i for i, _ in pairs])))}
     hits = []
     for asset_id, score in pairs:
         asset = assets.get(asset_id)
@@ -118,7 +123,8 @@ def _hits(catalog: Catalog, pairs: list[tuple[int, float]]) -> list[Hit]:
     return hits
 
 
-def hit_from_asset(asset: Asset, score: float) -> Hit:
+def hit_from_asset(asset: Any, score: float) -> Hit:
+    """The hit of an asset: an ``Asset`` or a row of HIT_COLUMNS."""
     extra: dict[str, Any] = {"sha256": asset.sha256, "size": asset.size}
     if asset.parent_id:
         extra["parent_id"] = asset.parent_id

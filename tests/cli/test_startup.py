@@ -52,3 +52,15 @@ def test_importing_the_cli_imports_nothing_heavy() -> None:
     code = f"import sys, mmrag.cli; print([m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_few_collections_restores_the_threshold_even_on_error() -> None:
+    import gc
+
+    from mmrag.cli.common import few_collections
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), few_collections():
+        assert gc.get_threshold()[0] > before[0]
+        raise RuntimeError("the command failed")
+    assert gc.get_threshold() == before
