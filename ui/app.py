@@ -22,12 +22,14 @@ PAGES = (  # file, title, icon
 )
 # Widget values kept when the user switches pages (Streamlit forgets a widget's value on a run without it).
 KEPT_WIDGETS = ("search.text", *SEARCH_DEFAULTS)
-# Thumbnails of a grid share one height (whole image shown, letterboxed) so rows line up.
+# Thumbnails of a grid share one height (whole image shown, letterboxed) so rows line up; not in fullscreen,
+# where Streamlit gives the image an inline max-height (the search grid is ui/grid.py's own element).
 STYLE = """<style>
-.st-key-results [data-testid="stImage"] img, .st-key-related [data-testid="stImage"] img,
-.st-key-dup-groups [data-testid="stImage"] img {
+.st-key-related [data-testid="stImage"] img:not([style*="max-height"]),
+.st-key-dup-groups [data-testid="stImage"] img:not([style*="max-height"]) {
   height: 190px; object-fit: contain; background: rgba(128, 128, 128, 0.08); border-radius: 0.4rem;
 }
+.st-key-results-head [data-testid="stCaptionContainer"] p { margin-bottom: 0; }
 </style>"""
 
 

@@ -70,7 +70,7 @@ def details_body(lib: Library, asset_id: int, hit: Hit | None = None) -> None:
         if full is None:
             show_image(image_source(lib.path, asset.path, asset.sha256))
         else:
-            st.image(full, width="stretch")
+            st.image(full, width="content")  # natural size up to the column; fullscreen shows up to FULL_PX
     with facts:
         st.markdown(f"**#{asset.id} · {md_escape(Path(asset.path).name)}**")
         st.markdown(_facts_markdown(asset))

@@ -54,13 +54,13 @@ SCALARS: dict[str, tuple[str, Callable[[str], Any]]] = {  # URL name -> (session
 }
 
 
-def read_url(choices: dict[str, Sequence[str]]) -> dict[str, Any] | None:
+def read_url(allowed_values: Callable[[], dict[str, Sequence[str]]]) -> dict[str, Any] | None:
     """On a session's first run: copy the URL's values into the session state and return the request the URL
-    names (``{"text": ...}`` or ``{"similar": id}``), or None. ``choices`` lists the allowed kinds and tags."""
+    names (``{"text": ...}`` or ``{"similar": id}``), or None. ``allowed_values()`` lists the kinds and tags."""
     if st.session_state.get(LOADED):
         return None
     st.session_state[LOADED] = True
-    params, notes = st.query_params, []
+    params, notes, choices = st.query_params, [], allowed_values()
     for name, key in LIST_PARAMS.items():
         values = params.get_all(name)
         allowed = [value for value in values if value in choices[name]]

@@ -164,11 +164,15 @@ def search_by_text(page: Any, library: Path) -> dict[str, Any]:
     """The first query loads the model; the next ones run on a warm server and are timed."""
     _search_text(page, "a cat on a sofa")
     seconds = [_search_text(page, query) for query in ("a red rocket", "a bowl of coffee", "an astronaut")]
-    assert page.locator(".st-key-results img").count() == 12
+    assert page.locator(".st-key-results img").count() >= 12
     caption = page.get_by_text("results for an astronaut").first.inner_text().strip()
     _shot(page, "01-search-text")
-    page.locator('.st-key-results [data-testid="stFeedbackButton"]').first.click()  # thumbs up (shown first)
+    page.locator(".st-key-results .mm-open").first.click()  # the details dialog holds the thumbs
+    page.locator('[role="dialog"] [data-testid="stFeedbackButton"]').first.click()  # thumbs up (shown first)
     page.get_by_text("feedback saved", exact=False).wait_for()
+    _settled(page)
+    page.keyboard.press("Escape")
+    page.locator('[role="dialog"]').wait_for(state="detached")
     _settled(page)
     from mmrag import Library
     from mmrag.retrieval.feedback import export_feedback
@@ -187,23 +191,25 @@ def search_by_image(page: Any, sample_photos: Path) -> None:
     page.get_by_label("What are you looking for?").fill("")
     _submit(page, "Search")
     _results_shown(page, "image:rocket.jpg")
-    first_caption = page.locator(".st-key-results [data-testid='stCaptionContainer']").first.inner_text()
-    assert "rocket.jpg" in first_caption and "score 1.000" in first_caption
+    first_caption = page.locator(".st-key-results .mm-caption").first.inner_text()
+    first_title = page.locator(".st-key-results .mm-open").first.get_attribute("title")
+    assert first_caption == "rocket.jpg" and "score 1.000" in first_title
     _shot(page, "02-search-image")
 
 
 def details_and_more_like_this(page: Any) -> None:
-    page.locator(".st-key-results").get_by_role("button", name="Details").first.click()
+    page.locator(".st-key-results .mm-open").first.click()
     page.locator(".st-key-details").wait_for()
     _settled(page)
     _images_loaded(page, ".st-key-details")
     assert "rocket.jpg" in page.locator(".st-key-details").inner_text()
     _shot(page, "03-details")
-    page.locator(".st-key-details").get_by_role("button", name="More like this").click()
-    _results_shown(page, "more like #")
+    page.locator('[role="dialog"]').get_by_role("button", name="More like this").click()
+    _results_shown(page, "similar:#")
     assert "rocket.jpg" not in page.locator(".st-key-results").inner_text()
     _shot(page, "04-more-like-this")
-    page.locator(".st-key-results").get_by_text("Reference").first.click()  # picked for Generate
+    page.locator(".st-key-results .mm-pick").first.click()  # picked for Generate
+    page.locator('.st-key-results .mm-pick[aria-pressed="true"]').first.wait_for()
     _settled(page)
 
 

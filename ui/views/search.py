@@ -40,7 +40,7 @@ PREVIEW = "search.preview"  # (name, small JPEG data URI) of the query image
 def render() -> None:
     lib = state.library()
     st.title("Search")
-    from_url = read_url({"kind": list(IMAGE_KINDS), "tags": known_tags(lib.catalog)})
+    from_url = read_url(lambda: {"kind": list(IMAGE_KINDS), "tags": known_tags(lib.catalog)})
     if from_url is not None:
         new_request(from_url, keep_place=True)
     options = sidebar_options(lib)
