@@ -6,6 +6,8 @@ the ViT-B-32 architecture whose random weights are saved to a file (timing equal
 
     python bench/bench_cold_start.py --build --n 1000000 --library /work/bench-data/lib1m
     python bench/bench_cold_start.py --library /work/bench-data/lib1m --runs 5
+    python bench/bench_cold_start.py --library /work/bench-data/lib1m --runs 5 \
+        --before /tmp/before:/work/bench-data/lib1m-before     # an older checkout at /tmp/before/mmrag
 
 The first search of a library exports the text tower to ONNX once (reported as ``first_search_s``); the
 median of ``--runs`` searches after it is the cold start a user sees. ``--text-runtime torch`` runs the same
@@ -83,6 +85,27 @@ def measure(library: Path, runs: int, runtime: str) -> dict[str, object]:
             "hits": len(hits)}
 
 
+def side_by_side(library: Path, before_tree: Path, before_library: Path, runs: int) -> dict[str, object]:
+    """The same cold search and ``--help`` in this tree and in an older one (``before_tree/mmrag`` put first on
+    PYTHONPATH; its own library copy, since the two trees write different text-tower exports), alternated run by
+    run so both see the same machine load."""
+    mmrag = str(Path(sys.executable).with_name("mmrag"))
+    now = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    old = {**now, "PYTHONPATH": str(before_tree)}
+    samples: dict[str, list[tuple[float, float, str]]] = {k: [] for k in ("search", "search_before", "help",
+                                                                         "help_before")}
+    for i in range(runs):
+        query = f"a photo of a dog number {i}"
+        for name, lib, env in (("search_before", before_library, old), ("search", library, now)):
+            samples[name].append(timed([mmrag, "search", query, "--library", str(lib), "--json"], env))
+        samples["help_before"].append(timed([mmrag, "--help"], old))
+        samples["help"].append(timed([mmrag, "--help"], now))
+    out: dict[str, object] = {name: summary(values) for name, values in samples.items()}
+    out["same_hits"] = [json.loads(a[2]) == json.loads(b[2]) for a, b in zip(samples["search"],
+                                                                             samples["search_before"], strict=True)]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--library", type=Path, default=Path("/work/bench-data/lib1m"))
@@ -91,9 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", type=Path, default=WEIGHTS)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--runtimes", default="onnx", help="comma list of text runtimes: onnx,torch")
+    ap.add_argument("--before", metavar="TREE:LIBRARY", help="also time an older checkout (TREE/mmrag) on its own "
+                                                            "copy of the library, run by run in turn")
     args = ap.parse_args(argv)
     if args.build:
         build(args.library, args.n, args.weights)
+    if args.before:
+        tree, library = args.before.split(":", 1)
+        result = {**side_by_side(args.library, Path(tree), Path(library), args.runs),
+                  "load_avg_1m": round(os.getloadavg()[0], 2)}
+        json.dump(result, sys.stdout, indent=2)
+        print()
+        return 0
     mmrag = str(Path(sys.executable).with_name("mmrag"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     result: dict[str, object] = {"help": summary([timed([mmrag, "--help"], env) for _ in range(max(5, args.runs))])}

@@ -69,8 +69,15 @@ def text_queries(count: int, offset: int) -> list[str]:
     return [f"a photo of item {offset + i} in the archive" for i in range(count)]
 
 
-def run_clients(url: str, queries: list[str], clients: int) -> dict[str, Any]:
-    """``clients`` threads share the queries; per-request latency and overall requests per second."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_clients(url: str, queries: list[str], clients: int, server_pid: int | None = None) -> dict[str, Any]:
+    """``clients`` threads share the queries; per-request latency and overall requests per second, and the
+    server's CPU time per request (what a request costs an idle machine: load-independent)."""
     latencies: list[float] = []
     lock = threading.Lock()
     shares = [queries[i::clients] for i in range(clients)]
@@ -86,13 +93,17 @@ def run_clients(url: str, queries: list[str], clients: int) -> dict[str, Any]:
                     latencies.append(elapsed)
 
     threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    cpu0 = cpu_seconds(server_pid) if server_pid else 0.0
     t0 = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - t0
-    return {**percentiles(latencies), "clients": clients, "throughput_qps": round(len(latencies) / wall, 1)}
+    out = {**percentiles(latencies), "clients": clients, "throughput_qps": round(len(latencies) / wall, 1)}
+    if server_pid:
+        out["server_cpu_ms_per_query"] = round(1000 * (cpu_seconds(server_pid) - cpu0) / len(latencies), 1)
+    return out
 
 
 def upload_search(url: str, runs: int) -> dict[str, Any]:
@@ -117,18 +128,20 @@ def interleaved(url: str, library: Path, queries: list[str]) -> dict[str, Any]:
     the same machine load (the other side is idle while one runs)."""
     from mmrag import Library
 
-    http_times, local_times = [], []
+    http_times, local_times, local_cpu = [], [], 0.0
     with Library(library) as lib, httpx.Client(base_url=url, timeout=120) as http:
         lib.search_text("warm up", k=K)
         for text in queries:
             t0 = time.perf_counter()
             http.get("/search", params={"text": text, "k": K}).raise_for_status()
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             lib.search_text(text + " ", k=K)
             t2 = time.perf_counter()
+            local_cpu += time.process_time() - c1
             http_times.append(t1 - t0)
             local_times.append(t2 - t1)
-    return {"http_1_client": percentiles(http_times), "in_process_search_text": percentiles(local_times)}
+    return {"http_1_client": percentiles(http_times), "in_process_search_text": {
+        **percentiles(local_times), "cpu_ms_per_query": round(1000 * local_cpu / len(queries), 1)}}
 
 
 def main() -> None:
@@ -153,8 +166,9 @@ def main() -> None:
         result["index"] = httpx.get(url + "/status", timeout=60).json()["indexes"]["image"].get("spec")
         run_clients(url, text_queries(20, 10**6), 1)  # warm-up
         result |= interleaved(url, folder, text_queries(args.queries, 0))
-        result["http_1_client_alone"] = run_clients(url, text_queries(args.queries, 2 * args.queries), 1)
-        result["http_8_clients"] = run_clients(url, text_queries(args.queries, 3 * args.queries), 8)
+        result["http_1_client_alone"] = run_clients(url, text_queries(args.queries, 2 * args.queries), 1,
+                                                    server.pid)
+        result["http_8_clients"] = run_clients(url, text_queries(args.queries, 3 * args.queries), 8, server.pid)
         result["http_image_upload"] = upload_search(url, args.uploads)
     finally:
         server.terminate()
