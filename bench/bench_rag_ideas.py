@@ -250,6 +250,15 @@ def family(name: str) -> str:
     return "convex"
 
 
+def recall_at(corpus: Corpus, ranked: Ranked, depths: Sequence[int] = (1, 5, 10, 20)) -> dict[str, float]:
+    """Recall at several depths: what a reranker of the first N candidates could reach at most."""
+    from build_faq import is_gold
+
+    first = [next((r for r, i in enumerate(row, 1) if is_gold(corpus.sections[i], gold)), DEPTH + 1)
+             for row, gold in zip(ranked, corpus.gold, strict=True)]
+    return {f"recall@{n}": round(sum(r <= n for r in first) / len(first), 3) for n in depths}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", nargs="+", default=["rfaq", "perlfaq", "sedfaq", "gitfaq"])
@@ -271,15 +280,17 @@ def main() -> None:
         corpus = load_corpus(name, args.form, embedder, 200, 30)
         runs = ideas(corpus, embedder)
         table = {key: score(corpus, by_section(run(), corpus.parents)) for key, run in runs.items()}
+        table["default (convex a=0.3)"] = dict(table["convex a=0.3"])
         if name == TUNING:
             for key, value in table.items():
                 best = chosen.get(family(key))
                 if best is None or _better(value, table[best]):
                     chosen[family(key)] = key
+        table["default (convex a=0.3)"] |= recall_at(corpus, by_section(runs["convex a=0.3"](), corpus.parents))
         results[name] = {"questions": len(corpus.questions), "chunks": len(corpus.texts), "all": table,
                          "chosen": {fam: {"setting": key, **table[key]} for fam, key in chosen.items()},
                          "seconds": round(time.perf_counter() - started, 1)}
-        print(name, json.dumps(results[name]["chosen"]), flush=True)
+        print(name, json.dumps(results[name]["chosen"]), json.dumps(table["default (convex a=0.3)"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
 
