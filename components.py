@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .index.bm25 import Bm25Store
     from .index.index_set import IndexSet
     from .models.base import ImageTextEmbedder, TextEmbedder
+    from .retrieval.ocr_dense import OcrVectorStore
 
 T = TypeVar("T")
 
@@ -62,6 +63,7 @@ class Components:
         self._indexes = indexes
         self._bm25: Bm25Store | None = None
         self._ocr_text_index: Bm25Store | None = None
+        self._ocr_text_vectors: OcrVectorStore | None = None
         self.generators = GeneratorCache(settings.cache_dir)
         self.check_models = check_models
         self.check_space_model(IMAGE_SPACE, clip.fingerprint if clip is not None else self.configured_clip())
@@ -128,6 +130,15 @@ class Components:
             self._ocr_text_index = self._once(
                 "_ocr_text_index", lambda: ocr_text_index(self.catalog, self.path / OCR_FOLDER))
         return self._ocr_text_index
+
+    @property
+    def ocr_text_vectors(self) -> OcrVectorStore:
+        """The text-model vectors of the OCR text of images, in memory (reloaded when they changed)."""
+        if self._ocr_text_vectors is None:
+            from .retrieval.ocr_dense import OcrVectorStore
+
+            self._ocr_text_vectors = self._once("_ocr_text_vectors", lambda: OcrVectorStore(self.catalog))
+        return self._ocr_text_vectors
 
     def _once(self, slot: str, build: Callable[[], T]) -> T:
         with self._lock:

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from .models import OCR_SPACE, OK, Asset, OcrText
 
+# Text-model vectors of the OCR text (``vectors`` rows, item id = asset id; ``ingest.ocr_vectors``).
+OCR_TEXT_SPACE = "ocr_text"
+
 if TYPE_CHECKING:
     from ..models.ocr_base import OcrResult
     from .db import Catalog

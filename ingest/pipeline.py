@@ -22,6 +22,7 @@ from ..catalog import DOCUMENT, IMAGE, IMAGE_SPACE, TEXT_SPACE, Asset, Vector
 from ..catalog.vectors import record_space_model
 from .jobs import FileResult, ImageJobOptions, Known, document_job, image_job_for, ordered_map, posix_abs, under_roots
 from .ocr import OCR_DRAFT_SIZE, ocr_step
+from .ocr_vectors import sync_ocr_vectors
 from .report import IngestReport
 from .scan import FoundFile, scan
 from .writer import IndexChanges, mark_skipped, remove_assets, reusable_vectors, write_images
@@ -63,6 +64,7 @@ class Ingestor:
         done = len(files) - len(todo)
         done = self._run_images(images, known, done, len(files))
         self._run_documents(documents, known, done, len(files))
+        sync_ocr_vectors(self.ctx)  # the OCR text's text-model vectors (semantic text search in images)
         self._save_indexes()
         self.report.seconds = time.perf_counter() - started
         return self.report

@@ -7,6 +7,7 @@ in ``auto`` mode, so photos without text pay for the detector only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
 
 OCR_MODES = ("auto", "on", "off")
 DEFAULT_OCR_ENGINE = "rapidocr"
+# An ASCII letter run at least this long may be words OCR ran together ("stadiumcoffee"): PP-OCR's
+# recogniser often drops the spaces of English lines. Such runs are searched as read and split into words.
+RUN_TOGETHER = re.compile(r"[A-Za-z]{7,}")
 
 
 @dataclass(frozen=True)
@@ -103,3 +107,16 @@ def check_ocr_mode(mode: str) -> str:
     if mode not in OCR_MODES:
         raise ValueError(f"ocr must be one of {', '.join(OCR_MODES)}, got {mode!r}")
     return mode
+
+
+def searchable_text(text: str) -> str:
+    """``text`` plus the words of each run-together ASCII run (wordninja: English unigram frequencies), so
+    "theatrespringphoenix" is also found as "theatre", "spring", "phoenix". What the OCR text's BM25 index
+    and its text-model embedding read; the stored text stays as read."""
+    runs = RUN_TOGETHER.findall(text)
+    if not runs:
+        return text
+    import wordninja
+
+    extra = [" ".join(words) for run in runs if len(words := wordninja.split(run)) > 1]
+    return text + ("\n" + "\n".join(extra) if extra else "")

@@ -15,7 +15,6 @@ Each hit says why it matched (``extra["match"]``: clip, text or both); text matc
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from ..catalog import Asset, Catalog
 from ..catalog.models import OCR_SPACE
 from ..catalog.ocr_text import ocr_lines, ocr_texts
 from ..index.bm25 import Bm25Store, tokenize
+from ..models.ocr_base import searchable_text
 from .filters import Filters
 from .fusion import RRF_K
 from .hits import Hit
@@ -37,11 +37,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # "-2": indexes searchable_text() (split run-together words); older saved indexes are left unused.
 OCR_FOLDER = Path("index") / "ocr_bm25-2"
-# An ASCII letter run at least this long may be words OCR ran together ("stadiumcoffee"): PP-OCR's
-# recogniser often drops the spaces of English lines. Such runs are indexed as read and split into words.
-RUN_TOGETHER = re.compile(r"[A-Za-z]{7,}")
 SEARCH_IN = ("all", "clip", "text")  # both rankings fused, CLIP only, OCR text only
 TEXT_WEIGHT = 1.5
+# Images whose OCR text means what the query says (``ocr_dense``: text-model cosine ≥ MIN_COSINE): above
+# CLIP's weight, below an image showing every word of the query.
+SEMANTIC_WEIGHT = 1.25
 CLIP_DEPTH = 100  # CLIP candidates fused (at least k)
 
 
@@ -62,18 +62,7 @@ class TextMatch:
     bm25: float
     coverage: float  # share of the query's tokens present in the image's text
     lines: tuple[dict[str, Any], ...]  # the OCR lines holding query tokens
-
-
-def searchable_text(text: str) -> str:
-    """``text`` plus the words of each run-together ASCII run (wordninja: English unigram frequencies), so
-    "theatrespringphoenix" is also found as "theatre", "spring", "phoenix"."""
-    runs = RUN_TOGETHER.findall(text)
-    if not runs:
-        return text
-    import wordninja
-
-    extra = [" ".join(words) for run in runs if len(words := wordninja.split(run)) > 1]
-    return text + ("\n" + "\n".join(extra) if extra else "")
+    meaning: float | None = None  # text-model cosine of query and text, when a semantic match
 
 
 def check_search_in(value: str) -> str:
@@ -106,15 +95,19 @@ def text_matches(catalog: Catalog, index: Bm25Store, query: str, k: int,
     return matches
 
 
-def fuse(clip_ids: list[int], matches: list[TextMatch], *, text_weight: float = TEXT_WEIGHT,
+def fuse(clip_ids: list[int], matches: list[TextMatch], semantic: list[tuple[int, float]] | None = None, *,
+         text_weight: float = TEXT_WEIGHT, semantic_weight: float = SEMANTIC_WEIGHT,
          rrf_k: float = RRF_K) -> list[tuple[int, float]]:
-    """Weighted reciprocal-rank fusion of the CLIP ranking and the text matches; ties keep CLIP's order."""
+    """Weighted reciprocal-rank fusion of the CLIP ranking, the text (word) matches and the semantic
+    matches of the OCR text (``ocr_dense.semantic_matches``); ties keep CLIP's order."""
     scores: dict[int, float] = {}
     for rank, asset_id in enumerate(clip_ids, start=1):
         scores[asset_id] = scores.get(asset_id, 0.0) + 1.0 / (rrf_k + rank)
     for rank, match in enumerate(matches, start=1):
         weight = text_weight * match.coverage
         scores[match.asset_id] = scores.get(match.asset_id, 0.0) + weight / (rrf_k + rank)
+    for rank, (asset_id, _cosine) in enumerate(semantic or [], start=1):
+        scores[asset_id] = scores.get(asset_id, 0.0) + semantic_weight / (rrf_k + rank)
     order = {asset_id: position for position, asset_id in enumerate(scores)}
     return sorted(scores.items(), key=lambda pair: (-pair[1], order[pair[0]]))
 
@@ -128,32 +121,53 @@ def fused_image_search(
     filters: Filters,
     *,
     search_in: str = "all",
+    semantic: list[tuple[int, float]] | None = None,
 ) -> list[Hit]:
     """Fuse ``clip_hits`` (CLIP's ranking for ``query``, already filtered, ideally ``CLIP_DEPTH`` deep)
-    with the OCR text matches of ``query`` into the top ``k`` hits."""
+    with the OCR text matches of ``query`` and its ``semantic`` matches (asset id, cosine; already
+    filtered) into the top ``k`` hits."""
     search_in = check_search_in(search_in)
+    semantic = semantic if search_in != "clip" else None
     clip_hits = clip_hits if search_in != "text" else []
     matches: list[TextMatch] = []
     if search_in != "clip":
         matches = text_matches(catalog, ocr_index, query, max(k, CLIP_DEPTH), _allowed(catalog, filters))
     by_id = {hit.id: hit for hit in clip_hits}
     by_match = {m.asset_id: m for m in matches}
-    fused = fuse([hit.id for hit in clip_hits], matches)
+    fused = fuse([hit.id for hit in clip_hits], matches, semantic)
     missing = [asset_id for asset_id, _ in fused[: k * 2] if asset_id not in by_id]
     by_id.update(_hits_for(catalog, missing))
+    by_meaning = _meaning_matches(catalog, semantic or [], by_match, {a for a, _ in fused[: k * 2]})
     hits = []
     for asset_id, score in fused:
         hit = by_id.get(asset_id)
         if hit is None:
             continue  # deleted or no longer ok since the index was built
-        hits.append(_explained(hit, score, asset_id in {h.id for h in clip_hits}, by_match.get(asset_id)))
+        match = by_match.get(asset_id) if asset_id not in by_meaning else by_meaning[asset_id]
+        hits.append(_explained(hit, score, asset_id in {h.id for h in clip_hits}, match))
         if len(hits) == k:
             break
     return hits
 
 
+def _meaning_matches(catalog: Catalog, semantic: list[tuple[int, float]], by_match: dict[int, TextMatch],
+                     wanted: set[int]) -> dict[int, TextMatch]:
+    """Text matches for the semantic matches among ``wanted``: the cosine as ``meaning``; the matched lines
+    are the word matches' lines, or all the image's lines when no word of the query is in its text."""
+    chosen = [(a, cosine) for a, cosine in semantic if a in wanted]
+    lines = ocr_lines(catalog, [a for a, _ in chosen if a not in by_match or not by_match[a].lines])
+    out = {}
+    for asset_id, cosine in chosen:
+        words = by_match.get(asset_id)
+        if words is not None and words.coverage > 0:
+            out[asset_id] = TextMatch(asset_id, words.bm25, words.coverage, words.lines, round(cosine, 4))
+        else:
+            out[asset_id] = TextMatch(asset_id, 0.0, 0.0, tuple(lines.get(asset_id, [])), round(cosine, 4))
+    return out
+
+
 def _explained(hit: Hit, score: float, from_clip: bool, match: TextMatch | None) -> Hit:
-    text_match = match is not None and match.coverage > 0
+    text_match = match is not None and (match.coverage > 0 or match.meaning is not None)
     why = "both" if from_clip and text_match else ("text" if text_match else "clip")
     extra = {**hit.extra, "match": why}
     if from_clip:
@@ -161,6 +175,8 @@ def _explained(hit: Hit, score: float, from_clip: bool, match: TextMatch | None)
     text = hit.text
     if text_match and match is not None:
         extra["ocr_lines"] = [dict(line) for line in match.lines]
+        if match.meaning is not None:
+            extra["text_cosine"] = match.meaning
         text = "\n".join(str(line.get("text", "")) for line in match.lines)
     return Hit(id=hit.id, path=hit.path, score=round(score, 6), kind=hit.kind, width=hit.width,
                height=hit.height, chunk_id=hit.chunk_id, text=text, page=hit.page, section=hit.section,
@@ -186,9 +202,10 @@ def _hits_for(catalog: Catalog, asset_ids: list[int]) -> dict[int, Hit]:
 
 
 def search_images_by_text(components: Components, query: str, k: int, filters: Filters, *,
-                          search_in: str = "all") -> list[Hit]:
+                          search_in: str = "all", semantic: bool = True) -> list[Hit]:
     """Text → images: CLIP's ranking fused with the OCR text matches (``search_in`` "all"), CLIP only
-    ("clip"), or the OCR text only ("text")."""
+    ("clip"), or the OCR text only ("text"). The OCR text matches are its words (BM25) and, with
+    ``semantic``, its meaning (text-model vectors, ``ocr_dense``)."""
     from .search import check_k, query_vector, search_space
 
     k = check_k(k)
@@ -199,5 +216,10 @@ def search_images_by_text(components: Components, query: str, k: int, filters: F
         clip_hits = search_space(components.catalog, components.indexes, vector, max(k, CLIP_DEPTH), filters)
     if search_in == "clip":
         return [_explained(hit, hit.score, True, None) for hit in clip_hits[:k]]
+    meaning = None
+    if semantic:
+        from .ocr_dense import semantic_matches
+
+        meaning = semantic_matches(components, query, max(k, CLIP_DEPTH), _allowed(components.catalog, filters))
     return fused_image_search(components.catalog, components.ocr_text_index, clip_hits, query, k, filters,
-                              search_in=search_in)
+                              search_in=search_in, semantic=meaning)

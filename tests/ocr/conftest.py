@@ -44,3 +44,15 @@ def ocr_engine() -> Any:
     from mmrag.models.ocr_base import load_ocr_engine
 
     return load_ocr_engine("rapidocr")
+
+
+@pytest.fixture
+def make_library(make_library: Any, text_embedder: Any) -> Any:
+    """Libraries on the tiny CLIP with the session's all-MiniLM-L6-v2 (the OCR text is embedded with it at
+    ingest and searched by meaning), so no test loads the text model again."""
+
+    def make(path: Path | None = None, **overrides: Any) -> Any:
+        overrides.setdefault("text_embedder", text_embedder)
+        return make_library(path, **overrides)
+
+    return make
