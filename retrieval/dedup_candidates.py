@@ -3,24 +3,31 @@
 - Perceptual hashes: each image's pHash under the 8 symmetries of the square against every image's plain
   pHash, within ``HASH_RADIUS`` bits, by multi-index hashing: the 64 bits are cut into 4 chunks of 16;
   two hashes within r bits agree on some chunk up to r // 4 bits (pigeonhole), so each query probes its
-  chunks' values with up to ``flips`` bits flipped in sorted tables. Exact up to 4 * (flips + 1) - 1 bits:
+  chunks' values with up to ``flips`` bits flipped in bucket tables (start and count of each 16-bit value,
+  so a probe is one array lookup, all queries at once in numpy). Exact up to 4 * (flips + 1) - 1 bits:
   11 with 2 flips (libraries up to ``TWO_FLIPS_UP_TO`` images), 7 with 1 flip beyond (larger distances then
   found only when their differing bits fall unevenly in the chunks).
 - Local features: the first ``VOTE_DESCRIPTORS`` ORB descriptors of each image (``VOTE_DESCRIPTORS_LARGE``
   beyond ``TWO_FLIPS_UP_TO`` images), each matched to its nearest descriptors of other images (FAISS binary
-  index: exact below ``IVF_FROM`` descriptors, IVF with ``IVF_LISTS`` lists beyond); pairs that share
+  index: exact below ``IVF_FROM`` descriptors, IVF with ``IVF_LISTS`` lists and ``IVF_PROBES`` probes beyond;
+  FAISS runs on the idle cores only, ``faiss_threads``); pairs that share
   ``MIN_VOTES`` close descriptors become candidates (crops, small rotations, borders).
 - Tiny images: each image's grey copy at ``TINY_SIDE`` x ``TINY_SIDE`` (block means, brightness and contrast
   normalised) as a vector; the ``TINY_NEIGHBOURS`` nearest above ``MIN_TINY_COSINE`` (same framing, other
-  pixels: an icon drawn again at another size, a heavy edit).
+  pixels: an icon drawn again at another size, a heavy edit); k-nearest neighbours as in ``vector_candidates``.
 - Embeddings (where a real model made them): the k nearest neighbours above ``MIN_COSINE``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import combinations
 
 import numpy as np
+
+from .dedup_verify import FRAME_TOLERANCE, trim_frame
 
 HASH_RADIUS = 12
 TWO_FLIPS_UP_TO = 20_000
@@ -28,13 +35,16 @@ VOTE_DESCRIPTORS = 32
 VOTE_NEIGHBOURS = 3
 VOTE_MAX_DISTANCE = 48  # bits of 256
 MIN_VOTES = 4
-VOTE_DESCRIPTORS_LARGE = 12
+VOTE_DESCRIPTORS_LARGE = 8
 MIN_VOTES_LARGE = 3
 IVF_FROM = 400_000
 IVF_LISTS = 1024
-IVF_PROBES = 4
+IVF_PROBES = 2
 EMBEDDING_NEIGHBOURS = 5
 MIN_COSINE = 0.85
+EXACT_KNN_UP_TO = 10_000
+KNN_PROBES = 8
+KNN_PCA_DIMENSIONS = 64
 TINY_SIDE = 16
 TINY_NEIGHBOURS = 5
 MIN_TINY_COSINE = 0.80
@@ -49,20 +59,35 @@ def hash_candidates(phashes: np.ndarray, radius: int = HASH_RADIUS) -> dict[tupl
         return {}
     plain = phashes[:, 0, :]
     words = _words(plain)
-    flips = 2 if n <= TWO_FLIPS_UP_TO else 1
-    found: dict[tuple[int, int], tuple[int, int]] = {}
-    tables = [_chunk_table(plain, c) for c in range(4)]
+    masks = _flip_masks(2 if n <= TWO_FLIPS_UP_TO else 1)
+    tables = [_bucket_table(_chunk_values(plain, chunk)) for chunk in range(4)]
+    found: list[np.ndarray] = []
     for symmetry in range(phashes.shape[1]):
         queries = phashes[:, symmetry, :]
-        rows, cols = _probe(queries, tables, flips)
-        keep = rows != cols if symmetry else rows < cols
-        rows, cols = rows[keep], cols[keep]
-        distance = np.bitwise_count(_words(queries)[rows] ^ words[cols])
-        close = distance <= radius
-        for i, j, d in zip(rows[close].tolist(), cols[close].tolist(), distance[close].tolist(), strict=True):
-            if (i, j) not in found or d < found[(i, j)][1]:
-                found[(i, j)] = (symmetry, d)
-    return found
+        query_words = _words(queries)
+        for chunk, table in enumerate(tables):
+            rows, cols = _probe(_chunk_values(queries, chunk), table, masks)
+            rows, cols = (rows, cols) if not len(rows) else _kept(rows, cols, symmetry)
+            distance = np.bitwise_count(query_words[rows] ^ words[cols])
+            close = distance <= radius
+            found.append(np.stack([rows[close], cols[close], distance[close].astype(np.int64),
+                                   np.full(int(close.sum()), symmetry, np.int64)]))
+    return _closest(np.concatenate(found, axis=1))
+
+
+def _kept(rows: np.ndarray, cols: np.ndarray, symmetry: int) -> tuple[np.ndarray, np.ndarray]:
+    keep = rows != cols if symmetry else rows < cols
+    return rows[keep], cols[keep]
+
+
+def _closest(found: np.ndarray) -> dict[tuple[int, int], tuple[int, int]]:
+    """{(i, j): (symmetry, distance)} from columns (i, j, distance, symmetry), the smallest distance per pair."""
+    order = np.lexsort((found[3], found[2], found[1], found[0]))
+    found = found[:, order]
+    first = np.ones(found.shape[1], bool)
+    first[1:] = (found[0, 1:] != found[0, :-1]) | (found[1, 1:] != found[1, :-1])
+    i, j, distance, symmetry = (column.tolist() for column in found[:, first])
+    return {(a, b): (s, d) for a, b, d, s in zip(i, j, distance, symmetry, strict=True)}
 
 
 def _words(hashes: np.ndarray) -> np.ndarray:
@@ -70,36 +95,33 @@ def _words(hashes: np.ndarray) -> np.ndarray:
 
 
 def _chunk_values(hashes: np.ndarray, chunk: int) -> np.ndarray:
-    return hashes[:, 2 * chunk].astype(np.uint32) << 8 | hashes[:, 2 * chunk + 1]
+    return (hashes[:, 2 * chunk].astype(np.int64) << 8) | hashes[:, 2 * chunk + 1]
 
 
-def _chunk_table(hashes: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    values = _chunk_values(hashes, chunk)
-    order = np.argsort(values, kind="stable")
-    return values[order], order
+def _flip_masks(flips: int) -> np.ndarray:
+    """Every 16-bit mask with at most ``flips`` bits set."""
+    return np.asarray([0] + [sum(1 << b for b in bits) for k in range(1, flips + 1)
+                             for bits in combinations(range(16), k)], dtype=np.int64)
 
 
-def _probe(queries: np.ndarray, tables: list[tuple[np.ndarray, np.ndarray]], flips: int) -> tuple[np.ndarray, ...]:
-    """(query rows, table rows) of every table entry equal to a query chunk with up to ``flips`` bits flipped
-    (a pair found through several chunks appears several times)."""
-    masks = np.asarray([0] + [sum(1 << b for b in bits) for k in range(1, flips + 1)
-                              for bits in combinations(range(16), k)], dtype=np.uint32)
-    all_rows, all_cols = [], []
-    for chunk, (keys, order) in enumerate(tables):
-        probes = (_chunk_values(queries, chunk)[:, None] ^ masks[None, :]).ravel()
-        low = np.searchsorted(keys, probes, "left")
-        high = np.searchsorted(keys, probes, "right")
-        counts = high - low
-        hit = np.nonzero(counts)[0]
-        if not len(hit):
-            continue
-        counts = counts[hit]
-        starts = np.repeat(low[hit] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        all_rows.append(np.repeat(hit // len(masks), counts))
-        all_cols.append(order[starts])
-    if not all_rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(all_rows), np.concatenate(all_cols)  # may repeat a pair: callers keep the closest
+def _bucket_table(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, count) of each 16-bit value's run in ``order`` (the rows sorted by value), and ``order``."""
+    counts = np.bincount(values, minlength=1 << 16)
+    return np.cumsum(counts) - counts, counts, np.argsort(values, kind="stable")
+
+
+def _probe(values: np.ndarray, table: tuple[np.ndarray, np.ndarray, np.ndarray],
+           masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query rows, table rows) of every table entry equal to a query value with a mask's bits flipped (a pair
+    found through several chunks appears once per chunk: callers keep the closest)."""
+    starts, counts, order = table
+    probes = (values[:, None] ^ masks[None, :]).ravel()
+    hits = counts[probes]
+    hit = np.flatnonzero(hits)
+    hits = hits[hit]
+    total = int(hits.sum())
+    offsets = np.arange(total) - np.repeat(np.cumsum(hits) - hits, hits)
+    return np.repeat(hit // len(masks), hits), order[np.repeat(starts[probes[hit]], hits) + offsets]
 
 
 def feature_candidates(descriptors: list[np.ndarray]) -> set[tuple[int, int]]:
@@ -112,8 +134,8 @@ def feature_candidates(descriptors: list[np.ndarray]) -> set[tuple[int, int]]:
     if len(np.unique(owners)) < 2:
         return set()
     data = np.ascontiguousarray(np.concatenate([d[:per_image] for d in descriptors if len(d)]))
-    index = _binary_index(data)
-    distances, labels = index.search(data, VOTE_NEIGHBOURS + 1)
+    with faiss_threads():
+        distances, labels = _binary_index(data).search(data, VOTE_NEIGHBOURS + 1)
     rows = np.repeat(owners, labels.shape[1])
     cols = owners[np.clip(labels.ravel(), 0, None)]
     keep = (labels.ravel() >= 0) & (distances.ravel() <= VOTE_MAX_DISTANCE) & (rows != cols)
@@ -139,35 +161,96 @@ def _binary_index(data: np.ndarray):  # type: ignore[no-untyped-def]
 
 def vector_candidates(vectors: np.ndarray, k: int = EMBEDDING_NEIGHBOURS,
                       min_cosine: float = MIN_COSINE) -> set[tuple[int, int]]:
-    """Pairs (i < j) where j is among i's k nearest neighbours by cosine (L2-normalised rows) above the floor."""
-    import faiss
-
+    """Pairs (i < j) where j is among i's k nearest neighbours by cosine (L2-normalised rows) above the floor
+    (exact up to ``EXACT_KNN_UP_TO`` rows; beyond, an inverted file with ``2 sqrt(n)`` lists and ``KNN_PROBES``
+    probes over a PCA to ``KNN_PCA_DIMENSIONS``, the neighbours' cosines then computed exactly)."""
     if len(vectors) < 2:
         return set()
     data = np.ascontiguousarray(vectors, dtype=np.float32)
-    if len(data) > 50_000:
-        index = faiss.IndexHNSWFlat(data.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 64
-    else:
-        index = faiss.IndexFlatIP(data.shape[1])
-    index.add(data)
-    scores, labels = index.search(data, k + 1)
+    with faiss_threads():
+        _, labels = _float_index(data).search(data, k + 1)
     rows = np.repeat(np.arange(len(data)), labels.shape[1])
     cols = labels.ravel()
-    keep = (cols >= 0) & (cols != rows) & (scores.ravel() >= min_cosine)
-    return {(int(min(i, j)), int(max(i, j))) for i, j in zip(rows[keep], cols[keep], strict=True)}
+    keep = (cols >= 0) & (cols != rows)
+    rows, cols = rows[keep], cols[keep]
+    keep = np.einsum("ij,ij->i", data[rows], data[cols]) >= min_cosine  # exact cosine, also after PCA
+    a, b = np.minimum(rows[keep], cols[keep]), np.maximum(rows[keep], cols[keep])
+    return set(zip(a.tolist(), b.tolist(), strict=True))
+
+
+def _float_index(data: np.ndarray):  # type: ignore[no-untyped-def]
+    import faiss
+
+    dimension = data.shape[1]
+    if len(data) <= EXACT_KNN_UP_TO:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        lists = int(2 * np.sqrt(len(data)))
+        reduced = min(dimension, KNN_PCA_DIMENSIONS)
+        index = faiss.index_factory(dimension, f"PCA{reduced},IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT)
+        faiss.extract_index_ivf(index).cp.niter = 8
+        sample = np.random.default_rng(0).choice(len(data), min(len(data), 16 * lists), replace=False)
+        index.train(data[sample])
+        faiss.extract_index_ivf(index).nprobe = KNN_PROBES
+    index.add(data)
+    return index
+
+
+@contextmanager
+def faiss_threads() -> Iterator[None]:
+    """FAISS's OpenMP threads limited, while the block runs, to the cores not already busy (at least one):
+    OpenMP's waiting threads spin, and on a loaded 2-core machine a binary search ran 6x slower on 2 threads
+    than on 1 (measured here). Results do not depend on the thread count."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    idle = round((os.cpu_count() or 1) - os.getloadavg()[0])
+    faiss.omp_set_num_threads(max(1, min(before, idle)))
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def tiny_vectors(smalls: list[np.ndarray]) -> np.ndarray:
-    """(n, TINY_SIDE**2) rows: grey block means, zero mean, unit length (cosine = correlation)."""
-    import cv2
-
+    """(n, TINY_SIDE**2) rows: grey area means of each small copy (a uniform frame trimmed), zero mean, unit
+    length (cosine = correlation). Copies of one shape are shrunk together, as two matrix products; only those
+    that may have a frame are trimmed one by one."""
     rows = np.zeros((len(smalls), TINY_SIDE * TINY_SIDE), np.float32)
-    from .dedup_verify import trim_frame
-
+    by_shape: dict[tuple[int, ...], list[int]] = {}
     for n, small in enumerate(smalls):
-        grey = trim_frame(small).astype(np.float32).mean(axis=2)
-        row = cv2.resize(grey, (TINY_SIDE, TINY_SIDE), interpolation=cv2.INTER_AREA).ravel()
-        row -= row.mean()
-        rows[n] = row / (np.linalg.norm(row) + 1e-6)
-    return rows
+        by_shape.setdefault(small.shape, []).append(n)
+    for members in by_shape.values():
+        for start in range(0, len(members), 4096):
+            part = np.asarray(members[start : start + 4096])
+            batch = np.stack([smalls[n] for n in part])
+            rows[part] = _tiny_batch(batch)
+            for n in part[_maybe_framed(batch)].tolist():
+                rows[n] = _tiny_batch(trim_frame(smalls[n])[None])[0]
+    rows -= rows.mean(axis=1, keepdims=True)
+    return rows / (np.linalg.norm(rows, axis=1, keepdims=True) + 1e-6)
+
+
+def _tiny_batch(batch: np.ndarray) -> np.ndarray:
+    """(m, TINY_SIDE**2) grey area means (as OpenCV's INTER_AREA shrinks) of m RGB images of one shape."""
+    grey = batch.astype(np.float32).mean(axis=3)
+    tiny = _area_weights(grey.shape[1]) @ grey @ _area_weights(grey.shape[2]).T
+    return tiny.reshape(len(batch), -1)
+
+
+def _area_weights(size: int) -> np.ndarray:
+    """(TINY_SIDE, size): output cell k averages the input pixels overlapping [k, k + 1) * size / TINY_SIDE
+    (weighted by the overlap; a linear stretch when ``size`` < TINY_SIDE)."""
+    edges = np.arange(TINY_SIDE + 1) * size / TINY_SIDE
+    pixels = np.arange(size)
+    overlap = np.clip(np.minimum(edges[1:, None], pixels[None, :] + 1) - np.maximum(edges[:-1, None], pixels[None, :]),
+                      0, None)
+    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _maybe_framed(batch: np.ndarray) -> np.ndarray:
+    """Images of the batch with an edge row or column all in the corner colour (``trim_frame`` may cut them)."""
+    content = np.abs(batch.astype(np.int16) - batch[:, :1, :1].astype(np.int16)).max(axis=3) > FRAME_TOLERANCE
+    edges = (content[:, 0, :].any(axis=1) & content[:, -1, :].any(axis=1)
+             & content[:, :, 0].any(axis=1) & content[:, :, -1].any(axis=1))
+    return ~edges

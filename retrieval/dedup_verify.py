@@ -7,6 +7,9 @@ Two tests, on the stored signatures (``catalog.features``), never on the files:
    contrast. Copies that were resized, re-encoded, colour-edited, turned grey, blurred, rotated by quarter
    turns or mirrored correlate above ``ALIGNED_SAME`` nearly everywhere; a watermark spoils a few cells only;
    a different picture of the same subject (the same icon's look-alike, a light/dark variant) differs in many.
+   Their details (each copy less its blur) must correlate too (``DETAIL_SAME``): two different wallpapers
+   with the same smooth gradient correlate well, their details do not. Correlations pool the channels by
+   their variance, so a low-contrast picture or a channel without variance does not lower them.
 2. Geometry (everything else, e.g. crops, small rotations, borders): ORB keypoints matched with a ratio
    test, a similarity transform (rotation, scale, shift) fitted by RANSAC; enough inliers, and the overlap of
    the two images, warped onto each other, must correlate above ``OVERLAP_SAME`` (a different shot of the
@@ -31,6 +34,8 @@ ALIGNED_SAME = 0.85  # correlation of the aligned copies at the decision thresho
 ALIGNED_CERTAIN = 0.97
 SMALL_GRID = 32  # below this many pixels a side (icons), an image is compared at its own size, where a
 ALIGNED_SAME_TINY = 0.70  # redrawn small icon size correlates less with the large drawing
+DETAIL_SAME = 0.72  # detail correlation at the decision threshold (two different smooth wallpapers: < 0.67)
+DETAIL_SAME_TINY = 0.50
 DIFFERENT_PIXEL = 1.0  # mean absolute difference (standard deviations, 3x3 smoothed) of a differing pixel
 MAX_DIFFERING = 0.10  # share of differing pixels at the decision threshold (a watermark covers ~5 %)
 CERTAIN_DIFFERING = 0.01
@@ -76,9 +81,10 @@ def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None) -> V
 
 
 def aligned_verdict(a: ImageSignature, b: ImageSignature, symmetry: int) -> Verdict | None:
-    correlation, differing = aligned_scores(a.small, b.small, symmetry)
+    correlation, detail, differing = aligned_scores(a.small, b.small, symmetry)
     tiny = min(*a.small.shape[:2], *b.small.shape[:2]) < SMALL_GRID
     confidence = min(_confidence(correlation, ALIGNED_SAME_TINY if tiny else ALIGNED_SAME, ALIGNED_CERTAIN),
+                     _confidence(detail, DETAIL_SAME_TINY if tiny else DETAIL_SAME, ALIGNED_CERTAIN),
                      _confidence(-differing, -MAX_DIFFERING, -CERTAIN_DIFFERING))
     if symmetry >= 4:
         label = MIRROR
@@ -91,33 +97,57 @@ def aligned_verdict(a: ImageSignature, b: ImageSignature, symmetry: int) -> Verd
     return Verdict(label, confidence)
 
 
-def aligned_scores(small_a: np.ndarray, small_b: np.ndarray, symmetry: int) -> tuple[float, float]:
-    """(correlation, share of differing pixels) of two small RGB copies, ``small_a`` turned by ``symmetry``,
-    compared at the smaller one's size (at most ``GRID``) after normalising each channel; the better of the
-    copies as they are and with a uniform frame trimmed (a framed copy against its original)."""
+def aligned_scores(small_a: np.ndarray, small_b: np.ndarray, symmetry: int) -> tuple[float, float, float]:
+    """(correlation, detail correlation, share of differing pixels) of two small RGB copies, ``small_a`` turned
+    by ``symmetry``, compared at the smaller one's size (at most ``GRID``). A uniform frame is trimmed: from
+    both copies when both have one (two framed pictures are compared without their frames), else the better
+    of the copies as they are and trimmed (a framed copy against its original)."""
     turned = turn(small_a, symmetry)
-    plain = _compare(turned, small_b)
     trimmed_a, trimmed_b = trim_frame(turned), trim_frame(small_b)
-    if trimmed_a.shape == turned.shape and trimmed_b.shape == small_b.shape:
+    framed_a, framed_b = trimmed_a.shape != turned.shape, trimmed_b.shape != small_b.shape
+    plain = _compare(turned, small_b, inner=framed_a and framed_b)
+    if not (framed_a or framed_b):
         return plain
-    framed = _compare(trimmed_a, trimmed_b)
-    return max(plain, framed, key=lambda scores: scores[0] - scores[1])
+    return max(plain, _compare(trimmed_a, trimmed_b), key=lambda scores: min(scores[:2]) - scores[2])
 
 
-def _compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(correlation, share of differing pixels) over the pixels that are not background in both images
-    (background: the corner colour, e.g. the white around an icon or a frame both copies share)."""
+def _compare(a: np.ndarray, b: np.ndarray, inner: bool = False) -> tuple[float, float, float]:
+    """(correlation, detail correlation, share of differing pixels) over the pixels that are not background in
+    both images (background: the corner colour, e.g. the white around an icon or a frame both copies share);
+    ``inner``: over the pixels that are background in neither, one pixel in from it (two framed pictures: the
+    frames' edges alone would correlate). The detail is each image less its blur at an eighth of its side:
+    two smooth gradients correlate, their details do not."""
+    import cv2
+
     side = int(np.clip(min(*a.shape[:2], *b.shape[:2]), MIN_GRID, GRID))
     fa, fb = _square(a, side), _square(b, side)
-    mask = ~(_background(fa) & _background(fb))
+    if inner:
+        mask = cv2.erode((~(_background(fa) | _background(fb))).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    else:
+        mask = ~(_background(fa) & _background(fb))
     if mask.sum() < 0.2 * mask.size:
         mask[:] = True
     if _is_grey(fa) or _is_grey(fb):
         fa, fb = _luma(fa), _luma(fb)
     za, zb = np.zeros_like(fa), np.zeros_like(fb)
     za[mask], zb[mask] = _normalised_channels(fa[mask]), _normalised_channels(fb[mask])
-    correlation = float((za[mask] * zb[mask]).mean())
-    return correlation, _differing(np.abs(za - zb).mean(axis=2), mask)
+    detail = _correlation(_detail(fa)[mask], _detail(fb)[mask])
+    return _correlation(fa[mask], fb[mask]), detail, _differing(np.abs(za - zb).mean(axis=2), mask)
+
+
+def _detail(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    blurred = cv2.GaussianBlur(image, (0, 0), image.shape[0] / 8).reshape(image.shape)
+    return image - blurred
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two (pixels, channels) arrays, channels pooled by their variance (a channel
+    with no variance, e.g. the blue of a red-to-green gradient, counts for nothing)."""
+    da, db = a - a.mean(axis=0), b - b.mean(axis=0)
+    spread = float(np.sqrt((da * da).mean(axis=0) * (db * db).mean(axis=0)).sum())
+    return float((da * db).mean(axis=0).sum()) / spread if spread > 1e-6 else 0.0
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
