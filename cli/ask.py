@@ -16,11 +16,11 @@ from .common import (
     LibraryOption,
     app,
     console,
-    fail,
     model_settings,
-    open_library,
+    opened_library,
     out,
     print_json,
+    reported,
 )
 from .remote import ServerOption
 
@@ -57,19 +57,16 @@ def ask(
     """Answer QUESTION from the library's documents: the answer, its numbered sources, related images."""
     filters = {key: value for key, value in
                {"kind": kind, "folder": folder, "path": path, "tags": tag or None}.items() if value is not None}
-    try:
-        if server:
+    if server:
+        with reported():
             if any(v is not None for v in (llm, base_url, model, model_path, max_tokens)):
                 raise ValueError("--llm, --base-url, --model, --model-path and --max-tokens are the server's "
                                  "settings (rag.*); leave them out with --server")
             answer = remote.ask(server, question, k, mode, filters)
-        else:
-            lib = open_library(library, **model_settings(clip_model, clip_pretrained, device))
+    else:
+        with opened_library(library, **model_settings(clip_model, clip_pretrained, device)) as lib:
             answer = lib.ask(question, k=k, mode=mode, llm=llm, filters=filters or None, base_url=base_url,
                              model=model, api_key=api_key, model_path=model_path, max_tokens=max_tokens)
-    except Exception as exc:  # noqa: BLE001 - fail() prints known errors cleanly and re-raises the rest
-        fail(exc)
-        return
     if json:
         print_json(answer.to_dict())
     else:

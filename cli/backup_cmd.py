@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, LibraryOption, app, console, fail, open_library, out, print_json
+from .common import JsonOption, LibraryOption, app, console, opened_library, out, print_json, reported
 
 
 @app.command()
@@ -19,14 +19,8 @@ def backup(
     """Copy the catalog (SQLite online backup), index files and settings into DEST, with checksums."""
     from ..backup import backup_library
 
-    lib = open_library(library)
-    try:
+    with opened_library(library) as lib:
         manifest = backup_library(lib, dest)
-    except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-        fail(exc)
-        return
-    finally:
-        lib.close()
     if json:
         print_json(manifest.to_dict())
         return
@@ -49,12 +43,9 @@ def restore(
     from ..backup import restore_library
     from ..settings import Settings
 
-    try:
+    with reported():
         target = library if library is not None else Settings().library
         manifest = restore_library(source, target, force=force)
-    except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-        fail(exc)
-        return
     if json:
         print_json(manifest.to_dict())
         return

@@ -111,11 +111,20 @@ def opened_library(library: Path | None, *, create: bool = False, **overrides: A
     ``with`` block, ends the command with a clean message and exit code 1 (no traceback)."""
     lib = open_library(library, create=create, **overrides)
     try:
-        yield lib
-    except Exception as exc:  # noqa: BLE001 - fail() exits cleanly on known errors, re-raises the rest
-        fail(exc)
+        with reported():
+            yield lib
     finally:
         lib.close()
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """A known failure inside the block (see ``fail``) ends the command with a clean message and exit code 1;
+    anything else propagates. For the work of a command that has no library open (``--server``, restore)."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - fail() exits cleanly on known errors, re-raises the rest
+        fail(exc)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from .common import JsonOption, LibraryOption, app, open_library, out, print_json
+from .common import JsonOption, LibraryOption, app, opened_library, out, print_json
 
 
 @app.command()
@@ -12,11 +12,8 @@ def feedback(library: LibraryOption = None, json: JsonOption = False) -> None:
     """Votes on search results and answers (oldest first), for tuning retrieval."""
     from ..retrieval.feedback import export_feedback
 
-    lib = open_library(library)
-    try:
+    with opened_library(library) as lib:
         rows = export_feedback(lib.catalog)
-    finally:
-        lib.close()
     if json:
         print_json(rows)
         return

@@ -27,12 +27,11 @@ from .common import (
     LibraryOption,
     app,
     console,
-    fail,
     model_settings,
-    open_library,
     opened_library,
     out,
     print_json,
+    reported,
 )
 from .remote import ServerOption
 
@@ -109,11 +108,12 @@ class _progress:
 @app.command()
 def status(library: LibraryOption = None, json: JsonOption = False, server: ServerOption = None) -> None:
     """Counts, index type, device, models and library size."""
-    try:
-        info = remote.status(server) if server else open_library(library).status()
-    except Exception as exc:  # noqa: BLE001
-        fail(exc)
-        return
+    if server:
+        with reported():
+            info = remote.status(server)
+    else:
+        with opened_library(library) as lib:
+            info = lib.status()
     if json:
         print_json(info)
         return

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from .common import JsonOption, LibraryOption, app, console, fail, out, print_json, require_library
+from .common import JsonOption, LibraryOption, app, console, out, print_json, reported, require_library
 
 
 @app.command()
@@ -31,26 +32,19 @@ def doctor(
 
     if salvage:
         _salvage(library)
-    try:
+    with reported():
         require_library(library)  # a typo in --library: say so, do not create and "check" an empty library
-    except ValueError as exc:
-        fail(exc)
     try:
         lib = open_library(library) if library is not None else open_library()
     except LibraryError as exc:  # schema too new, catalog unreadable: nothing else can be checked
         _show(Report(str(library or "")), json, opened=str(exc))
         raise typer.Exit(1) from None
-    try:
+    with closing(lib), reported():  # e.g. LibraryLockedError while another process writes
         report = diagnose(lib)
         if fix:
             for action in plan(report, prune_missing=prune_missing):
                 console.print(f"doctor will {action}", markup=False, emoji=False, highlight=False)
             report = repair(lib, report, prune_missing=prune_missing)
-    except Exception as exc:  # noqa: BLE001 - e.g. LibraryLockedError while another process writes
-        fail(exc)
-        return
-    finally:
-        lib.close()
     _show(report, json)
     if not report.ok:
         raise typer.Exit(1)
@@ -60,11 +54,8 @@ def _salvage(library: Path | None) -> None:
     from ..backup import salvage
     from ..settings import Settings
 
-    try:
+    with reported():
         summary = salvage(library if library is not None else Settings().library)
-    except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-        fail(exc)
-        return
     console.print(summary, markup=False, emoji=False, highlight=False)
 
 

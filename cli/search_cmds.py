@@ -16,12 +16,12 @@ from .common import (
     JsonOption,
     LibraryOption,
     app,
-    fail,
     few_collections,
     model_settings,
-    open_library,
+    opened_library,
     out,
     print_json,
+    reported,
 )
 from .remote import ServerOption
 
@@ -74,18 +74,19 @@ def search(
     """Text → image, image → image, combined text + image, or text → passages (--kind text)."""
     from ..serve.query import SearchParams, run_search
 
-    try:
+    with reported():
         if kind not in (*SEARCH_KINDS, "document"):  # document: an older name of text
             raise ValueError(f"unknown --kind {kind!r}; choose one of: {' | '.join(SEARCH_KINDS)}")
         params = SearchParams(text=query, k=k, kind=kind, mode=mode, image_weight=image_weight, negative=negative,
                               folder=folder, after=after, before=before, min_size=min_size, max_size=max_size,
                               tag=tag, search_in=search_in, has_text=has_text)
-        with few_collections():
-            hits = remote.search(server, params, image) if server else run_search(
-                open_library(library, **model_settings(clip_model, clip_pretrained, device)), params, image)
-    except Exception as exc:  # noqa: BLE001
-        fail(exc)
-        return
+    with few_collections():
+        if server:
+            with reported():
+                hits = remote.search(server, params, image)
+        else:
+            with opened_library(library, **model_settings(clip_model, clip_pretrained, device)) as lib:
+                hits = run_search(lib, params, image)
     _print_hits(hits, json)
 
 
@@ -102,15 +103,12 @@ def similar(
     device: DeviceOption = None,
 ) -> None:
     """More like library item ASSET_ID."""
-    try:
-        if server:
+    if server:
+        with reported():
             hits = remote.similar(server, asset_id, k, folder)
-        else:
-            lib = open_library(library, **model_settings(clip_model, clip_pretrained, device))
+    else:
+        with opened_library(library, **model_settings(clip_model, clip_pretrained, device)) as lib:
             hits = lib.similar(asset_id, k=k, filters=_filters(None, folder, None, None, None, None, None))
-    except Exception as exc:  # noqa: BLE001
-        fail(exc)
-        return
     _print_hits(hits, json)
 
 
@@ -127,12 +125,8 @@ def duplicates(
 
     Each pair is labelled (exact bytes, same pixels, resized/re-encoded, edited, crop, rotation, mirror) with
     a confidence; the best original (most pixels, lossless, least compressed, oldest) is listed first."""
-    lib = open_library(library)
-    try:
+    with opened_library(library) as lib:
         groups = lib.duplicates(min_confidence, filters=_filters(None, folder, None, None, None, None, None))
-    except Exception as exc:  # noqa: BLE001
-        fail(exc)
-        return
     if json:
         print_json([g.to_dict() for g in groups])
         return
