@@ -93,11 +93,11 @@ def show_group(lib: Library, number: int, group: DuplicateGroup, facts: dict[int
             sha, size, dims = facts.get(asset_id, (None, None, ""))
             with column:
                 show_image(image_source(lib.path, path, sha), f"#{asset_id} · {md_escape(Path(path).name)}")
+                keep_button(lib, number, group, asset_id, movable)  # right under the image: buttons line up
                 if relation.get(asset_id) == EXACT:
                     st.badge("exact copy", icon=":material/content_copy:", color="red")
                 st.caption(f"{relation.get(asset_id, '')} · {human_size(size)} {dims}")
                 st.caption(md_escape(path))
-                keep_button(lib, number, group, asset_id, movable)
 
 
 def keep_button(lib: Library, number: int, group: DuplicateGroup, keep: int, movable: set[str]) -> None:
