@@ -71,7 +71,7 @@ def sidebar_options(lib: Library) -> dict[str, Any]:
     mode = st.sidebar.selectbox("Passage search", MODES, index=MODES.index(rag.mode) if rag.mode in MODES else 0,
                                 key="ask.mode", help="hybrid = dense vectors + BM25 keywords, fused.")
     k = st.sidebar.slider("Passages", 1, 20, rag.top_k, key="ask.k")
-    st.sidebar.caption(f"Answerer: `{md_escape(rag.llm)}` (set in the library's mmrag.toml)")
+    st.sidebar.caption(f"Answerer: {md_escape(rag.llm)} (set in the library's mmrag.toml)")
     return {"mode": mode, "k": int(k)}
 
 
@@ -151,14 +151,13 @@ def closest_passages(lib: Library, question: str) -> None:
 
 def citation_card(lib: Library, citation: Citation, answer: Answer) -> None:
     st.html(f'<span id="source-{citation.number}"></span>')
-    with st.expander(f"[{citation.number}] {md_escape(citation.label)}", icon=":material/description:",
-                     expanded=citation.number == 1 and len(answer.citations) == 1):
+    with st.expander(f"[{citation.number}] {md_escape(citation.label)}", icon=":material/description:"):
         page_image = pdf_page(citation.path, citation.page)
         text_col, image_col = st.columns([3, 2]) if page_image is not None else (st.container(), None)
         with text_col:
             st.text((citation.text or "").strip() or "(empty passage)", width="stretch")  # as written
             where = f"page {citation.page}" if citation.page is not None else "no page"
-            st.caption(f"`{md_escape(citation.path)}` · {where} · score {citation.score:.3f}")
+            st.caption(f"{md_escape(citation.path)} · {where} · score {citation.score:.3f}")
             vote("result", answer.question, asset_id=citation.asset_id, chunk_id=citation.chunk_id)
         if image_col is not None:
             image_col.image(page_image, caption=f"page {citation.page}", width="stretch")
