@@ -1,7 +1,7 @@
 """Retrieval ideas for issue 18, each scored on the FAQ sets of bench/rag_eval (tuned on the R FAQ only).
 
     python bench/rag_eval/build_faq.py                        # once
-    python bench/bench_rag_ideas.py [--model all-MiniLM-L6-v2] [--form hard] [--json out.json]
+    python bench/bench_rag_ideas.py [--model all-MiniLM-L6-v2] [--also-model DIR] [--form hard] [--json out.json]
 
 Every idea ranks the same chunks (mmrag's own chunking, what ``heldout.py`` reads) and is scored by
 recall@5 / MRR@10 after the one-hit-per-section collapse (what ``search_passages`` returns). Parameters are
@@ -179,7 +179,7 @@ def weighted_rrf(parts: Sequence[Ranked], k: float, weights: Sequence[float]) ->
 # -- the run ------------------------------------------------------------------------------------------------------
 
 
-def ideas(corpus: Corpus, embedder: Any) -> dict[str, Callable[[], Ranked]]:
+def ideas(corpus: Corpus, embedder: Any, second: Any = None) -> dict[str, Callable[[], Ranked]]:
     """Each idea's settings → a ranking function (lazy: only the chosen ones run on held-out corpora)."""
     from mmrag.ingest.documents.chunking import embedding_text
 
@@ -228,9 +228,16 @@ def ideas(corpus: Corpus, embedder: Any) -> dict[str, Callable[[], Ranked]]:
                 key = f"convex a={alpha} over dense prf d={docs} beta={beta}" + (" + rm3" if prf[2] else "")
                 out[key] = memo(key, lambda a=alpha, d=docs, b=beta, p=prf: convex(
                     dense_prf_scores(vectors, queries, d, b), bm25, corpus.questions, a, p))
-    for second in (0.25, 0.5, 1.0):
-        key = f"dense section best+{second}*second"
-        out[key] = memo(key, lambda s=second: section_sum(vectors, queries, corpus.parents, s))
+    for weight in (0.25, 0.5, 1.0):
+        key = f"dense section best+{weight}*second"
+        out[key] = memo(key, lambda s=weight: section_sum(vectors, queries, corpus.parents, s))
+    if second is not None:  # two text models on the same chunks: the mean of their cosines
+        both = (dense_scores + embed_cached(second, corpus.questions, is_query=True)
+                @ embed_cached(second, indexed).T) / 2
+        out["ensemble dense"] = memo("ens", lambda: [list(map(int, r)) for r in np.argsort(-both, axis=1)[:, :DEPTH]])
+        for alpha in (0.2, 0.3):
+            key = f"ensemble convex a={alpha}"
+            out[key] = memo(key, lambda a=alpha: convex(both, bm25, corpus.questions, a))
     for k in (5, 10, 30, 60):
         for weight in (0.25, 0.5, 0.75, 1.0):
             key = f"rrf k={k} w_bm25={weight}"
@@ -240,9 +247,10 @@ def ideas(corpus: Corpus, embedder: Any) -> dict[str, Callable[[], Ranked]]:
 
 def family(name: str) -> str:
     """Ideas sharing a family are one idea with different settings (the R FAQ picks one per family)."""
-    for prefix in ("bm25 rm3", "dense prf", "dense section", "rrf k=", "baseline", "mmrag"):
+    for prefix in ("bm25 rm3", "dense prf", "dense section", "rrf k=", "ensemble convex", "baseline", "mmrag",
+                   "ensemble dense"):
         if name.startswith(prefix):
-            return prefix if not name.startswith(("baseline", "mmrag")) else name
+            return prefix if not name.startswith(("baseline", "mmrag", "ensemble dense")) else name
     if "over dense prf" in name:
         return "convex over dense prf" + (" + rm3" if "+ rm3" in name else "")
     if "+ rm3" in name:
@@ -263,7 +271,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", nargs="+", default=["rfaq", "perlfaq", "sedfaq", "gitfaq"])
     parser.add_argument("--form", default="hard")
-    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2", help="the text model (it also chunks)")
+    parser.add_argument("--also-model", help="a second text model: adds the two models' mean cosine")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -273,12 +282,13 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     embedder = load_sentence_embedder(args.model, device="cpu")
+    second = load_sentence_embedder(args.also_model, device="cpu") if args.also_model else None
     results: dict[str, Any] = {"model": embedder.fingerprint, "form": args.form}
     chosen: dict[str, str] = {}
     for name in [TUNING, *[c for c in args.corpus if c != TUNING]]:
         started = time.perf_counter()
         corpus = load_corpus(name, args.form, embedder, 200, 30)
-        runs = ideas(corpus, embedder)
+        runs = ideas(corpus, embedder, second)
         table = {key: score(corpus, by_section(run(), corpus.parents)) for key, run in runs.items()}
         table["default (convex a=0.3)"] = dict(table["convex a=0.3"])
         if name == TUNING:
