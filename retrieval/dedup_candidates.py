@@ -152,7 +152,8 @@ def _binary_index(data: np.ndarray):  # type: ignore[no-untyped-def]
         index = faiss.IndexBinaryFlat(256)
     else:
         index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, IVF_LISTS)
-        sample = np.random.default_rng(0).choice(len(data), min(len(data), 30 * IVF_LISTS), replace=False)
+        index.cp.niter = 10  # k-means: 10 rounds on 16 points a list (25 on 30: 5x the time, same search)
+        sample = np.random.default_rng(0).choice(len(data), min(len(data), 16 * IVF_LISTS), replace=False)
         index.train(data[sample])
         index.nprobe = IVF_PROBES
     index.add(data)
