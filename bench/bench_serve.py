@@ -169,12 +169,20 @@ def main() -> None:
         result["http_1_client_alone"] = run_clients(url, text_queries(args.queries, 2 * args.queries), 1,
                                                     server.pid)
         result["http_8_clients"] = run_clients(url, text_queries(args.queries, 3 * args.queries), 8, server.pid)
-        result["http_image_upload"] = upload_search(url, args.uploads)
+        if args.uploads:
+            result["http_image_upload"] = upload_search(url, args.uploads)
+    except Exception as exc:  # keep what was measured before the failure
+        result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         server.terminate()
-        server.wait(60)
-    result["http_over_in_process_p50"] = round(
-        result["http_1_client"]["p50_ms"] / max(result["in_process_search_text"]["p50_ms"], 1e-6), 2)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    if "http_1_client" in result:
+        result["http_over_in_process_p50"] = round(
+            result["http_1_client"]["p50_ms"] / max(result["in_process_search_text"]["p50_ms"], 1e-6), 2)
     json.dump(result, sys.stdout, indent=2)
     print()
 
