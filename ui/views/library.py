@@ -109,7 +109,8 @@ def upload_form(lib: Library) -> None:
     if st.button("Upload and ingest", key="lib.upload.go", icon=":material/cloud_upload:", disabled=not files):
         saved = [save_upload(lib.path / FILES_DIR, upload.name, upload.getvalue()) for upload in files or []]
         st.session_state[UPLOAD_ROUND] = st.session_state[UPLOAD_ROUND] + 1
-        run_ingest(lib, saved)
+        if run_ingest(lib, saved):
+            st.rerun()  # an empty uploader; the report stays above the contents
 
 
 def save_upload(folder: Path, name: str, data: bytes) -> Path:
@@ -156,7 +157,8 @@ def ingest(lib: Library, folder: str | None) -> None:
     run_ingest(lib, [path])
 
 
-def run_ingest(lib: Library, paths: list[Path]) -> None:
+def run_ingest(lib: Library, paths: list[Path]) -> bool:
+    """Ingest with a progress bar; the report is kept for the page. False (and a message) when it failed."""
     bar = st.progress(0.0, text="Scanning…")
 
     def progress(done: int, total: int, current: str) -> None:
@@ -167,9 +169,10 @@ def run_ingest(lib: Library, paths: list[Path]) -> None:
     except Exception as exc:  # noqa: BLE001 - shown on the page
         bar.empty()
         st.error(f"Ingest failed: {md_escape(exc)}", icon=":material/error:")
-        return
+        return False
     bar.progress(1.0, text=f"Done in {report.seconds:.1f} s")
     st.session_state[REPORT] = report
+    return True
 
 
 def show_report(report: IngestReport) -> None:
