@@ -284,7 +284,7 @@ def show_result(result: dict[str, Any]) -> None:
                 score = f" · CLIP {output['clip_score']:.1f}" if output["clip_score"] is not None else ""
                 show_image(output["path"], f"#{output['asset_id']} · seed {output['seed']}{score}")
                 if output["path"]:
-                    st.caption(f"`{md_escape(Path(output['path']).name)}`")
+                    st.caption(f"{md_escape(Path(output['path']).name)}")
 
 
 def _images(items: list[tuple[str, str | None]], empty: str) -> None:
@@ -312,7 +312,7 @@ def gallery(lib: Library) -> None:
                         f"- **Prompt:** {md_escape(row['prompt'])}", f"- **Mode:** {row['mode']}",
                         f"- **Seed:** {row['seed']}", f"- **Model:** {md_escape(row['model'])}",
                         f"- **Steps:** {row['steps']}", f"- **Made:** {row['created']:%Y-%m-%d %H:%M} UTC",
-                        *[f"- **Reference:** `{md_escape(ref)}`" for ref in row["refs"]]]))
+                        *[f"- **Reference:** {md_escape(ref)}" for ref in row["refs"]]]))
 
 
 def generated_rows(lib: Library, limit: int) -> list[dict[str, Any]]:
