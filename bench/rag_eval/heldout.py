@@ -10,7 +10,7 @@ model and text, so a second run only ranks. Every configuration is scored on the
 
 - baselines on the same chunks: ``dense`` (cosine over the chunk text), ``bm25s`` (bm25s defaults:
   its tokenizer and English stop words, k1 1.5, b 0.75), ``rrf60`` (naive RRF, k = 60, of those two);
-- ``mmrag``: what ``search_passages`` does (:func:`mmrag.retrieval.ranking.rank_passages`), plus its parts
+- ``mmrag``: what ``search_passages`` does (:mod:`mmrag.retrieval.text_search`), plus its parts
   one at a time (``*-sections``: results collapsed to one per section, the section returned as context).
 
 recall@5: the gold section among the first five results; MRR@10. The tuning corpus (rfaq) chose every
