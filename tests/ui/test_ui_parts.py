@@ -148,3 +148,35 @@ def test_user_text_is_shown_literally(text: str) -> None:
     rendered = MarkdownIt("commonmark").render(escaped).strip().replace(ZWSP, "")
     assert rendered == f"<p>{html.escape(' '.join(text.splitlines()), quote=False)}</p>"
     assert not re.search(r"://|www\.|\w@", escaped.replace("\\", ""))  # nothing Streamlit would turn into a link
+
+
+def _param(at: object, name: str) -> str | None:
+    value = at.query_params.get(name)  # type: ignore[attr-defined]
+    return value if value is None or isinstance(value, str) else value[-1]
+
+
+def test_the_url_drives_the_search_and_follows_it(ui_library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``?q=`` runs the search on opening; values that do not fit are dropped with a note; the URL then follows
+    the page (a new search, the open item)."""
+    from streamlit.testing.v1 import AppTest
+    from ui_library import APP
+
+    monkeypatch.setenv("MMRAG_LIBRARY", str(ui_library))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update({"q": "a rocket", "cols": "8", "kind": ["image", "nonsense"], "k": "7", "page": "1"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["search.request"]["text"] == "a rocket" and at.session_state["search.hits"]
+    assert at.session_state["grid.columns"] == 8 and at.session_state["filter.kind"] == ["image"]
+    notes = " ".join(w.value for w in at.warning)
+    assert "kind=nonsense" in notes and "k=7" in notes and "page" not in notes
+    assert _param(at, "q") == "a rocket" and _param(at, "cols") == "8"
+    assert "k" not in at.query_params and "page" not in at.query_params  # defaults stay out of the URL
+
+    first = at.session_state["search.hits"][0].id
+    at.session_state["search.selected"] = first
+    at.run()
+    assert _param(at, "item") == str(first)
+    at.text_input(key="search.text").set_value("a horse")
+    next(b for b in at.button if b.form_id == "search.form").click().run()
+    assert _param(at, "q") == "a horse" and "item" not in at.query_params
