@@ -5,8 +5,9 @@
   two hashes within r bits agree on some chunk up to r // 4 bits (pigeonhole), so each query probes its
   chunks' values with up to ``flips`` bits flipped in bucket tables (start and count of each 16-bit value,
   so a probe is one array lookup, all queries at once in numpy). Exact up to 4 * (flips + 1) - 1 bits:
-  11 with 2 flips (libraries up to ``TWO_FLIPS_UP_TO`` images), 7 with 1 flip beyond (larger distances then
-  found only when their differing bits fall unevenly in the chunks).
+  11 with 2 flips (libraries up to ``TWO_FLIPS_UP_TO`` images; 12 bits found when the bits fall unevenly),
+  7 with 1 flip beyond, and the radius is then 7: among 100,000 random hashes, 8 symmetries give ~9,000
+  pairs within 12 bits by chance, each costing a verification, and ~3 within 7.
 - Local features: the first ``VOTE_DESCRIPTORS`` ORB descriptors of each image (``VOTE_DESCRIPTORS_LARGE``
   beyond ``TWO_FLIPS_UP_TO`` images), each matched to its nearest descriptors of other images (FAISS binary
   index: exact below ``IVF_FROM`` descriptors, IVF with ``IVF_LISTS`` lists and ``IVF_PROBES`` probes beyond;
@@ -59,7 +60,10 @@ def hash_candidates(phashes: np.ndarray, radius: int = HASH_RADIUS) -> dict[tupl
         return {}
     plain = phashes[:, 0, :]
     words = _words(plain)
-    masks = _flip_masks(2 if n <= TWO_FLIPS_UP_TO else 1)
+    flips = 2 if n <= TWO_FLIPS_UP_TO else 1
+    masks = _flip_masks(flips)
+    if flips == 1:  # only what the probes find exactly: pairs found by luck beyond are mostly random matches
+        radius = min(radius, 4 * (flips + 1) - 1)
     tables = [_bucket_table(_chunk_values(plain, chunk)) for chunk in range(4)]
     found: list[np.ndarray] = []
     for symmetry in range(phashes.shape[1]):

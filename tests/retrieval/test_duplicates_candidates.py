@@ -91,3 +91,15 @@ def test_look_alike_gradient_wallpapers_are_not_duplicates() -> None:
     assert verify_pair(a, b, 0) is None or verify_pair(a, b, 0).confidence < 0.5
     same = verify_pair(a, grey_copy, 0)
     assert same is not None and same.confidence >= 0.5
+
+
+def test_hash_radius_beyond_two_flips_is_the_exact_radius() -> None:
+    """Past TWO_FLIPS_UP_TO images the probes are exact up to 7 bits, and so is the radius: random hashes
+    within 8-12 bits (thousands of chance pairs at 100,000 images) are no longer verified."""
+    n = dedup_candidates.TWO_FLIPS_UP_TO + 2000
+    hashes = _planted_hashes(n, seed=11)
+    found = dedup_candidates.hash_candidates(hashes)
+    half = n // 2
+    planted = {(k - half, k): k % 10 for k in range(half, n)}  # (original, copy): bits flipped
+    assert all(d <= 7 for _, d in found.values())
+    assert all((a, b) in found or (b, a) in found for (a, b), bits in planted.items() if bits <= 7)
