@@ -48,6 +48,7 @@ def chunker(variant: str) -> Callable[..., list[Any]]:
                             check=True, capture_output=True, text=True).stdout
     module = types.ModuleType("mmrag.ingest.documents.baseline_chunking")
     module.__package__ = "mmrag.ingest.documents"
+    sys.modules[module.__name__] = module  # dataclasses look their module up there
     exec(compile(source, "baseline_chunking.py", "exec"), module.__dict__)  # noqa: S102
     return module.chunk_document
 
