@@ -238,6 +238,18 @@ class Vector(Base):
     content_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
+class EmbeddingDraft(Base):
+    """A passage vector of a long document whose ingest has not finished yet: embedding commits these in
+    batches, so a killed ingest embeds only what is missing. Removed when the document is stored or skipped."""
+
+    __tablename__ = "embedding_drafts"
+    __table_args__ = {"info": {"derived": True}}
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of text model + passage text
+    owner: Mapped[str] = mapped_column(Text, index=True)  # the document's path
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # float32
+
+
 class Generation(Base):
     """Provenance of one generated image (the output is an asset of kind 'generated')."""
 

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..catalog import DOCUMENT, IMAGE, IMAGE_SPACE, OK, TEXT_SPACE, Asset, Chunk
+from ..catalog.drafts import EmbeddingDrafts
 from ..catalog.vectors import delete_vectors, put_vectors, record_space_model
 from ..errors import InputError
 from .images import open_image, perceptual_hash, save_thumbnail, sha256_bytes, thumbnail_path
@@ -53,6 +54,7 @@ class DocumentWriter:
             processed = self._process(result)
         changes = IndexChanges()
         with self.ctx.catalog.session() as session:
+            self._drafts(result).clear(session)  # stored or skipped: its embedding batches are done with
             if processed is None:
                 mark_skipped(session, self.ctx.catalog, result, old, changes)
                 if old is not None:
@@ -70,6 +72,9 @@ class DocumentWriter:
             else:
                 self.report.updated += 1
 
+    def _drafts(self, result: FileResult) -> EmbeddingDrafts:
+        return EmbeddingDrafts(self.ctx.catalog, result.found.path)
+
     def _page_reader(self) -> OcrStep | None:
         """Reads scanned PDF pages (the OCR engine loads on the first page without a text layer)."""
         from .ocr import OcrStep
@@ -84,7 +89,8 @@ class DocumentWriter:
         embedder = self.ctx.text_embedder
         self.check_model(TEXT_SPACE, embedder.fingerprint)
         try:
-            return process_document(Path(result.found.path), self.ctx.settings.rag, embedder, self._page_reader())
+            return process_document(Path(result.found.path), self.ctx.settings.rag, embedder, self._page_reader(),
+                                    self._drafts(result))
         except InputError as exc:
             result.action, result.reason = "skip", str(exc).removeprefix(f"{result.found.path}: ")
         except Exception as exc:  # noqa: BLE001 - one broken file never stops an ingest

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ...catalog.drafts import EmbeddingDrafts
 from ...errors import InputError
 from ...models.base import TextEmbedder
 from ...settings import RagSettings
 from .chunking import ChunkSpec, chunk_document, effective_chunk_size, embedding_text
+from .drafted import embed_passages
 from .loaders import DOCUMENT_EXTENSIONS, load_document
 from .pdf_scan import PageReader
 from .text import LoadedDocument
@@ -54,19 +56,20 @@ def is_document(path: Path) -> bool:
 
 
 def process_document(path: Path, rag: RagSettings, embedder: TextEmbedder,
-                     ocr: PageReader | None = None) -> ProcessedDocument:
+                     ocr: PageReader | None = None, drafts: EmbeddingDrafts | None = None) -> ProcessedDocument:
     """Load, chunk and embed one document. Raises InputError (with the reason) for unusable files.
-    ``ocr`` reads PDF pages that have no text layer (scans)."""
-    return processed_from_loaded(load_document(Path(path), ocr), Path(path), rag, embedder)
+    ``ocr`` reads PDF pages that have no text layer (scans); ``drafts`` keeps a long document's finished
+    embedding batches across a kill."""
+    return processed_from_loaded(load_document(Path(path), ocr), Path(path), rag, embedder, drafts)
 
 
 def processed_from_loaded(document: LoadedDocument, path: Path, rag: RagSettings,
-                          embedder: TextEmbedder) -> ProcessedDocument:
+                          embedder: TextEmbedder, drafts: EmbeddingDrafts | None = None) -> ProcessedDocument:
     """Chunk and embed a loaded document (the half of ``process_document`` that needs the text model)."""
     chunks = chunk_for(document, rag, embedder)
     if not chunks:
         raise InputError(f"{Path(path).name}: no text content found")
-    vectors = embedder.embed_texts([embedding_text(c.section, c.text) for c in chunks])
+    vectors = embed_passages([embedding_text(c.section, c.text) for c in chunks], embedder, drafts)
     return ProcessedDocument(
         title=document.title,
         text_length=len(document.text),
