@@ -54,7 +54,7 @@ def ui(
     API key of the library (`mmrag keys add NAME`); without an active key the app does not start."""
     if importlib.util.find_spec("streamlit") is None:  # the server would die with a traceback in its own process
         fail(missing("streamlit"))
-    from ..ui.access import is_loopback
+    from ..serve.addresses import is_loopback
     lib = open_library(library, create=True)  # fail here, with a clean message, rather than in the browser
     path = lib.path
     login = not is_loopback(host)

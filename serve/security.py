@@ -8,23 +8,11 @@ the key lacks the endpoint's scope.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 
 from ..catalog import Catalog
 from .errors import ApiError
 from .keys import KEY_PREFIX, MAX_KEY_CHARS, KeyInfo, active_keys, digest
-
-LOOPBACK_NAMES = ("localhost",)
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def key_from_headers(authorization: str | None, x_api_key: str | None) -> str | None:

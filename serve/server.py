@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..errors import MmragError
 from ..settings import Settings
+from .addresses import is_loopback
 from .keys import active_key_count
-from .security import is_loopback
 
 
 class BindRefusedError(MmragError):

@@ -6,7 +6,6 @@ catalog). The key is checked again on every run, so a revoked key is refused at 
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 import time
 from collections.abc import Sequence
@@ -20,16 +19,6 @@ if TYPE_CHECKING:
 LOGIN_FLAG = "--login"
 SECRET = "access.secret"  # the signed-in key, kept server-side in the session only
 FAILED_PAUSE_S = 1.0  # after a wrong key: slows guessing down
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback IP address (the rule of ``serve.security.is_loopback``, without FastAPI)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def login_required(argv: Sequence[str] | None = None) -> bool:

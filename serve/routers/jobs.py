@@ -7,7 +7,6 @@ Model choices (base model, ControlNet, LoRA) are the operator's settings, never 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -49,21 +48,13 @@ class GenerateRequest(BaseModel):
 
 
 def allowed_paths(paths: list[str], roots: list[Path]) -> list[Path]:
-    """Each path, resolved (symlinks and ``..`` followed), if it lies under an ingest root; else 403."""
-    if not roots:
-        raise ApiError(403, "ingest over the API is off: the operator lists allowed folders in serve.ingest_roots")
-    real_roots = [Path(os.path.realpath(root)) for root in roots]
-    checked = []
-    for raw in paths:
-        if not raw or "\x00" in raw or not os.path.isabs(raw):
-            raise ApiError(422, f"ingest path {raw!r} must be an absolute path under serve.ingest_roots")
-        real = Path(os.path.realpath(raw))
-        if not any(real == root or real.is_relative_to(root) for root in real_roots):
-            raise ApiError(403, f"ingest path {raw!r} is outside the allowed folders (serve.ingest_roots)")
-        if not real.exists():
-            raise ApiError(404, f"ingest path {raw!r} does not exist")
-        checked.append(real)
-    return checked
+    """Each path resolved if it lies under an ingest root; else the refusal's status and reason."""
+    from ...ingest.roots import REFUSAL_STATUS, PathRefused, allowed_ingest_path
+
+    try:
+        return [allowed_ingest_path(raw, roots) for raw in paths]
+    except PathRefused as exc:
+        raise ApiError(REFUSAL_STATUS[exc.reason], f"ingest path {exc}") from None
 
 
 @router.post("/ingest", status_code=202, summary="Start an ingest job (write scope)")

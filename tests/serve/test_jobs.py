@@ -54,7 +54,7 @@ def test_ingest_job_while_eight_clients_search(served: Served) -> None:
     ("/etc", 403, "outside the allowed folders"),
     ("{incoming}/../photos", 403, "outside the allowed folders"),
     ("{incoming}/../../../../../../etc", 403, "outside the allowed folders"),
-    ("incoming/relative", 422, "must be an absolute path"),
+    ("incoming/relative", 422, "not an absolute path"),
     ("{incoming}/link-out", 403, "outside the allowed folders"),
     ("{incoming}/nothing-here", 404, "does not exist"),
 ])

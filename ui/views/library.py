@@ -8,7 +8,6 @@ Run by Streamlit as a page script (``__name__ == "__main__"``), importable as a 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,30 +128,17 @@ def save_upload(folder: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def allowed_folder(text: str, roots: list[Path]) -> Path:
-    """The folder, resolved, if it lies under an ingest root; else ValueError saying why."""
-    from mmrag.ingest.scan import canonical, inside
-
-    if not os.path.isabs(os.path.expanduser(text)):
-        raise ValueError(f"{md_escape(text)} is not an absolute path: give a folder under an allowed folder")
-    real = canonical(text)
-    if not inside(real, [canonical(root) for root in roots]):
-        raise ValueError(f"{md_escape(text)} is outside the allowed folders (serve.ingest_roots): "
-                         + ", ".join(f"{md_escape(root)}" for root in roots))
-    if not Path(real).exists():
-        raise FileNotFoundError(f"No such folder on the server: {md_escape(text)}")
-    return Path(real)
-
-
 def ingest(lib: Library, folder: str | None) -> None:
     text = (folder or "").strip()
     if not text:
         st.error("Type the path of a folder on the server in **Folder on the server**.", icon=":material/edit:")
         return
+    from mmrag.ingest.roots import PathRefused, allowed_ingest_path
+
     try:
-        path = allowed_folder(text, lib.settings.serve.ingest_roots)
-    except (ValueError, FileNotFoundError) as exc:
-        st.error(str(exc), icon=":material/folder_off:")
+        path = allowed_ingest_path(text, lib.settings.serve.ingest_roots)
+    except PathRefused as exc:
+        st.error(md_escape(str(exc)), icon=":material/folder_off:")
         return
     run_ingest(lib, [path])
 
