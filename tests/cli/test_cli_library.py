@@ -6,27 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from mmrag.cli import app
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MMRAG_CLIP_MODEL", "tiny-test")
-    monkeypatch.setenv("MMRAG_DEVICE", "cpu")
-    library = tmp_path / "lib"
-    runner = CliRunner()
-
-    def invoke(*args: str, ok: bool = True):
-        result = runner.invoke(app, [*args, "--library", str(library)])
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return invoke
-
 
 def test_ingest_search_similar_status_remove_rebuild(run, photos: Path) -> None:
     shutil.copy(photos / "coffee.jpg", photos / "coffee-copy.jpg")

@@ -8,26 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from mmrag.cli import app
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, photos: Path):
-    monkeypatch.setenv("MMRAG_CLIP_MODEL", "tiny-test")
-    monkeypatch.setenv("MMRAG_DEVICE", "cpu")
+@pytest.fixture(autouse=True)
+def ingest_roots(monkeypatch: pytest.MonkeyPatch, photos: Path) -> None:
+    """The photos' folder is an ingest root: the trash may move files found there."""
     monkeypatch.setenv("MMRAG_SERVE__INGEST_ROOTS", json.dumps([str(photos)]))
-    library = tmp_path / "lib"
-    runner = CliRunner()
-
-    def invoke(*args: str, ok: bool = True):
-        result = runner.invoke(app, [*args, "--library", str(library)])
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return invoke
 
 
 def test_trash_a_duplicate_and_restore_it(run, photos: Path) -> None:
