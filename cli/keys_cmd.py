@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from .common import JsonOption, LibraryOption, app, console, fail, out, print_json, require_library
+from .common import JsonOption, LibraryOption, app, console, out, print_json, reported, require_library
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -18,14 +20,21 @@ keys_app = typer.Typer(help="API keys for `mmrag serve` (read: search/ask/assets
 app.add_typer(keys_app, name="keys")
 
 
-def _catalog(library: Path | None) -> Catalog:
-    """The library's catalog alone (no models load); a folder that is not a library is an error."""
+@contextmanager
+def _catalog(library: Path | None) -> Iterator[Catalog]:
+    """The library's catalog alone (no models load) for one command, closed after; a folder that is not a
+    library, or any known failure inside the block, ends the command with a clean message and exit code 1."""
     from ..catalog import Catalog
     from ..settings import Settings
 
-    require_library(library)
-    settings = Settings(**({"library": library} if library is not None else {}))
-    return Catalog(settings.resolved_database_url)
+    with reported():
+        require_library(library)
+        settings = Settings(**({"library": library} if library is not None else {}))
+        catalog = Catalog(settings.resolved_database_url)
+        try:
+            yield catalog
+        finally:
+            catalog.dispose()
 
 
 @keys_app.command("add")
@@ -38,13 +47,8 @@ def add(
     """Make a key. It is printed once; the library keeps only its hash."""
     from ..serve.keys import add_key
 
-    try:
-        catalog = _catalog(library)
+    with _catalog(library) as catalog:
         secret, info = add_key(catalog, name, scope)
-        catalog.dispose()
-    except Exception as exc:  # noqa: BLE001
-        fail(exc)
-        return
     if json:
         print_json({"key": secret, **info.to_dict()})
         return
@@ -58,13 +62,8 @@ def list_(library: LibraryOption = None, json: JsonOption = False) -> None:
     """Keys with their scopes and state (never the secret)."""
     from ..serve.keys import list_keys
 
-    try:
-        catalog = _catalog(library)
+    with _catalog(library) as catalog:
         keys = list_keys(catalog)
-        catalog.dispose()
-    except Exception as exc:  # noqa: BLE001
-        fail(exc)
-        return
     if json:
         print_json([key.to_dict() for key in keys])
         return
@@ -86,11 +85,6 @@ def revoke(
     """Revoke a key; a running server refuses it within a second."""
     from ..serve.keys import revoke_key
 
-    try:
-        catalog = _catalog(library)
+    with _catalog(library) as catalog:
         info = revoke_key(catalog, key)
-        catalog.dispose()
-    except Exception as exc:  # noqa: BLE001
-        fail(exc)
-        return
     out.print(f"revoked key {info.name!r} (id {info.id})")
