@@ -187,7 +187,8 @@ def test_cli_ask_prints_answer_sources_and_images(docs_library: Any, monkeypatch
 
     from mmrag.cli import app
 
-    monkeypatch.setattr("mmrag.cli.ask.open_library", lambda library, **kw: docs_library)
+    monkeypatch.setenv("MMRAG_DEVICE", "cpu")  # the real command opens the library itself (and closes it)
+    monkeypatch.setenv("MMRAG_LIBRARY", str(docs_library.path))
     result = CliRunner().invoke(app, ["ask", QUESTION, "--k", "3"])
     assert result.exit_code == 0, result.output
     assert "hold the reset button" in result.stdout and "Sources" in result.stdout
