@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,21 +23,8 @@ import pytest
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 START_TIMEOUT_S = 60
 STEP_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is required for the browser test in CI (apt-get install -y chromium)")
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); the browser test needs it")
-    pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
-    return path
 
 
 def _free_port() -> int:
@@ -98,19 +84,12 @@ def server(chromium: str, ui_library: Path, tiny_model_cache: Path) -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def page(server: str, chromium: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1700})  # the app scrolls inside its page
-            tab.set_default_timeout(STEP_TIMEOUT_MS)
-            tab.goto(server)
-            tab.get_by_role("heading", name="Search").wait_for()
-            yield tab
-        finally:
-            browser.close()
+def page(server: str, browser: Any) -> Iterator[Any]:
+    tab = browser.new_page(viewport={"width": 1400, "height": 1700})  # the app scrolls inside its page
+    tab.set_default_timeout(STEP_TIMEOUT_MS)
+    tab.goto(server)
+    tab.get_by_role("heading", name="Search").wait_for()
+    yield tab
 
 
 def _settled(page: Any) -> None:

@@ -20,14 +20,12 @@ from urllib.parse import quote
 import pytest
 from test_browser import (  # the shared harness: server start/stop, settle, screenshots
     ARTIFACTS,
-    CHROMIUM_ARGS,
     STEP_TIMEOUT_MS,
     _free_port,
     _images_loaded,
     _settled,
     _stop,
     _wait_healthy,
-    chromium,  # noqa: F401 - a fixture
 )
 from ui_library import write_documents
 
@@ -84,18 +82,6 @@ def server(chromium: str, library: Path, tiny_model_cache: Path) -> Iterator[str
         yield url
     finally:
         _stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Any]:  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        opened = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield opened
-        finally:
-            opened.close()
 
 
 def _tab(browser: Any, scheme: str = "light") -> Any:

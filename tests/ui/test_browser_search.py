@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import io
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
-from test_browser import (  # noqa: F401 - chromium and server are fixtures used here
+from test_browser import (  # noqa: F401 - server is a fixture used here
     ARTIFACTS,
-    CHROMIUM_ARGS,
     STEP_TIMEOUT_MS,
     _settled,
-    chromium,
     server,
 )
 
@@ -30,17 +27,6 @@ pytestmark = pytest.mark.integration
 GRID = ".st-key-results"
 DIALOG = '[role="dialog"]'
 
-
-@pytest.fixture(scope="module")
-def browser(server: str, chromium: str) -> Iterator[Any]:  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _tab(browser: Any, url: str, scheme: str = "light") -> Any:
