@@ -65,6 +65,7 @@ class Components:
         self._ocr_text_index: Bm25Store | None = None
         self._ocr_text_vectors: OcrVectorStore | None = None
         self.generators = GeneratorCache(settings.cache_dir)
+        self.answer_model = KeptModel()  # the llama-cpp answerer's GGUF model, loaded on its first question
         self.check_models = check_models
         self.check_space_model(IMAGE_SPACE, clip.fingerprint if clip is not None else self.configured_clip())
         if text_embedder is not None:
@@ -165,6 +166,7 @@ class Components:
 
     def close(self) -> None:
         self.generators.release()
+        self.answer_model.release()
         self.catalog.dispose()
 
 
@@ -188,6 +190,27 @@ def with_recorded_clip(settings: Settings, catalog: Catalog) -> Settings:
         return settings
     known = clip_settings_of(recorded)
     return settings.override(clip_model=known[0], clip_pretrained=known[1]) if known else settings
+
+
+class KeptModel:
+    """One loaded model of a library (e.g. a local LLM), kept between calls while its key stays the same;
+    a new key releases the old model first so that two never sit in memory together."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self._model: Any = None
+
+    def get(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:
+        with self._lock:
+            if self._model is None or self._key != key:
+                self._model, self._key = None, None  # the old model is freed before the new one loads
+                self._model, self._key = load(), key
+            return self._model  # type: ignore[no-any-return]
+
+    def release(self) -> None:
+        with self._lock:
+            self._model, self._key = None, None
 
 
 class GeneratorCache:

@@ -133,7 +133,8 @@ def as_query_engine(components: Components, llm: str | BaseLLM | None = None, *,
 
     if llm is None or isinstance(llm, str):
         answerer = make_answerer(llm or "extractive", components.settings.rag,
-                                 embedder=lambda: components.text_embedder, overrides=llm_options)
+                                 embedder=lambda: components.text_embedder, overrides=llm_options,
+                                 kept=components.answer_model)
         llm_object = None
     else:
         answerer = LlamaIndexAnswerer(llm, name=type(llm).__name__)

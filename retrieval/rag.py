@@ -50,7 +50,8 @@ def ask(
     rag = components.settings.rag
     name = llm or rag.llm
     mode = check_mode(mode or rag.mode)
-    answerer = make_answerer(name, rag, embedder=lambda: components.text_embedder, overrides=llm_options)
+    answerer = make_answerer(name, rag, embedder=lambda: components.text_embedder, overrides=llm_options,
+                             kept=components.answer_model)
     if not count_vectors(components.catalog, TEXT_SPACE):
         return Answer(f"{NO_DOCUMENTS}: ingest text, Markdown, HTML or PDF files first (mmrag ingest FOLDER).", [],
                       question=question, mode=mode, llm=name, answered=False)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mmrag import Library
-from mmrag.components import Components
+from mmrag.components import Components, KeptModel
 from mmrag.errors import ModelMismatchError
 from mmrag.settings import Settings
 
@@ -26,7 +26,7 @@ def test_injected_models_are_the_ones_used(tmp_path: Path, tiny_clip: Any, photo
 def test_two_libraries_in_one_process_share_nothing(tmp_path: Path, tiny_clip: Any, photos: Path) -> None:
     a = Library(tmp_path / "a", clip_model="tiny-test", device="cpu", clip=tiny_clip)
     b = Library(tmp_path / "b", clip_model="tiny-test", device="cpu", clip=tiny_clip)
-    for part in ("catalog", "indexes", "bm25", "generators"):
+    for part in ("catalog", "indexes", "bm25", "generators", "answer_model"):
         assert getattr(a.components, part) is not getattr(b.components, part), part
     assert a.components.generators.loader is not b.components.generators.loader
     a.ingest([photos])
@@ -68,3 +68,36 @@ def test_lock_timeout_comes_from_the_settings(tmp_path: Path, tiny_clip: Any) ->
         assert time.perf_counter() - start >= 0.45
     writer.close()
     waiter.close()
+
+
+class _Model:
+    pass
+
+
+def test_a_kept_model_loads_once_per_key_and_frees_the_old_one_first() -> None:
+    import weakref
+
+    kept, loads, alive_at_load = KeptModel(), [], []
+    refs: list[weakref.ref[_Model]] = []
+
+    def load() -> _Model:
+        alive_at_load.append(sum(ref() is not None for ref in refs))
+        loads.append(model := _Model())
+        refs.append(weakref.ref(model))
+        return model
+
+    first = kept.get(("a.gguf", 4096), load)
+    assert kept.get(("a.gguf", 4096), load) is first and len(loads) == 1
+    del first
+    loads.clear()  # only the slot holds the model now
+    second = kept.get(("b.gguf", 4096), load)
+    assert alive_at_load == [0, 0]  # the first model was gone before the second loaded
+    kept.release()
+    assert kept.get(("b.gguf", 4096), load) is not second
+
+
+def test_closing_a_library_releases_its_answer_model(tmp_path: Path) -> None:
+    components = Components(Settings(library=tmp_path / "lib", clip_model="tiny-test", device="cpu"))
+    model = components.answer_model.get(("m.gguf",), _Model)
+    components.close()
+    assert components.answer_model.get(("m.gguf",), _Model) is not model

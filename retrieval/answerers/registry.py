@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...models.base import TextEmbedder
 from ...settings import RagSettings
 from .base import Answerer
+
+if TYPE_CHECKING:
+    from ...components import KeptModel
 
 ANSWERERS = ("extractive", "openai-like", "llama-cpp")
 SETTING_OPTIONS = ("base_url", "api_key", "model", "model_path", "max_tokens", "temperature")
@@ -37,12 +40,14 @@ def make_answerer(
     *,
     embedder: Callable[[], TextEmbedder] | None = None,
     overrides: AnswererOptions | None = None,
+    kept: KeptModel | None = None,
     **options: Any,
 ) -> Answerer:
     """Build the named answerer. ``options`` override ``rag`` settings (base_url, model, api_key, model_path,
     max_tokens, temperature; None means "keep the setting") or tune the answerer (see EXTRA_OPTIONS).
     ``embedder`` returns the library's text embedder (called only by the extractive answerer).
-    ``overrides``: the same setting overrides as one typed object (what ``Library.ask`` passes)."""
+    ``overrides``: the same setting overrides as one typed object (what ``Library.ask`` passes).
+    ``kept``: the library's slot that keeps a local model loaded between questions (llama-cpp)."""
     if overrides is not None:
         options = {**overrides.overrides(), **options}
     if name not in ANSWERERS:
@@ -66,4 +71,4 @@ def make_answerer(
         return OpenAILikeAnswerer(rag, **extra)
     from .llama_cpp import LlamaCppAnswerer
 
-    return LlamaCppAnswerer(rag, **extra)
+    return LlamaCppAnswerer(rag, kept=kept, **extra)
