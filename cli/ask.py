@@ -1,12 +1,9 @@
 """``mmrag ask``: answer a question from the library's documents, with numbered citations."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..retrieval.answer import NO_DOCUMENTS
 from . import remote
 from .common import (
     ClipModelOption,
@@ -73,7 +70,9 @@ def ask(
         print_answer(answer)
 
 
-def print_answer(answer: Answer) -> None:
+def print_answer(answer: "Answer") -> None:
+    from ..retrieval.answer import NO_DOCUMENTS
+
     out.print(answer.text, markup=False, highlight=False)
     if not answer.answered and not answer.text.startswith(NO_DOCUMENTS):
         console.print("(no passage in the library is close enough to the question)")

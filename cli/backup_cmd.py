@@ -1,7 +1,5 @@
 """Backup verbs: backup (a consistent copy of a library) and restore (put one back)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

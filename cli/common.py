@@ -1,19 +1,17 @@
 """Pieces every CLI command shares: the app, the --library/--json options, output helpers."""
 
-from __future__ import annotations
-
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..library import Library
 
 app = typer.Typer(
@@ -24,9 +22,36 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: flags without "<bool>", paths and globs printed as typed
 )
-# soft_wrap: lines are never wrapped by us, so a long path stays whole (the terminal wraps it, copy/paste works)
-console = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+
+
+class _LazyConsole:
+    """A rich Console made on first use: `import rich.console` costs ~55 ms CPU that `mmrag --help`, `--version`
+    and a command that fails before printing need not pay. Every attribute is the real Console's."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    def __enter__(self) -> "Console":  # `with console:` in rich's Live (progress bars): dunders skip __getattr__
+        return self._made().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._made().__exit__(*exc)
+
+    def _made(self) -> "Console":
+        if self._console is None:
+            from rich.console import Console
+
+            # soft_wrap: lines are never wrapped by us, so a long path stays whole (the terminal wraps it)
+            self._console = Console(stderr=self._stderr, soft_wrap=True)
+        return self._console
+
+
+console = cast("Console", _LazyConsole(stderr=True))
+out = cast("Console", _LazyConsole(stderr=False))
 
 
 def _print_version(value: bool) -> None:
@@ -67,7 +92,7 @@ def model_settings(clip_model: str | None, clip_pretrained: str | None, device: 
     return {key: value for key, value in given.items() if value is not None}
 
 
-def open_library(library: Path | None, *, create: bool = False, **overrides: Any) -> Library:
+def open_library(library: Path | None, *, create: bool = False, **overrides: Any) -> "Library":
     """Build the settings at the edge and open the library, turning known failures into clean exits.
     ``create``: the command may make a new library (ingest, generate, ui); read commands may not."""
     from ..library import Library
@@ -106,7 +131,7 @@ def _named_settings_error(exc: Exception, flags: dict[str, Any], library: Path |
 
 
 @contextmanager
-def opened_library(library: Path | None, *, create: bool = False, **overrides: Any) -> Iterator[Library]:
+def opened_library(library: Path | None, *, create: bool = False, **overrides: Any) -> Iterator["Library"]:
     """Open the library for one command and close it after; a known failure, while opening or inside the
     ``with`` block, ends the command with a clean message and exit code 1 (no traceback)."""
     lib = open_library(library, create=create, **overrides)
@@ -159,6 +184,8 @@ def fail(exc: BaseException | str, code: int = 1) -> None:
 
 def error(message: str) -> None:
     """``error: <message>`` on stderr; the message is printed as is (never read as Rich markup)."""
+    from rich.text import Text
+
     console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True, highlight=False)
 
 

@@ -1,9 +1,5 @@
 """``mmrag feedback``: export the thumbs up/down votes given in the UI."""
 
-from __future__ import annotations
-
-from rich.table import Table
-
 from .common import JsonOption, LibraryOption, app, opened_library, out, print_json
 
 
@@ -20,6 +16,8 @@ def feedback(library: LibraryOption = None, json: JsonOption = False) -> None:
     if not rows:
         out.print("no feedback yet (vote with the thumbs in `mmrag ui`)")
         return
+    from rich.table import Table
+
     table = Table("id", "when", "target", "vote", "query", "item")
     for row in rows:
         item = row["path"] or (f"#{row['asset_id']}" if row["asset_id"] else "")

@@ -1,12 +1,9 @@
 """The ``generate`` verb: retrieval-guided image generation (torch/diffusers load only when it runs)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from ..generation.request import CONTROLS, MODES
 from ..generation.request import GenerationRequest as Request
@@ -81,7 +78,7 @@ def generate(
         _print_result(result)
 
 
-def _run(lib: Library, request: Request, sources: ReferenceSources) -> GenerationResult:
+def _run(lib: "Library", request: Request, sources: "ReferenceSources") -> "GenerationResult":
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("denoising"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -95,7 +92,9 @@ def _run(lib: Library, request: Request, sources: ReferenceSources) -> Generatio
                             ref_images=sources.ref_images, progress=on_step)
 
 
-def _print_result(result: GenerationResult) -> None:
+def _print_result(result: "GenerationResult") -> None:
+    from rich.table import Table
+
     table = Table("asset", "seed", "clip", "ref sim", "refs", box=None)
     for image in result.images:
         refs = ", ".join(r.label for r in image.references) or "-"

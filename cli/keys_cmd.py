@@ -1,14 +1,11 @@
 """``mmrag keys add|list|revoke``: API keys of the REST service, stored hashed in the library's catalog."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from .common import JsonOption, LibraryOption, app, console, out, print_json, reported, require_library
 
@@ -21,7 +18,7 @@ app.add_typer(keys_app, name="keys")
 
 
 @contextmanager
-def _catalog(library: Path | None) -> Iterator[Catalog]:
+def _catalog(library: Path | None) -> Iterator["Catalog"]:
     """The library's catalog alone (no models load) for one command, closed after; a folder that is not a
     library, or any known failure inside the block, ends the command with a clean message and exit code 1."""
     from ..catalog import Catalog
@@ -70,6 +67,8 @@ def list_(library: LibraryOption = None, json: JsonOption = False) -> None:
     if not keys:
         out.print("no API keys (make one with `mmrag keys add NAME`)")
         return
+    from rich.table import Table
+
     table = Table("id", "name", "prefix", "scopes", "created", "state", box=None)
     for key in keys:
         table.add_row(str(key.id), key.name, key.prefix + "…", ",".join(key.scopes),

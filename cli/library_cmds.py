@@ -1,22 +1,9 @@
 """Library verbs: ingest, status, remove, rebuild, tag, skipped."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
 from . import remote
 from .common import (
@@ -57,12 +44,16 @@ def ingest(
         "--ray-address", metavar="HOST:PORT", help="Ray cluster for --engine ray (default: RAY_ADDRESS).")] = None,
 ) -> None:
     """Add new and changed files, drop deleted ones. Re-running on an unchanged folder does no model work."""
+    from rich.text import Text
+
+    from .ingest_progress import ingest_progress
+
     ingest_options = {"include": include, "exclude": exclude, "hidden": hidden or None}
     overrides = {"batch_size": batch_size, "workers": workers,
                  "ingest": {k: v for k, v in ingest_options.items() if v is not None},
                  **model_settings(clip_model, clip_pretrained, device)}
     with opened_library(library, create=True, **{k: v for k, v in overrides.items() if v not in (None, {})}) as lib:
-        with _progress(disabled=json) as (progress, task):
+        with ingest_progress(console, disabled=json) as (progress, task):
             report = lib.ingest(
                 paths, progress=lambda done, total, path: progress.update(task, completed=done, total=total),
                 engine=engine, ray_address=ray_address,
@@ -83,28 +74,6 @@ def ingest(
         out.print(f"  … and {len(report.skipped) - 50} more (see `mmrag skipped`)")
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.1f} files/s" if task.speed else "")
-
-
-class _progress:
-    """A rich progress bar with rate and ETA on stderr (nothing when --json)."""
-
-    def __init__(self, disabled: bool) -> None:
-        self.bar = Progress(
-            TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-            TimeRemainingColumn(), console=console, disable=disabled, transient=False,
-        )
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        self.bar.__enter__()
-        return self.bar, self.bar.add_task("ingest", total=None)
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(*exc)
-
-
 @app.command()
 def status(library: LibraryOption = None, json: JsonOption = False, server: ServerOption = None) -> None:
     """Counts, index type, device, models and library size."""
@@ -117,6 +86,9 @@ def status(library: LibraryOption = None, json: JsonOption = False, server: Serv
     if json:
         print_json(info)
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_header=False, box=None)
     table.add_row("library", Text(info["library"]))
     table.add_row("database", Text(info["database"]))

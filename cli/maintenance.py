@@ -1,13 +1,10 @@
 """Maintenance verbs: doctor (check a library's derived data against its catalog; repair what is safe)."""
 
-from __future__ import annotations
-
 from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from .common import JsonOption, LibraryOption, app, console, out, print_json, reported, require_library
 
@@ -68,6 +65,8 @@ def _show(report: object, json: bool, opened: str | None = None) -> None:
     if json:
         print_json(data)
         return
+    from rich.markup import escape
+
     out.print(f"library {escape(str(data['library'] or Path('.').resolve()))}: "
               + ("[green]healthy[/]" if data["ok"] and not data["findings"] else
                  "[yellow]warnings[/]" if data["ok"] else "[red]problems found[/]"), emoji=False)

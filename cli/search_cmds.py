@@ -1,12 +1,9 @@
 """Search verbs: search, similar, duplicates."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
 
 from . import remote
 from .common import (
@@ -151,6 +148,8 @@ def _print_hits(hits: list, json: bool) -> None:  # type: ignore[type-arg]
     if not hits:
         out.print("no results")
         return
+    from rich.text import Text
+
     out.print(f"{'score':>6}  {'id':>6}  path", style="bold", highlight=False)
     for hit in hits:
         out.print(Text(f"{hit.score:>6.3f}  {hit.id:>6}  {hit.path}"), soft_wrap=True, highlight=False)

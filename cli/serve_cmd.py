@@ -1,7 +1,5 @@
 """``mmrag serve``: the REST service over one library (FastAPI + uvicorn; docs at /docs)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``mmrag trash add|list|restore``: move library items' files into ``<library>/.trash/`` (never deleted) and back."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -58,7 +56,7 @@ def restore(
     _print(items, json, "restored")
 
 
-def _print(items: list[TrashItem], json: bool, verb: str | None) -> None:
+def _print(items: list["TrashItem"], json: bool, verb: str | None) -> None:
     if json:
         print_json([item.to_dict() for item in items])
         return

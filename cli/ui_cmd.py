@@ -1,7 +1,5 @@
 """``mmrag ui``: start the Streamlit app over a library."""
 
-from __future__ import annotations
-
 import importlib.util
 import signal
 import subprocess
@@ -12,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..extras import missing
-from .common import LibraryOption, app, console, fail, open_library
+from .common import LibraryOption, app, console, fail, opened_library
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -55,11 +53,10 @@ def ui(
     if importlib.util.find_spec("streamlit") is None:  # the server would die with a traceback in its own process
         fail(missing("streamlit"))
     from ..serve.addresses import is_loopback
-    lib = open_library(library, create=True)  # fail here, with a clean message, rather than in the browser
-    path = lib.path
     login = not is_loopback(host)
-    keys = _active_keys(lib) if login else 0
-    lib.close()
+    with opened_library(library, create=True) as lib:  # fail here, with a clean message, not in the browser
+        path = lib.path
+        keys = _active_keys(lib) if login else 0
     if login and keys == 0:
         fail(f"listening on {host} needs a login, and library {path} has no active API key: make one with "
              f"`mmrag keys add NAME --library {path}` (users sign in with it), or listen on 127.0.0.1")
@@ -70,7 +67,7 @@ def ui(
     raise typer.Exit(run_server(streamlit_command(host, port, path, max_upload_mb, login=login)))
 
 
-def _active_keys(lib: Library) -> int:
+def _active_keys(lib: "Library") -> int:
     from ..serve.keys import active_key_count
 
     return active_key_count(lib.catalog)

@@ -1,8 +1,9 @@
-"""The CLI starts without the heavy parts: `mmrag --help` and `mmrag search --help` import typer and rich (and
-pydantic, which typer builds its parameter converters with), never numpy, the catalog, the models or the indexes.
+"""The CLI starts without the heavy parts: `mmrag --help` and `mmrag search --help` import typer (and pydantic,
+which typer builds its parameter converters with), never rich, numpy, the catalog, the models or the indexes.
 
-A cold `mmrag search` pays for what it imports; these tests keep the help paths at the floor (typer + rich) and
-name the module that crept in when they fail."""
+A cold `mmrag search` pays for what it imports; these tests keep the help paths at the floor (typer) and name the
+module that crept in when they fail. Typer also reads every command's signature at each start, so command
+annotations must be objects, not strings that it would evaluate again each time."""
 
 from __future__ import annotations
 
@@ -32,7 +33,12 @@ sys.stderr.write("\\nHEAVY=" + json.dumps(heavy) + f"\\nCODE={code}\\n")
 
 
 def imported_heavy(args: list[str]) -> tuple[list[str], str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args), json.dumps(HEAVY)],
+    return imported_heavy_names(args, HEAVY)
+
+
+def imported_heavy_names(args: list[str], names: tuple[str, ...]) -> tuple[list[str], str]:
+    """(which of ``names`` ``mmrag ARGS`` imported, its stdout), in a fresh process."""
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args), json.dumps(names)],
                           capture_output=True, text=True, timeout=120)
     tail = done.stderr.rsplit("HEAVY=", 1)
     assert len(tail) == 2, done.stderr[-2000:]
@@ -46,6 +52,28 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
     heavy, stdout = imported_heavy(args)
     assert heavy == [], f"`mmrag {' '.join(args)}` imported {heavy}"
     assert stdout.strip()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["search", "--help"], ["ingest", "--help"]])
+def test_help_does_not_import_rich(args: list[str]) -> None:
+    heavy, stdout = imported_heavy_names(args, ("rich", "mmrag.retrieval"))
+    assert heavy == [], f"`mmrag {' '.join(args)}` imported {heavy}"
+    assert "Usage" in stdout
+
+
+def test_command_annotations_are_objects_not_strings() -> None:
+    """`from __future__ import annotations` in a command module makes typer eval every annotation at each start."""
+    from typer.main import get_command
+
+    from mmrag.cli import app
+
+    get_command(app)  # every command registered, as at a real start
+    commands = [*app.registered_commands, *(c for group in app.registered_groups
+                                            for c in group.typer_instance.registered_commands)]
+    assert len(commands) > 10
+    stringly = [f"{c.callback.__module__}.{c.callback.__name__}" for c in commands
+                if any(isinstance(a, str) for a in c.callback.__annotations__.values())]
+    assert stringly == []
 
 
 def test_importing_the_cli_imports_nothing_heavy() -> None:
