@@ -4,9 +4,11 @@ The saved index records the catalog's text-space generation (``vectors_generatio
 has moved on (documents added, changed or removed) the index is rebuilt from the ``chunks`` table before the
 next search. Like the FAISS indexes it is derived data: deleting the folder only costs a rebuild.
 
-Tokenization: lower-cased words, English stop words dropped, Snowball-stemmed (``converting`` and
-``conversion`` meet at ``convert``); Chinese, Japanese and Korean runs become single characters plus
-character bigrams, since those scripts do not put spaces between words.
+Tokenization: lower-cased words, English clitics dropped (``user's`` → ``user``, ``I've`` → ``I``), English
+stop words dropped (bm25s's list plus the pronoun "I"), Snowball-stemmed (``converting`` and ``conversion``
+meet at ``convert``); other one-letter words stay (``R``, ``C`` are names). Chinese, Japanese and Korean runs
+become single characters plus character bigrams, since those scripts do not put spaces between words.
+docs/rag.md §8 has the tokenizer ablation (bench/rag_eval/bm25_ablation.py) that chose this on the R FAQ.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from ..catalog.db import Catalog
 from ..catalog.models import OK, TEXT_SPACE, Asset, Chunk
 
 log = logging.getLogger(__name__)
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2  # bump when tokenize() changes: saved indexes of another version are rebuilt at load
 FOLDER = Path("index") / "bm25"
 _WORD = re.compile(r"\w+", re.UNICODE)
+_CLITIC = re.compile(r"(?<=\w)['’](?:s|t|d|ll|m|re|ve)\b")  # on lower-cased text: 's 't 'd 'll 'm 're 've
+_EXTRA_STOPWORDS = ("i",)  # the pronoun; bm25s drops it only because its pattern drops every one-letter word
 _CJK_RANGES = (
     (0x3040, 0x30FF),  # hiragana, katakana
     (0x3400, 0x4DBF),  # CJK extension A
@@ -61,7 +65,7 @@ def _bm25s() -> Any:
 def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN) | frozenset(_EXTRA_STOPWORDS)
 
 
 @lru_cache(maxsize=1)
@@ -80,7 +84,7 @@ def tokenize(text: str) -> list[str]:
     """Search tokens of a text (the same function reads chunks and queries)."""
     stop = _stopwords()
     tokens: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in _WORD.findall(_CLITIC.sub("", text.lower())):
         if word.isascii():
             if word not in stop:
                 tokens.append(_stem(word))

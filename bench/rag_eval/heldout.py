@@ -2,7 +2,7 @@
 
     python bench/rag_eval/build_faq.py                       # once: writes bench/out/faq/<corpus>/{easy,hard}
     python bench/rag_eval/heldout.py [--corpus perlfaq sedfaq gitfaq] [--model all-MiniLM-L6-v2]
-                                     [--chunk-size 200 96] [--json bench/out/heldout.json]
+                                     [--chunk-size 200 96] [--bm25-tokenizer v1] [--json bench/out/heldout.json]
 
 Documents are read and chunked by mmrag itself (``load_document`` + ``chunk_document`` with the model's word
 pieces); chunk vectors are cached under ``$MMRAG_BENCH_CACHE`` (default /work/bench-data/emb), keyed by
@@ -193,8 +193,16 @@ def main() -> None:
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--chunk-size", nargs="+", type=int, default=[200])
     parser.add_argument("--overlap", type=int, default=30)
+    parser.add_argument("--bm25-tokenizer", choices=["current", "v1"], default="current",
+                        help="v1: mmrag's BM25 tokenizer before TOKENIZER_VERSION 2 (see bm25_ablation.py)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.bm25_tokenizer == "v1":
+        from bm25_ablation import VARIANTS
+
+        import mmrag.index.bm25 as bm25_module
+
+        bm25_module.tokenize = VARIANTS["v1"].tokenizer()  # Bm25Index.build/search look the name up at call time
     import torch
 
     from mmrag.models.sentence import load_sentence_embedder
@@ -202,7 +210,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     embedder = load_sentence_embedder(args.model, device="cpu")
-    results: dict[str, Any] = {"model": embedder.fingerprint}
+    results: dict[str, Any] = {"model": embedder.fingerprint, "bm25_tokenizer": args.bm25_tokenizer}
     for size in args.chunk_size:
         for form in args.form:
             for name in args.corpus:

@@ -26,6 +26,12 @@ def test_english_tokens_are_lowercased_stemmed_without_stopwords() -> None:
     assert tokenize("as.numeric(levels(f))") == ["numer", "level", "f"]  # "as" is a stop word
 
 
+def test_clitics_and_the_pronoun_i_are_dropped_but_one_letter_names_stay() -> None:
+    assert tokenize("I've read the user's notes; don't") == ["read", "user", "note", "don"]
+    assert tokenize("It’s how I install R and C") == ["how", "instal", "r", "c"]
+    assert tokenize("rock'n'roll O'Reilly") == ["rock", "n", "roll", "o", "reilli"]  # not clitics: kept
+
+
 def test_cjk_becomes_characters_and_bigrams() -> None:
     assert tokenize("复位按钮") == ["复", "位", "按", "钮", "复位", "位按", "按钮"]
     assert tokenize("ルーター reset") == ["ル", "ー", "タ", "ー", "ルー", "ータ", "ター", "reset"]
@@ -38,7 +44,7 @@ def index() -> Bm25Index:
 
 
 def test_search_ranks_and_respects_allowed_ids(index: Bm25Index) -> None:
-    ids, scores = index.search("how do I reset my router", 3)
+    ids, scores = index.search("how do I reset my router with its button", 3)  # 11: two words, 12: one
     assert ids[0] == 11 and len(ids) == 2 and scores[0] >= scores[1] > 0
     ids, _ = index.search("reset router", 3, allowed_ids=np.array([12, 13]))
     assert list(ids) == [12]
@@ -71,6 +77,23 @@ def test_damaged_or_old_index_is_not_loaded(index: Bm25Index, tmp_path: Path) ->
     assert Bm25Index.load(folder) is None
     (folder / "ids.npy").write_bytes(b"garbage")
     assert Bm25Index.load(folder) is None
+
+
+def test_store_rebuilds_an_index_saved_by_an_older_tokenizer(tmp_path: Path) -> None:
+    """A library from before a tokenizer change: same catalog generation, old tokens; rebuilt on first use."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    _add_document(catalog, "a.txt", ["I've reset the router's lights"])
+    folder = tmp_path / "index" / "bm25"
+    generation = catalog.generation(TEXT_SPACE)
+    old = Bm25Index.build(np.array([1]), ["ve"], generation)  # tokens that only an old tokenizer would write
+    old.save(folder)
+    meta = folder / "meta.json"
+    older = f'"tokenizer": {TOKENIZER_VERSION - 1}'
+    meta.write_text(meta.read_text().replace(f'"tokenizer": {TOKENIZER_VERSION}', older))
+    index = Bm25Store(catalog, folder).get()
+    assert index.search("ve", 1)[0].size == 0 and len(index.search("router light", 1)[0]) == 1
+    assert f'"tokenizer": {TOKENIZER_VERSION}' in meta.read_text()  # the rebuilt index was saved
+    catalog.dispose()
 
 
 def _add_document(catalog: Catalog, name: str, texts: list[str]) -> list[int]:
