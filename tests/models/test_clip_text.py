@@ -101,6 +101,24 @@ def test_onnx_vectors_equal_torch_for_each_length_and_a_mixed_batch(exported: Pa
     assert clip.embed_texts([]).shape == (0, tiny_clip.dim)
 
 
+def test_unoptimised_session_gives_the_default_sessions_vectors(exported: Path, tiny_clip) -> None:
+    """The encoder's session skips ONNX Runtime's graph optimisations (cheaper to create); its vectors are those
+    of a session with the default options, to float rounding."""
+    import onnxruntime as ort
+
+    folder = onnx_text.export_folder(exported, tiny_clip.fingerprint)
+    encoder = onnx_text.OnnxTextEncoder(folder, onnx_text.read_meta(folder))
+    assert encoder._session.get_session_options().graph_optimization_level == \
+        ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    default = ort.InferenceSession(str(folder / onnx_text.MODEL_FILE), providers=["CPUExecutionProvider"])
+    for texts in ([text] for text in TEXTS + TRICKY):
+        ids = encoder.tokenizer(texts)
+        ids = ids[:, : used_length(ids, encoder.meta.pool, encoder.meta.eos_id)]
+        ref = default.run(None, {"input_ids": ids})[0]
+        ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+        assert np.abs(encoder.embed_texts(texts) - ref).max() < 1e-5, texts
+
+
 def test_onnx_tokenizer_gives_open_clip_ids(exported: Path, tiny_clip) -> None:
     folder = onnx_text.export_folder(exported, tiny_clip.fingerprint)
     meta = onnx_text.read_meta(folder)
