@@ -7,8 +7,9 @@ recall / F1 count every pair of images put in one group; per edit, recall of (or
 (icons: pairs of the smaller size with any other size). "look-alike groups": groups mixing two different
 pictures.
 
-Scale (``--scale N``): N synthetic images (random hashes, small copies, ORB descriptors; 10 % near copies)
-through the whole cascade, timed per stage.
+Scale (``--scale N``): N synthetic images (random hashes, 16-px small copies, ORB descriptors; 10 % near copies)
+through the whole cascade, timed per stage (every image is then small enough to query the icon candidates:
+the worst case for that stage).
 
     python bench/bench_duplicates.py --data /tmp/dup_eval --scale 100000
 """
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from mmrag.catalog.features import ImageSignature  # noqa: E402
 from mmrag.retrieval import dedup_candidates, dedup_groups  # noqa: E402
 from mmrag.retrieval.dedup_groups import DupItem, group_duplicates  # noqa: E402
-from mmrag.retrieval.dedup_verify import verify_pair  # noqa: E402
+from mmrag.retrieval.dedup_verify import ICON_SAME, verify_pair  # noqa: E402
 
 BASELINE_RADIUS = 10
 
@@ -197,14 +198,18 @@ def scale(n: int) -> dict:
                                               dedup_candidates.TINY_NEIGHBOURS, dedup_candidates.MIN_TINY_COSINE)
     stage("tiny_candidates", tiny_pairs=len(tiny))
     start()
+    icons = dedup_candidates.icon_candidates([i.signature.small for i in items], ICON_SAME)
+    stage("icon_candidates", icon_pairs=len(icons))
+    start()
     features = dedup_candidates.feature_candidates([i.signature.descriptors for i in items])
     stage("feature_candidates", feature_pairs=len(features))
     pairs: dict[tuple[int, int], int | None] = {(min(i, j), max(i, j)): s for (i, j), (s, _) in hashed.items()}
-    for pair in tiny | features:
-        pairs.setdefault(pair, 0 if pair in tiny else None)
+    for pair in tiny | features | set(icons):
+        pairs.setdefault(pair, None if pair in features else 0)
     start()
     verified = [pair for pair, symmetry in pairs.items()
-                if verify_pair(items[pair[0]].signature, items[pair[1]].signature, symmetry) is not None]
+                if verify_pair(items[pair[0]].signature, items[pair[1]].signature, symmetry,
+                                   icons.get(pair)) is not None]
     stage("verification", candidate_pairs=len(pairs), verified_pairs=len(verified))
     for kind in ("", "_cpu"):
         result[f"total{kind}_s"] = round(sum(v for k, v in result.items() if k.endswith(f"{kind}_s")

@@ -16,6 +16,11 @@
 - Tiny images: each image's grey copy at ``TINY_SIDE`` x ``TINY_SIDE`` (block means, brightness and contrast
   normalised) as a vector; the ``TINY_NEIGHBOURS`` nearest above ``MIN_TINY_COSINE`` (same framing, other
   pixels: an icon drawn again at another size, a heavy edit); k-nearest neighbours as in ``vector_candidates``.
+- Icons: images whose small copy is at most ``ICON_SIDE`` pixels a side (icons drawn again by hand at 16-32 px:
+  other pixels, the same colours in the same places) query their ``ICON_NEIGHBOURS`` nearest image of another
+  size by ``icon_vectors`` (coarse colour layout of the content plus its colour histogram); each pair keeps its
+  score for the icon test of ``dedup_verify``. Only the nearest: an icon's look-alikes (the same category)
+  score nearly as high as its own other sizes, so the closest, not every close one, is kept.
 - Embeddings (where a real model made them): the k nearest neighbours above ``MIN_COSINE``.
 """
 
@@ -49,6 +54,11 @@ KNN_PCA_DIMENSIONS = 64
 TINY_SIDE = 16
 TINY_NEIGHBOURS = 5
 MIN_TINY_COSINE = 0.80
+ICON_SIDE = 32
+ICON_NEIGHBOURS = 1
+ICON_SAME_SIZE_SKIPPED = 6  # neighbours searched beyond ICON_NEIGHBOURS, for those of the query's own size
+ICON_GRID = 8  # colour layout cells per side
+ICON_LEVELS = 4  # histogram levels per channel (64 colour bins)
 
 
 def hash_candidates(phashes: np.ndarray, radius: int = HASH_RADIUS) -> dict[tuple[int, int], tuple[int, int]]:
@@ -169,18 +179,87 @@ def vector_candidates(vectors: np.ndarray, k: int = EMBEDDING_NEIGHBOURS,
     """Pairs (i < j) where j is among i's k nearest neighbours by cosine (L2-normalised rows) above the floor
     (exact up to ``EXACT_KNN_UP_TO`` rows; beyond, an inverted file with ``2 sqrt(n)`` lists and ``KNN_PROBES``
     probes over a PCA to ``KNN_PCA_DIMENSIONS``, the neighbours' cosines then computed exactly)."""
-    if len(vectors) < 2:
-        return set()
+    return set(_neighbours(vectors, np.arange(len(vectors)), k, min_cosine))
+
+
+def _neighbours(vectors: np.ndarray, queries: np.ndarray, k: int,
+                min_cosine: float) -> dict[tuple[int, int], float]:
+    """{(i, j): cosine} (i < j) where one of the pair is a row of ``queries`` and the other among its k nearest
+    rows (see ``vector_candidates``) at or above ``min_cosine``."""
+    rows, cols, cosines = _search(vectors, queries, k)
+    keep = cosines >= min_cosine
+    return _pairs(rows[keep], cols[keep], cosines[keep])
+
+
+def _search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query rows, neighbour rows, exact cosines), each query's k nearest other rows nearest first."""
+    if len(vectors) < 2 or not len(queries):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     with faiss_threads():
-        _, labels = _float_index(data).search(data, k + 1)
-    rows = np.repeat(np.arange(len(data)), labels.shape[1])
+        _, labels = _float_index(data).search(np.ascontiguousarray(data[queries]), k + 1)
+    rows = np.repeat(queries, labels.shape[1])
     cols = labels.ravel()
     keep = (cols >= 0) & (cols != rows)
     rows, cols = rows[keep], cols[keep]
-    keep = np.einsum("ij,ij->i", data[rows], data[cols]) >= min_cosine  # exact cosine, also after PCA
-    a, b = np.minimum(rows[keep], cols[keep]), np.maximum(rows[keep], cols[keep])
-    return set(zip(a.tolist(), b.tolist(), strict=True))
+    return rows, cols, np.einsum("ij,ij->i", data[rows], data[cols])  # exact cosine, also after PCA
+
+
+def _pairs(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray) -> dict[tuple[int, int], float]:
+    a, b = np.minimum(rows, cols), np.maximum(rows, cols)
+    return dict(zip(zip(a.tolist(), b.tolist(), strict=True), scores.tolist(), strict=True))
+
+
+def icon_candidates(smalls: list[np.ndarray], min_score: float) -> dict[tuple[int, int], float]:
+    """{(i, j): icon score} (i < j): each image whose small copy is at most ``ICON_SIDE`` a side with its
+    ``ICON_NEIGHBOURS`` nearest images of another size by ``icon_vectors``, kept at or above ``min_score``.
+    Another size only (of the canvas and of the content box): an icon drawn again is drawn at another size,
+    while two icons of one size that look alike (the same category's folders, arrows, speakers) are different
+    icons, and the same drawing on a larger canvas (Tango's 24 px icons are its 22 px ones with a margin) is
+    found by the pixel tests and must not take the slot of the nearest redrawn size."""
+    shapes = np.asarray([small.shape[:2] for small in smalls], np.int64).reshape(-1, 2)
+    queries = np.flatnonzero(shapes.max(axis=1) <= ICON_SIDE)
+    if not len(queries):
+        return {}
+    vectors, boxes = icon_vectors(smalls)
+    rows, cols, scores = _search(vectors, queries, ICON_NEIGHBOURS + ICON_SAME_SIZE_SKIPPED)
+    other_size = (shapes[rows] != shapes[cols]).any(axis=1) & (boxes[rows] != boxes[cols]).any(axis=1)
+    rows, cols, scores = rows[other_size], cols[other_size], scores[other_size]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)  # rows come grouped by query, nearest first
+    keep = (rank < ICON_NEIGHBOURS) & (scores >= min_score)
+    return _pairs(rows[keep], cols[keep], scores[keep])
+
+
+def icon_vectors(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit rows whose dot product is the mean of two similarities of the images' content (the box around the
+    pixels that differ from the corner colour): the correlation of its colour layout (shrunk to ``ICON_GRID`` x
+    ``ICON_GRID``, each channel centred) and the Bhattacharyya coefficient of its colour histograms
+    (``ICON_LEVELS`` levels a channel). A redrawn size of an icon keeps both; a look-alike of its category
+    (another emblem, other colours) loses some of either. Also the (height, width) of each content box."""
+    import cv2
+
+    cells = 3 * ICON_GRID * ICON_GRID
+    rows = np.zeros((len(smalls), cells + ICON_LEVELS**3), np.float32)
+    boxes = np.zeros((len(smalls), 2), np.int64)
+    for n, small in enumerate(smalls):
+        content = np.abs(small.astype(np.int16) - small[0, 0].astype(np.int16)).max(axis=2) > FRAME_TOLERANCE
+        box = _content_box(small, content)
+        boxes[n] = box.shape[:2]
+        layout = cv2.resize(box.astype(np.float32), (ICON_GRID, ICON_GRID), interpolation=cv2.INTER_AREA)
+        layout = (layout.reshape(-1, 3) - layout.reshape(-1, 3).mean(axis=0)).ravel()
+        pixels = (small[content] if content.any() else small.reshape(-1, 3)).astype(np.int64) * ICON_LEVELS // 256
+        counts = np.bincount((pixels[:, 0] * ICON_LEVELS + pixels[:, 1]) * ICON_LEVELS + pixels[:, 2],
+                             minlength=ICON_LEVELS**3)
+        rows[n, :cells] = layout / (np.linalg.norm(layout) + 1e-6)
+        rows[n, cells:] = np.sqrt(counts / counts.sum())
+    return rows / np.sqrt(2.0), boxes
+
+
+def _content_box(small: np.ndarray, content: np.ndarray) -> np.ndarray:
+    found_rows, found_cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    if not len(found_rows):
+        return small
+    return small[found_rows[0] : found_rows[-1] + 1, found_cols[0] : found_cols[-1] + 1]
 
 
 def _float_index(data: np.ndarray):  # type: ignore[no-untyped-def]

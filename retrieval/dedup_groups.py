@@ -3,8 +3,9 @@
 1. Exact: files with the same bytes (sha256) are "exact bytes"; different files decoding to the same pixels
    are "same pixels". One representative of each pixel content goes on.
 2. Candidates (``dedup_candidates``): perceptual hashes under the 8 symmetries, tiny-image neighbours, shared
-   ORB descriptors, and embedding neighbours when vectors are given.
-3. Verification (``dedup_verify``): aligned pixels for hash candidates, else ORB + RANSAC geometry.
+   ORB descriptors, embedding neighbours when vectors are given, and each small icon's nearest icons.
+3. Verification (``dedup_verify``): aligned pixels for hash candidates, else ORB + RANSAC geometry; an icon
+   candidate that fails both is judged by its icon score.
 4. Groups are the connected components of pairs with confidence >= ``min_confidence``; each names its best
    original (``best_original``).
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..catalog.features import ImageSignature
 from . import dedup_candidates as candidates
-from .dedup_verify import EXACT_BYTES, SAME_PIXELS, Verdict, verify_pair
+from .dedup_verify import EXACT_BYTES, ICON_SAME, SAME_PIXELS, Verdict, verify_pair
 from .hits import DuplicateGroup, DuplicatePair
 
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -98,11 +99,22 @@ def candidate_pairs(items: Sequence[DupItem], unique: list[int],
     return found
 
 
+def icon_pairs(items: Sequence[DupItem], unique: list[int]) -> dict[tuple[int, int], float]:
+    """{(i, j): icon score} over item positions: each small icon with its nearest icons."""
+    found = candidates.icon_candidates([items[p].signature.small for p in unique], ICON_SAME)
+    return {(unique[i], unique[j]): score for (i, j), score in found.items()}
+
+
 def verified_pairs(items: Sequence[DupItem], unique: list[int],
                    vectors: np.ndarray | None) -> dict[tuple[int, int], Verdict]:
+    """Verdicts on every candidate pair that the tests relate (icon candidates with their icon score)."""
+    pairs = candidate_pairs(items, unique, vectors)
+    icons = icon_pairs(items, unique)
+    for pair in icons:
+        pairs.setdefault(pair, 0)
     verdicts: dict[tuple[int, int], Verdict] = {}
-    for (i, j), symmetry in candidate_pairs(items, unique, vectors).items():
-        verdict = verify_pair(items[i].signature, items[j].signature, symmetry)
+    for (i, j), symmetry in pairs.items():
+        verdict = verify_pair(items[i].signature, items[j].signature, symmetry, icons.get((i, j)))
         if verdict is not None:
             verdicts[(i, j)] = verdict
     return verdicts

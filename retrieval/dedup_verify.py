@@ -15,6 +15,10 @@ Two tests, on the stored signatures (``catalog.features``), never on the files:
    the two images, warped onto each other, must correlate above ``OVERLAP_SAME`` (a different shot of the
    same scene has consistent keypoints but does not match pixel for pixel).
 
+3. Icon score (icon candidates only, ``dedup_candidates.icon_candidates``): an icon drawn again by hand at
+   16-32 px has other pixels than its large drawing, so neither test above holds; its score (colour layout and
+   colour histogram of the content, ``dedup_candidates.icon_vectors``) must reach ``ICON_SAME``.
+
 Confidence is 0.5 at the decision threshold and 1.0 at the "certain" value of the test's score, so
 ``min_confidence`` 0.5 (the default) accepts exactly the pairs the thresholds accept.
 """
@@ -48,6 +52,8 @@ CERTAIN_ERROR = 0.5  # shot of the same scene (parallax) fits a similarity trans
 OVERLAP_SAME = 0.85  # correlation of the warped overlap at the decision threshold
 OVERLAP_CERTAIN = 0.95
 MAX_DIFFERING_OVERLAP = 0.10
+ICON_SAME = 0.75  # icon score at the decision threshold (redrawn sizes: median 0.86, look-alikes of the same
+ICON_CERTAIN = 0.95  # category 0.36, 99th percentile 0.80; only an icon's nearest two are scored at all)
 RATIO_TEST = 0.8
 RANSAC_PIXELS = 4.0  # reprojection error in the keypoint image (longest side 384)
 RANSAC_ITERATIONS = 300  # finds a 2-point fit at MIN_INLIER_RATIO with 99.9 % confidence in ~107 draws;
@@ -70,16 +76,27 @@ class Verdict:
     confidence: float  # in [0, 1]; >= 0.5 means "the same picture" under the thresholds above
 
 
-def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None) -> Verdict | None:
+def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None,
+                icon_score: float | None = None) -> Verdict | None:
     """The verdict on a pair, or None when the tests find no relation. ``symmetry`` (index into
-    ``ingest.hashes.DIHEDRAL``) is the turn of ``a`` that made the hashes agree, when a hash found the pair."""
+    ``ingest.hashes.DIHEDRAL``) is the turn of ``a`` that made the hashes agree, when a hash found the pair;
+    ``icon_score``, for an icon candidate: judged by it when the pixel and geometry tests do not confirm it."""
     if a.pixel_sha == b.pixel_sha:
         return Verdict(SAME_PIXELS, 1.0)
     if symmetry is not None:
         verdict = aligned_verdict(a, b, symmetry)
         if verdict is not None and verdict.confidence >= 0.5:
             return verdict
-    return geometric_verdict(a, b)
+    verdict = geometric_verdict(a, b)
+    if icon_score is not None and (verdict is None or verdict.confidence < 0.5):
+        return icon_verdict(icon_score) or verdict
+    return verdict
+
+
+def icon_verdict(score: float) -> Verdict | None:
+    """The verdict on an icon candidate from its icon score (see ``ICON_SAME``), None below the threshold."""
+    confidence = _confidence(score, ICON_SAME, ICON_CERTAIN)
+    return Verdict(RESIZED, confidence) if confidence >= 0.5 else None
 
 
 def aligned_verdict(a: ImageSignature, b: ImageSignature, symmetry: int) -> Verdict | None:

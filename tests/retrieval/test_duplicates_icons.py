@@ -1,0 +1,102 @@
+"""Small icons (16-32 px, drawn again by hand at each size in icon themes): each size of an icon is found with its
+other sizes through the icon candidates and the icon score, and icons of one size that look alike stay apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+
+from mmrag.ingest.hashes import compute_signature
+from mmrag.retrieval import dedup_candidates
+from mmrag.retrieval.dedup_groups import DupItem, group_duplicates
+from mmrag.retrieval.dedup_verify import ICON_SAME, icon_verdict
+
+TANGO = Path("/usr/share/icons/Tango")
+# Tango devices whose 16 px and 32 px drawings differ (hand-drawn at each size): no pixel test relates them.
+DEVICES = ("battery", "camera-photo", "camera-video", "computer", "input-gaming", "input-keyboard", "media-flash",
+           "media-optical", "network-wireless", "video-display")
+needs_tango = pytest.mark.skipif(not TANGO.is_dir(), reason="Debian tango-icon-theme is not installed")
+
+
+def _icon(size: int, name: str, category: str = "devices") -> Image.Image:
+    image = Image.open(TANGO / f"{size}x{size}" / category / f"{name}.png").convert("RGBA")
+    flat = Image.new("RGB", image.size, (255, 255, 255))
+    flat.paste(image, mask=image.getchannel("A"))
+    return flat
+
+
+def _items(images: list[tuple[str, Image.Image]]) -> list[DupItem]:
+    return [DupItem(n, name, f"sha-{name}", compute_signature(image), image.width, image.height, 1000, "PNG")
+            for n, (name, image) in enumerate(images)]
+
+
+def _groups(items: list[DupItem]) -> list[set[str]]:
+    return [set(group.paths) for group in group_duplicates(items)]
+
+
+@needs_tango
+def test_redrawn_sizes_of_each_icon_are_one_group() -> None:
+    """16 px and 32 px drawings of ten device icons, and the 32 px one enlarged to 64 px: three files an icon, one
+    group an icon, no group mixing two icons. (Before the icon candidates the 16 px drawings were never grouped.)"""
+    images = []
+    for name in DEVICES:
+        large = _icon(32, name)
+        images += [(f"{name}-16", _icon(16, name)), (f"{name}-32", large),
+                   (f"{name}-64", large.resize((64, 64), Image.Resampling.LANCZOS))]
+    groups = _groups(_items(images))
+    assert sorted(groups, key=sorted) == sorted(({f"{n}-16", f"{n}-32", f"{n}-64"} for n in DEVICES), key=sorted)
+    (pair,) = [p for g in group_duplicates(_items(images[:3])) for p in g.pairs if p.a == 0]
+    assert pair.label == "resized/re-encoded" and 0.5 <= pair.confidence <= 1.0
+
+
+@needs_tango
+def test_recoloured_and_scaled_sizes_of_a_tiny_icon_are_found() -> None:
+    """Among ten 16 px device icons, the 32 px drawing of one of them brightened and saturated, and scaled to 48 px,
+    is grouped with its 16 px drawing, and so is a recoloured 16 px copy scaled to 24 px; no other icon joins."""
+    images = [(f"{name}-16", _icon(16, name)) for name in DEVICES]
+
+    def recolour(image: Image.Image) -> Image.Image:
+        return ImageEnhance.Color(ImageEnhance.Brightness(image).enhance(1.2)).enhance(1.5)
+
+    images += [("computer-32-edited-48", recolour(_icon(32, "computer")).resize((48, 48), Image.Resampling.LANCZOS)),
+               ("computer-16-edited-24", recolour(_icon(16, "computer")).resize((24, 24), Image.Resampling.LANCZOS))]
+    assert _groups(_items(images)) == [{"computer-16", "computer-32-edited-48", "computer-16-edited-24"}]
+
+
+@needs_tango
+def test_icon_candidates_take_the_nearest_other_size_only() -> None:
+    """A 16 px query gets its nearest image of another size (its own 32 px drawing), never an icon of its own size,
+    and only images at most ICON_SIDE a side query at all."""
+    smalls = [compute_signature(image).small for image in (
+        _icon(16, "computer"), _icon(16, "video-display"), _icon(32, "computer"), _icon(32, "battery"),
+        Image.new("RGB", (200, 200), (30, 90, 160)))]
+    pairs = dedup_candidates.icon_candidates(smalls, ICON_SAME)
+    assert (0, 2) in pairs and pairs[(0, 2)] >= ICON_SAME
+    assert (0, 1) not in pairs  # same size: look-alikes, not copies
+    assert all(4 not in pair for pair in pairs)
+    assert len([pair for pair in pairs if 0 in pair]) <= dedup_candidates.ICON_NEIGHBOURS
+
+
+def test_icon_vectors_score_is_layout_and_colour() -> None:
+    """The same drawing at two sizes scores ~1; the same shape in another colour, or another shape in the same
+    colour, scores below ICON_SAME; an image of one colour (no content) gets a finite vector."""
+    yy, xx = np.mgrid[:64, :64]
+    disc, bar = (yy - 32) ** 2 + (xx - 24) ** 2 < 400, (xx > 40) & (xx < 56) & (yy > 8)
+
+    def drawing(shape: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+        image = np.full((64, 64, 3), 255, np.uint8)
+        image[shape] = colour
+        return image
+
+    red_disc = drawing(disc, (200, 30, 30))
+    half = np.ascontiguousarray(red_disc[::2, ::2])
+    blank = np.full((64, 64, 3), 255, np.uint8)
+    vectors, boxes = dedup_candidates.icon_vectors(
+        [red_disc, half, drawing(disc, (30, 30, 200)), drawing(bar, (200, 30, 30)), blank])
+    scores = vectors @ vectors[0]
+    assert scores[1] > 0.98 and scores[2] < ICON_SAME and scores[3] < ICON_SAME
+    assert np.isfinite(vectors).all() and tuple(boxes[4]) == (64, 64) and (boxes[1] < boxes[0]).all()
+    assert icon_verdict(float(scores[1])) is not None and icon_verdict(ICON_SAME - 0.01) is None
