@@ -39,6 +39,15 @@ class KeyInfo:
     def active(self) -> bool:
         return self.revoked_at is None
 
+    def allows(self, scope: str) -> bool:
+        """The key may do what ``scope`` covers (REST endpoints and the web app's actions ask this)."""
+        return scope in self.scopes
+
+    def refusal(self, scope: str) -> str:
+        """Why the key may not do what ``scope`` covers, naming the key, its scopes and the fix."""
+        return (f"API key {self.name!r} has scope {', '.join(self.scopes)}; this needs the {scope!r} scope "
+                f"(the operator makes such a key with `mmrag keys add NAME --scope {scope}`)")
+
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "prefix": self.prefix, "scopes": list(self.scopes),
                 "created_at": self.created_at.isoformat(), "active": self.active,

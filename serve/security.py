@@ -56,7 +56,6 @@ class Authenticator:
         key = keys.get(digest(secret)) or self.keys(fresh=True).get(digest(secret)) if ours else None
         if key is None:  # a key made since the last read works at once; a revoked one stops within refresh_s
             raise ApiError(401, "unknown or revoked API key")
-        if scope not in key.scopes:
-            raise ApiError(403, f"API key {key.name!r} has scope {', '.join(key.scopes)}; "
-                                f"this endpoint needs the {scope!r} scope")
+        if not key.allows(scope):
+            raise ApiError(403, key.refusal(scope))
         return key

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from .components import md_escape
+
 if TYPE_CHECKING:
     from ..library import Library
+    from ..serve.keys import KeyInfo
 
 LOGIN_FLAG = "--login"
 SECRET = "access.secret"  # the signed-in key, kept server-side in the session only
@@ -26,22 +29,59 @@ def login_required(argv: Sequence[str] | None = None) -> bool:
     return LOGIN_FLAG in (sys.argv[1:] if argv is None else argv)
 
 
-def signed_in(lib: Library) -> str | None:
-    """The name of the session's key while it is active, else None."""
+def signed_in(lib: Library) -> KeyInfo | None:
+    """The session's key while it is active, else None."""
     from ..serve.keys import find_key
 
     secret = st.session_state.get(SECRET)
-    info = find_key(lib.catalog, secret) if secret else None
-    return info.name if info is not None else None
+    return find_key(lib.catalog, secret) if secret else None
+
+
+def write_refusal(lib: Library) -> str | None:
+    """None when this session may change the library (no login needed, or its key has the ``write`` scope, as
+    REST asks of ingest, generate, tag and remove); else why not. Pages ask it to disable their write controls
+    and ask again in each write handler, so a disabled button is never the only guard."""
+    from ..serve.keys import WRITE
+
+    if not login_required():
+        return None
+    key = signed_in(lib)
+    if key is None:
+        return "this session is signed out (its key is unknown or was revoked); sign in again"
+    return None if key.allows(WRITE) else key.refusal(WRITE)
+
+
+def refused(lib: Library, what: str) -> str | None:
+    """For a write handler (the server-side check behind a disabled control): None when this session may
+    write, else the message to show, ``what`` (what did not happen) and why."""
+    reason = write_refusal(lib)
+    return None if reason is None else f"{what}: {md_escape(reason)}."
+
+
+def refuse(lib: Library, what: str) -> bool:
+    """:func:`refused` for a handler that runs in the page: True, with the message shown, when refused."""
+    message = refused(lib, what)
+    if message is not None:
+        st.error(message, icon=":material/lock:")
+    return message is not None
+
+
+def read_only_note(reason: str | None, what: str) -> None:
+    """Under a write control that ``reason`` disables: say what is off and why."""
+    if reason is not None:
+        st.caption(f":material/lock: {what}: not with this key. {md_escape(reason)}.")
 
 
 def gate(lib: Library) -> None:
     """Stop the run at a sign-in form unless no login is needed or the session holds an active key."""
+    from ..serve.keys import WRITE
+
     if not login_required():
         return
-    name = signed_in(lib)
-    if name is not None:
-        st.sidebar.caption(f"Signed in with key {name!r}")
+    key = signed_in(lib)
+    if key is not None:
+        scope = "" if key.allows(WRITE) else " · read-only"
+        st.sidebar.caption(f"Signed in with key '{md_escape(key.name)}'{scope}")
         st.sidebar.button("Sign out", key="access.sign_out", on_click=st.session_state.pop, args=(SECRET, None),
                           icon=":material/logout:", type="tertiary")
         return

@@ -9,7 +9,7 @@ import hashlib
 
 import streamlit as st
 
-from . import state
+from . import access, state
 
 
 def widget_key(target: str, query: str, asset_id: int | None = None, chunk_id: int | None = None) -> str:
@@ -18,15 +18,23 @@ def widget_key(target: str, query: str, asset_id: int | None = None, chunk_id: i
 
 
 def vote(target: str, query: str, *, asset_id: int | None = None, chunk_id: int | None = None) -> None:
-    """A thumbs widget for one result (``target="result"``) or answer (``target="answer"``)."""
+    """A thumbs widget for one result (``target="result"``) or answer (``target="answer"``); off for a
+    read-only key (a vote is written to the library's catalog)."""
     key = widget_key(target, query, asset_id, chunk_id)
-    st.feedback("thumbs", key=key, on_change=_on_vote, args=(key, target, query, asset_id, chunk_id))
+    st.feedback("thumbs", key=key, on_change=_on_vote, args=(key, target, query, asset_id, chunk_id),
+                disabled=access.write_refusal(state.library()) is not None)
 
 
 def _on_vote(key: str, target: str, query: str, asset_id: int | None, chunk_id: int | None) -> None:
     from ..retrieval.feedback import delete_feedback, record_feedback
 
-    catalog = state.library().catalog
+    lib = state.library()
+    refusal = access.refused(lib, "Feedback not saved")
+    if refusal is not None:
+        st.session_state[key] = None
+        st.toast(refusal, icon=":material/lock:")
+        return
+    catalog = lib.catalog
     ids: dict[str, int] = state.session(state.FEEDBACK_IDS, {})
     choice = st.session_state.get(key)
     try:

@@ -279,3 +279,71 @@ def test_a_non_local_bind_needs_a_key_and_a_login(browser: Any, library: Path, t
             revoke_key(lib.catalog, "ui-test")
     started = (ARTIFACTS / f"server-pages-{url.rsplit(':', 1)[1]}.log").read_text(errors="replace")
     assert "login required" in started and "Traceback" not in started
+
+
+def _sign_in(tab: Any, url: str, secret: str) -> None:
+    _open(tab, url, "Sign in")
+    tab.get_by_label("API key").fill(secret)
+    tab.get_by_role("button", name="Sign in").click()
+    tab.get_by_role("heading", name="Search").first.wait_for()
+    _settled(tab)
+    _clean(tab)
+
+
+def _nav(tab: Any, page: str) -> None:
+    """Another page by the sidebar (a new address would be a new session, signed out)."""
+    tab.locator('[data-testid="stSidebarNav"] a', has_text=page).first.click()
+    tab.get_by_role("heading", name=page).first.wait_for()
+    _settled(tab)
+    _clean(tab)
+
+
+def read_only_pages(tab: Any, scheme: str) -> None:
+    """Duplicates, Generate and Library as a read-only key sees them: write controls off, a note says why."""
+    _nav(tab, "Duplicates")
+    group = tab.locator(".st-key-dup-groups")
+    group.get_by_text("Group 1", exact=False).wait_for()
+    _images_loaded(tab, ".st-key-dup-groups", 2)
+    keep = group.get_by_role("button", name="Keep this")
+    assert keep.count() >= 2 and all(keep.nth(i).is_disabled() for i in range(keep.count()))
+    main = tab.locator('[data-testid="stMain"]').inner_text()
+    assert "not with this key" in main and "needs the 'write' scope" in main, main
+    _shot(tab, f"pages-readonly-duplicates-{scheme}")
+    _nav(tab, "Generate")
+    assert tab.get_by_role("button", name="Generate", exact=True).is_disabled()
+    assert tab.locator('[data-testid="stFileUploaderDropzoneInput"]').first.is_disabled()
+    assert "not with this key" in tab.locator('[data-testid="stMain"]').inner_text()
+    _shot(tab, f"pages-readonly-generate-{scheme}")
+    _nav(tab, "Library")
+    assert tab.locator('[data-testid="stFileUploaderDropzoneInput"]').first.is_disabled()
+    assert tab.get_by_role("button", name="Upload and ingest").is_disabled()
+    assert tab.locator('[data-testid="stFormSubmitButton"] button', has_text="Ingest").is_disabled()
+    assert tab.get_by_label("Folder on the server", exact=True).is_disabled()
+    _shot(tab, f"pages-readonly-library-{scheme}")
+
+
+def test_a_read_only_key_has_no_write_actions_in_a_browser(browser: Any, library: Path,
+                                                          tiny_model_cache: Path) -> None:
+    from mmrag import Library
+    from mmrag.serve.keys import add_key, revoke_key
+
+    with Library(library) as lib:
+        secret, _ = add_key(lib.catalog, "ui-reader", "read")
+        before = sorted(p.name for p in (library.parent / "source" / "photos").iterdir())
+        trashed = len(lib.trash_list())
+    url, process = _start(library, tiny_model_cache, "--host", "0.0.0.0")
+    try:
+        for scheme in ("light", "dark"):
+            tab = _tab(browser, scheme)
+            try:
+                _sign_in(tab, url, secret)
+                assert "read-only" in tab.locator('[data-testid="stSidebar"]').inner_text()
+                read_only_pages(tab, scheme)
+            finally:
+                tab.context.close()
+    finally:
+        _stop(process)
+        with Library(library) as lib:
+            revoke_key(lib.catalog, "ui-reader")
+            assert len(lib.trash_list()) == trashed
+    assert sorted(p.name for p in (library.parent / "source" / "photos").iterdir()) == before

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from mmrag.ui import state
+from mmrag.ui import access, state
 from mmrag.ui.components import human_size, image_source, md_escape, plural, show_image
 
 if TYPE_CHECKING:
@@ -53,11 +53,13 @@ def render() -> None:
         st.markdown(THRESHOLDS)
     if submitted or GROUPS not in st.session_state:  # runs on arrival
         find(lib, confidence, folder)
-    show_notice(lib)
+    locked = access.write_refusal(lib)  # a read-only key: Keep this / Undo / Restore are off, and refused
+    access.read_only_note(locked, "Moving files to the trash and restoring them")
+    show_notice(lib, locked)
     groups = st.session_state.get(GROUPS)
     if groups is not None:
-        show_groups(lib, groups)
-    trash_section(lib)
+        show_groups(lib, groups, locked)
+    trash_section(lib, locked)
 
 
 def find(lib: Library, confidence: float, folder: str | None) -> None:
@@ -70,7 +72,7 @@ def find(lib: Library, confidence: float, folder: str | None) -> None:
         st.error(f"Finding duplicates failed: {md_escape(exc)}", icon=":material/error:")
 
 
-def show_groups(lib: Library, groups: list[DuplicateGroup]) -> None:
+def show_groups(lib: Library, groups: list[DuplicateGroup], locked: str | None) -> None:
     if not groups:
         st.success("No duplicates found.", icon=":material/check_circle:")
         return
@@ -79,11 +81,11 @@ def show_groups(lib: Library, groups: list[DuplicateGroup]) -> None:
     movable = _movable(lib, [p for g in groups for p in g.paths])
     with st.container(key="dup-groups"):
         for number, group in enumerate(groups, 1):
-            show_group(lib, number, group, facts, movable)
+            show_group(lib, number, group, facts, movable, locked)
 
 
 def show_group(lib: Library, number: int, group: DuplicateGroup, facts: dict[int, tuple[str | None, int | None, str]],
-               movable: set[str]) -> None:
+               movable: set[str], locked: str | None) -> None:
     with st.container(border=True, key=f"dup.group.{number}"):
         st.markdown(f"**Group {number}** · {len(group.ids)} images · {', '.join(group.labels)} · "
                     f"confidence ≥ {group.confidence:.2f}")
@@ -93,25 +95,37 @@ def show_group(lib: Library, number: int, group: DuplicateGroup, facts: dict[int
             sha, size, dims = facts.get(asset_id, (None, None, ""))
             with column:
                 show_image(image_source(lib.path, path, sha), f"#{asset_id} · {md_escape(Path(path).name)}")
-                keep_button(lib, number, group, asset_id, movable)  # right under the image: buttons line up
+                keep_button(lib, number, group, asset_id, movable, locked)  # under the image: buttons line up
                 if relation.get(asset_id) == EXACT:
                     st.badge("exact copy", icon=":material/content_copy:", color="red")
                 st.caption(f"{relation.get(asset_id, '')} · {human_size(size)} {dims}")
                 st.caption(md_escape(path))
 
 
-def keep_button(lib: Library, number: int, group: DuplicateGroup, keep: int, movable: set[str]) -> None:
+def keep_button(lib: Library, number: int, group: DuplicateGroup, keep: int, movable: set[str],
+                locked: str | None) -> None:
     others = [(i, p) for i, p in zip(group.ids, group.paths, strict=True) if i != keep]
     blocked = [p for _, p in others if p not in movable]
     help_text = (f"Cannot move {Path(blocked[0]).name}: it is outside the library folder and serve.ingest_roots."
                  if blocked else f"Moves {plural(len(others), 'other file')} to the library's trash folder; "
                                  "Undo or Restore brings them back.")
-    st.button("Keep this", key=f"dup.keep.{number}.{keep}", icon=":material/check:", disabled=bool(blocked),
-              help=help_text, on_click=keep_only, args=(lib, keep, [i for i, _ in others]),
+    st.button("Keep this", key=f"dup.keep.{number}.{keep}", icon=":material/check:",
+              disabled=bool(blocked) or locked is not None, help=locked or help_text,
+              on_click=keep_only, args=(lib, keep, [i for i, _ in others]),
               type="primary" if keep == group.best_id else "secondary")
 
 
+def refused(lib: Library, what: str) -> bool:
+    """The server-side check of a write handler: True (and the notice) when this session may not write."""
+    message = access.refused(lib, what)
+    if message is not None:
+        st.session_state[NOTICE] = ("error", message)
+    return message is not None
+
+
 def keep_only(lib: Library, keep: int, others: list[int]) -> None:
+    if refused(lib, "Nothing was moved"):
+        return
     try:
         moved = lib.trash(others, keep=keep)
     except Exception as exc:  # noqa: BLE001 - shown on the page
@@ -124,6 +138,8 @@ def keep_only(lib: Library, keep: int, others: list[int]) -> None:
 
 
 def undo(lib: Library, entries: list[int]) -> None:
+    if refused(lib, "Nothing was restored"):
+        return
     try:
         restored = lib.restore(entries)
     except Exception as exc:  # noqa: BLE001 - shown on the page
@@ -135,7 +151,7 @@ def undo(lib: Library, entries: list[int]) -> None:
     st.session_state.pop(GROUPS, None)
 
 
-def show_notice(lib: Library) -> None:
+def show_notice(lib: Library, locked: str | None) -> None:
     notice = st.session_state.get(NOTICE)
     if not notice:
         return
@@ -147,10 +163,11 @@ def show_notice(lib: Library) -> None:
     box.markdown(f":material/{'delete' if kind == 'moved' else 'restore'}: {message}")
     entries = st.session_state.get(MOVED) or []
     if kind == "moved" and entries:
-        box.button("Undo", key="dup.undo", icon=":material/undo:", on_click=undo, args=(lib, entries))
+        box.button("Undo", key="dup.undo", icon=":material/undo:", on_click=undo, args=(lib, entries),
+                   disabled=locked is not None, help=locked)
 
 
-def trash_section(lib: Library) -> None:
+def trash_section(lib: Library, locked: str | None) -> None:
     try:
         items = lib.trash_list()
     except Exception as exc:  # noqa: BLE001 - shown on the page
@@ -162,16 +179,16 @@ def trash_section(lib: Library) -> None:
         return
     with st.container(key="dup-trash"):
         for item in items:
-            trash_row(lib, item)
+            trash_row(lib, item, locked)
 
 
-def trash_row(lib: Library, item: TrashItem) -> None:
+def trash_row(lib: Library, item: TrashItem, locked: str | None) -> None:
     row = st.container(horizontal=True, vertical_alignment="center")
     kept = f" · kept #{item.kept_id}" if item.kept_id is not None else ""
     row.markdown(f"{md_escape(item.path)} · {human_size(item.size)} · "
                  f"{item.trashed_at:%Y-%m-%d %H:%M} UTC{kept}")
     row.button("Restore", key=f"dup.restore.{item.id}", icon=":material/restore:", on_click=undo,
-               args=(lib, [item.id]), type="tertiary")
+               args=(lib, [item.id]), type="tertiary", disabled=locked is not None, help=locked)
 
 
 def _relations(group: DuplicateGroup) -> dict[int, str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from mmrag.ui import state
+from mmrag.ui import access, state
 from mmrag.ui.components import grid, hit_caption, md_escape, plural, show_hit_image, show_image
 from mmrag.ui.uploads import IMAGE_TYPES, UploadError, read_image_upload, save_reference_upload, upload_limit_mb
 
@@ -45,10 +45,12 @@ GALLERY = 12
 def render() -> None:
     lib = state.library()
     st.title("Generate")
+    locked = access.write_refusal(lib)  # a read-only key: upload and Generate are off, and refused
+    access.read_only_note(locked, "Generating and uploading references")
     _restore_form(lib)
-    refs = references(lib)
+    refs = references(lib, locked)
     find_references(lib)
-    request = parameter_form(lib, refs)
+    request = parameter_form(lib, refs, locked)
     _save_form()
     if request is not None:
         generate(lib, request, refs)
@@ -76,12 +78,12 @@ def _save_form() -> None:
     st.session_state[KEPT] = {key: st.session_state[key] for key in FIELDS if key in st.session_state}
 
 
-def references(lib: Library) -> list[Any]:
+def references(lib: Library, locked: str | None) -> list[Any]:
     """Show the picked and uploaded references with Remove buttons; returns them (hits, then upload paths)."""
     refs = state.session(state.REFS, {})
     uploads: dict[str, str] = state.session(UPLOADS, {})
     st.subheader("References")
-    take_upload(lib, uploads)
+    take_upload(lib, uploads, locked)
     if not refs and not uploads:
         st.caption("None yet: tick **Reference** on a Search result, search below, or upload an image.")
         return []
@@ -101,10 +103,11 @@ def references(lib: Library) -> list[Any]:
     return list(refs.values()) + list(uploads)
 
 
-def take_upload(lib: Library, uploads: dict[str, str]) -> None:
+def take_upload(lib: Library, uploads: dict[str, str], locked: str | None) -> None:
     """Check a newly uploaded reference and save it under ``<library>/uploads/``."""
     upload = st.file_uploader("Upload a reference image", type=IMAGE_TYPES, key="gen.upload",
-                              max_upload_size=upload_limit_mb(), help="Saved under the library's uploads/ folder.")
+                              max_upload_size=upload_limit_mb(), help="Saved under the library's uploads/ folder.",
+                              disabled=locked is not None)
     seen: set[str] = state.session(SEEN_UPLOADS, set())
     if upload is None:
         return
@@ -112,6 +115,8 @@ def take_upload(lib: Library, uploads: dict[str, str]) -> None:
     if file_id in seen:
         return
     seen.add(file_id)
+    if access.refuse(lib, "Cannot use this reference"):
+        return
     try:
         image = read_image_upload(upload, max_pixels=lib.settings.ingest.max_image_pixels)
     except UploadError as exc:
@@ -148,7 +153,7 @@ def _default_mode(has_refs: bool) -> None:
     st.session_state[HAD_REFS] = has_refs
 
 
-def parameter_form(lib: Library, refs: list[Any]) -> GenerationRequest | None:
+def parameter_form(lib: Library, refs: list[Any], locked: str | None) -> GenerationRequest | None:
     """The checked generation request when the form was submitted, else None."""
     from mmrag.generation.request import CONTROLS, MODES, default_side
 
@@ -184,7 +189,8 @@ def parameter_form(lib: Library, refs: list[Any]) -> GenerationRequest | None:
                                            placeholder=f"model default ({side})")
             height = height_col.number_input("Height", 64, 2048, step=64, key="gen.height",
                                              placeholder=f"model default ({side})")
-        submitted = st.form_submit_button("Generate", type="primary", icon=":material/auto_awesome:")
+        submitted = st.form_submit_button("Generate", type="primary", icon=":material/auto_awesome:",
+                                          disabled=locked is not None, help=locked)
     if not submitted:
         return None
     values = {"prompt": (prompt or "").strip(), "negative": negative, "mode": mode, "control": control, "n": n,
@@ -229,6 +235,8 @@ def form_message(message: str) -> str:
 
 
 def generate(lib: Library, request: GenerationRequest, refs: list[Any]) -> None:
+    if access.refuse(lib, "Nothing was generated"):
+        return
     refs = refs if request.needs_refs else []
     images = max(len(refs), 1) if request.combine == "each" else 1
     bar = st.progress(0.0, text="Loading the model…")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from mmrag.ui import state
+from mmrag.ui import access, state
 from mmrag.ui.components import human_size, md_escape
 from mmrag.ui.uploads import IMAGE_TYPES, upload_limit_mb
 
@@ -82,7 +82,9 @@ def _index_summary(indexes: Any) -> str:
 
 def ingest_form(lib: Library) -> None:
     st.subheader("Add files")
-    upload_form(lib)
+    locked = access.write_refusal(lib)  # a read-only key: every control below is off, and each handler refuses
+    access.read_only_note(locked, "Uploading and ingesting")
+    upload_form(lib, locked)
     roots = lib.settings.serve.ingest_roots
     if not roots:
         st.caption("Ingesting folders on the server is off: the operator lists the folders it may read in "
@@ -92,24 +94,29 @@ def ingest_form(lib: Library) -> None:
     with st.form("lib.ingest", border=False):
         folder = st.text_input("Folder on the server", key="lib.folder", placeholder=str(roots[0]),
                                help="A folder under " + ", ".join(str(r) for r in roots) + ". New and changed "
-                                    "files are added, deleted ones dropped; unchanged files are skipped quickly.")
-        submitted = st.form_submit_button("Ingest", type="primary", icon=":material/upload:")
+                                    "files are added, deleted ones dropped; unchanged files are skipped quickly.",
+                               disabled=locked is not None)
+        submitted = st.form_submit_button("Ingest", type="primary", icon=":material/upload:",
+                                          disabled=locked is not None)
     st.caption("Allowed folders: " + ", ".join(f"{md_escape(root)}" for root in roots))
     if submitted:
         ingest(lib, folder)
 
 
-def upload_form(lib: Library) -> None:
-    """Files from the browser, saved under ``<library>/files/`` and ingested."""
+def upload_form(lib: Library, locked: str | None) -> None:
+    """Files from the browser, saved under ``<library>/files/`` and ingested (``locked``: why not, if not)."""
     key = f"lib.upload.{state.session(UPLOAD_ROUND, 0)}"  # a new key empties the uploader after an ingest
     files = st.file_uploader("Upload files into the library", type=UPLOAD_TYPES, accept_multiple_files=True,
-                             key=key, max_upload_size=upload_limit_mb(),
+                             key=key, max_upload_size=upload_limit_mb(), disabled=locked is not None,
                              help=f"Images and documents; saved under the library's {FILES_DIR}/ folder.")
-    if st.button("Upload and ingest", key="lib.upload.go", icon=":material/cloud_upload:", disabled=not files):
-        saved = [save_upload(lib.path / FILES_DIR, upload.name, upload.getvalue()) for upload in files or []]
-        st.session_state[UPLOAD_ROUND] = st.session_state[UPLOAD_ROUND] + 1
-        if run_ingest(lib, saved):
-            st.rerun()  # an empty uploader; the report stays above the contents
+    go = st.button("Upload and ingest", key="lib.upload.go", icon=":material/cloud_upload:",
+                   disabled=not files or locked is not None)
+    if not go or access.refuse(lib, "Nothing was added"):
+        return
+    saved = [save_upload(lib.path / FILES_DIR, upload.name, upload.getvalue()) for upload in files or []]
+    st.session_state[UPLOAD_ROUND] = st.session_state[UPLOAD_ROUND] + 1
+    if run_ingest(lib, saved):
+        st.rerun()  # an empty uploader; the report stays above the contents
 
 
 def save_upload(folder: Path, name: str, data: bytes) -> Path:
@@ -129,6 +136,8 @@ def save_upload(folder: Path, name: str, data: bytes) -> Path:
 
 
 def ingest(lib: Library, folder: str | None) -> None:
+    if access.refuse(lib, "Nothing was added"):
+        return
     text = (folder or "").strip()
     if not text:
         st.error("Type the path of a folder on the server in **Folder on the server**.", icon=":material/edit:")
