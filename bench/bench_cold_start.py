@@ -8,6 +8,7 @@ the ViT-B-32 architecture whose random weights are saved to a file (timing equal
     python bench/bench_cold_start.py --library /work/bench-data/lib1m --runs 5
     python bench/bench_cold_start.py --library /work/bench-data/lib1m --runs 5 \
         --before /tmp/before:/work/bench-data/lib1m-before     # an older checkout at /tmp/before/mmrag
+    python bench/bench_cold_start.py --library LIB --runs 5 --before TREE:LIB-COPY --phases   # + CPU per phase
 
 The first search of a library exports the text tower to ONNX once (reported as ``first_search_s``); the
 median of ``--runs`` searches after it is the cold start a user sees. ``--text-runtime torch`` runs the same
@@ -94,6 +95,8 @@ def side_by_side(library: Path, before_tree: Path, before_library: Path, runs: i
     old = {**now, "PYTHONPATH": str(before_tree)}
     samples: dict[str, list[tuple[float, float, str]]] = {k: [] for k in ("search", "search_before", "help",
                                                                          "help_before")}
+    for lib, env in ((before_library, old), (library, now)):  # untimed: file cache, index stamp of a copied library
+        timed([mmrag, "search", "warm up", "--library", str(lib), "--json"], env)
     for i in range(runs):
         query = f"a photo of a dog number {i}"
         for name, lib, env in (("search_before", before_library, old), ("search", library, now)):
@@ -106,6 +109,27 @@ def side_by_side(library: Path, before_tree: Path, before_library: Path, runs: i
     return out
 
 
+def phases_side_by_side(library: Path, before_tree: Path, before_library: Path, runs: int) -> dict[str, object]:
+    """CPU seconds of each phase of a cold search (bench_cold_phases.py, one fresh process per run), the two trees
+    alternated run by run; medians per phase."""
+    script = str(Path(__file__).with_name("bench_cold_phases.py"))
+    now = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    trees = {"before": (before_library, {**now, "PYTHONPATH": str(before_tree)}), "after": (library, now)}
+    found: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name in trees}
+    for _ in range(runs):
+        for name, (lib, env) in trees.items():
+            done = subprocess.run([sys.executable, script, str(lib)], env=env, capture_output=True, text=True,
+                                  check=True)
+            found[name].append(json.loads(done.stdout))
+    table: dict[str, object] = {}
+    for phase in found["after"][0]:
+        cpu = {name: statistics.median(run[phase]["cpu_s"] for run in found[name]) for name in trees}
+        table[phase] = {"before_cpu_s": round(cpu["before"], 3), "after_cpu_s": round(cpu["after"], 3)}
+    table["total"] = {f"{name}_cpu_s": round(sum(statistics.median(run[p]["cpu_s"] for run in found[name])
+                                                 for p in found[name][0]), 3) for name in trees}
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--library", type=Path, default=Path("/work/bench-data/lib1m"))
@@ -116,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runtimes", default="onnx", help="comma list of text runtimes: onnx,torch")
     ap.add_argument("--before", metavar="TREE:LIBRARY", help="also time an older checkout (TREE/mmrag) on its own "
                                                             "copy of the library, run by run in turn")
+    ap.add_argument("--phases", action="store_true", help="with --before: also the CPU of each phase of a cold "
+                                                         "search in both trees (bench_cold_phases.py)")
     args = ap.parse_args(argv)
     if args.build:
         build(args.library, args.n, args.weights)
@@ -123,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         tree, library = args.before.split(":", 1)
         result = {**side_by_side(args.library, Path(tree), Path(library), args.runs),
                   "load_avg_1m": round(os.getloadavg()[0], 2)}
+        if args.phases:
+            result["phases"] = phases_side_by_side(args.library, Path(tree), Path(library), args.runs)
+            result["load_avg_1m_after_phases"] = round(os.getloadavg()[0], 2)
         json.dump(result, sys.stdout, indent=2)
         print()
         return 0

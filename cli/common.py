@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
+from .startup import few_collections as few_collections  # re-exported for the commands
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -150,21 +152,6 @@ def reported() -> Iterator[None]:
         yield
     except Exception as exc:  # noqa: BLE001 - fail() exits cleanly on known errors, re-raises the rest
         fail(exc)
-
-
-@contextmanager
-def few_collections() -> Iterator[None]:
-    """Fewer, larger young-generation garbage collections while a one-shot command imports and opens a library:
-    at the default threshold (700) a cold `mmrag search` runs ~250 collections, 2 of them full (0.32 s CPU of
-    ~3 s), that free next to nothing. The threshold is restored after the block."""
-    import gc
-
-    before = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 20)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def fail(exc: BaseException | str, code: int = 1) -> None:

@@ -85,7 +85,7 @@ def test_importing_the_cli_imports_nothing_heavy() -> None:
 def test_few_collections_restores_the_threshold_even_on_error() -> None:
     import gc
 
-    from mmrag.cli.common import few_collections
+    from mmrag.cli.startup import few_collections
 
     before = gc.get_threshold()
     with pytest.raises(RuntimeError), few_collections():
