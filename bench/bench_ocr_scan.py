@@ -11,6 +11,9 @@ R FAQ questions of bench/rag_eval (bench_rag.evaluate: section recall@5 and MRR@
 hybrid retrieval; bench_rag.answer_checks: the extractive answerer's first citation).
 
     python bench/bench_ocr_scan.py --work /tmp/rfaq-scan --json /tmp/rfaq-scan/result.json
+
+``--pages 27-52`` keeps those pages only (the outline entries that point into them, renumbered) in both
+PDFs and evaluates the questions with a gold section in them: a bounded run on a loaded machine.
 """
 
 from __future__ import annotations
@@ -29,7 +32,26 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench_rag import answer_checks, chunk_sections, evaluate  # noqa: E402
-from evalset import CORPORA, load  # noqa: E402
+from evalset import CORPORA, is_gold, load  # noqa: E402
+
+
+def page_range(text: str) -> range:
+    first, _, last = text.partition("-")
+    return range(int(first) - 1, int(last or first))
+
+
+def build_subset(text_pdf: Path, out: Path, pages: range) -> Path:
+    """``out``: the pages ``pages`` (0-based) of ``text_pdf`` with the outline entries that point into them."""
+    from pypdf import PdfReader, PdfWriter
+
+    reader = PdfReader(str(text_pdf))
+    writer = PdfWriter()
+    for index in pages:
+        writer.add_page(reader.pages[index])
+    _copy_outline(reader, writer, pages)
+    with out.open("wb") as handle:
+        writer.write(handle)
+    return out
 
 
 def build_scan(text_pdf: Path, out: Path, dpi: int) -> Path:
@@ -49,26 +71,43 @@ def build_scan(text_pdf: Path, out: Path, dpi: int) -> Path:
     images_only = out.with_suffix(".noOutline.pdf")
     pages[0].save(images_only, save_all=True, append_images=pages[1:], resolution=float(dpi))
     writer = PdfWriter(clone_from=str(images_only))
-    _copy_outline(PdfReader(str(text_pdf)), writer)
+    reader = PdfReader(str(text_pdf))
+    _copy_outline(reader, writer, range(len(reader.pages)))
     with out.open("wb") as handle:
         writer.write(handle)
     images_only.unlink()
     return out
 
 
-def _copy_outline(reader: Any, writer: Any) -> None:
+def _copy_outline(reader: Any, writer: Any, pages: range) -> None:
+    """Outline entries pointing into ``pages``, renumbered from 0 (children of a dropped entry move up)."""
+
     def visit(items: list[Any], parent: Any) -> None:
         last = parent
         for item in items:
             if isinstance(item, list):
                 visit(item, last)
                 continue
-            last = writer.add_outline_item(item.title, reader.get_destination_page_number(item), parent=parent)
+            page = reader.get_destination_page_number(item)
+            if page in pages:
+                last = writer.add_outline_item(title=item.title, page_number=page - pages.start, parent=parent)
+            else:
+                last = parent
 
     visit(reader.outline, None)
 
 
-def run(name: str, pdf: Path, work: Path, answers: bool = True) -> dict[str, Any]:
+def questions_in(pdf: Path) -> tuple[list[Any], list[str]]:
+    """The R FAQ questions with a gold section among the sections of ``pdf``'s text layer."""
+    from mmrag.ingest.documents.loaders import load_document
+
+    questions, unanswerable = load()
+    sections = {segment.section for segment in load_document(pdf).segments}
+    return [q for q in questions if any(is_gold(section, q) for section in sections)], unanswerable
+
+
+def run(name: str, pdf: Path, work: Path, questions: tuple[list[Any], list[str]],
+        answers: bool = True) -> dict[str, Any]:
     from mmrag import Library
 
     folder = work / f"docs-{name}"
@@ -80,7 +119,7 @@ def run(name: str, pdf: Path, work: Path, answers: bool = True) -> dict[str, Any
     started = time.perf_counter()
     report = lib.ingest([folder])
     seconds = time.perf_counter() - started
-    questions, unanswerable = load()
+    questions, unanswerable = questions
     result = evaluate(lib.components, questions)  # its retrievers take the components
     if answers:
         result["answers"] = answer_checks(lib, questions, unanswerable)
@@ -97,15 +136,21 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, default=200, help="resolution of the scanned pages")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--no-answers", action="store_true", help="retrieval only (skip the answerer checks)")
+    parser.add_argument("--pages", type=page_range, default=None, help="a page range such as 27-52 (from 1)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    text = CORPORA["pdf"]
+    if args.pages is not None:
+        text = build_subset(text, args.work / "R-FAQ-pages.pdf", args.pages)
     scan = args.work / "R-FAQ-scan.pdf"
     if not scan.exists():
-        build_scan(CORPORA["pdf"], scan, args.dpi)
+        build_scan(text, scan, args.dpi)
+    questions = questions_in(text)
     load_before = os.getloadavg()[0]
-    results = {"scan_dpi": args.dpi}
-    for name, pdf in (("text", CORPORA["pdf"]), ("scan", scan)):
-        results[name] = run(name, pdf, args.work, answers=not args.no_answers)
+    results: dict[str, Any] = {"scan_dpi": args.dpi, "questions": len(questions[0]),
+                               "pages": f"{args.pages.start + 1}-{args.pages.stop}" if args.pages else "all"}
+    for name, pdf in (("text", text), ("scan", scan)):
+        results[name] = run(name, pdf, args.work, questions, answers=not args.no_answers)
         print(json.dumps({name: results[name]}, ensure_ascii=False), file=sys.stderr, flush=True)
     results["load_average"] = f"{load_before:.1f}–{os.getloadavg()[0]:.1f}"
     text_table, scan_table = results["text"]["retrieval"], results["scan"]["retrieval"]

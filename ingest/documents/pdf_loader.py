@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,35 +118,33 @@ def _find_title(text: str, title: str, start: int) -> int | None:
     """Offset of the start of the line where ``title`` begins at or after ``start``.
 
     Compared without case, with any run of whitespace (line breaks included: long titles wrap) as one space
-    and typographic quotes as plain ones."""
-    wanted = _fold(" ".join(title.split()))
-    if not wanted:
-        return None
-    folded, positions = _fold_with_positions(text)
-    at = folded.find(wanted, _folded_index(positions, start))
-    if at < 0:
-        return None
-    found = positions[at]
-    return text.rfind("\n", 0, found) + 1
+    and typographic quotes as plain ones; failing that, without any whitespace: OCR of scanned pages runs
+    words together ("2.6Arethere Unix-like binariesforR?")."""
+    for space in (" ", ""):
+        wanted = _fold_with_positions(" ".join(title.split()), space)[0]
+        if not wanted:
+            return None
+        folded, positions = _fold_with_positions(text, space)
+        at = folded.find(wanted, _folded_index(positions, start))
+        if at >= 0:
+            return text.rfind("\n", 0, positions[at]) + 1
+    return None
 
 
-def _fold(text: str) -> str:
-    return text.lower().translate(_QUOTES)
-
-
-def _fold_with_positions(text: str) -> tuple[str, list[int]]:
-    """``text`` folded with whitespace runs squeezed, and the original offset of every folded character."""
+def _fold_with_positions(text: str, space: str = " ") -> tuple[str, list[int]]:
+    """``text`` folded (lower case, NFKC: OCR's full-width brackets, plain quotes), whitespace runs written as
+    ``space``, and the original offset of every folded character."""
     chars: list[str] = []
     positions: list[int] = []
     for offset, ch in enumerate(text):
         if ch.isspace():
-            if chars and chars[-1] == " ":
+            if not space or (chars and chars[-1] == space):
                 continue
-            ch = " "
-        lower = ch.lower()
-        chars.append(lower if len(lower) == 1 else ch)  # keep one folded character per original one
+            ch = space
+        folded = unicodedata.normalize("NFKC", ch.translate(_QUOTES)).lower()
+        chars.append(folded if len(folded) == 1 else ch)  # keep one folded character per original one
         positions.append(offset)
-    return "".join(chars).translate(_QUOTES), positions
+    return "".join(chars), positions
 
 
 def _folded_index(positions: list[int], start: int) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ...models.ocr_base import OcrResult
+    from ...models.ocr_base import OcrResult, TextBox
 
 log = logging.getLogger(__name__)
 # (page image, name for messages) -> the text read, or None when OCR failed; ``ingest.ocr.OcrStep`` is one.
@@ -25,6 +26,7 @@ RENDER_DPI = 200
 MAX_RENDER_SIDE = 2400  # pixels: very large pages are rendered at a lower resolution
 PAGE_IMAGE_SIDE = 1400  # the page image kept for answers (JPEG)
 PARAGRAPH_GAP = 1.8  # a vertical gap above this many line heights starts a new paragraph
+HYPHENATED = re.compile(r"[^\W\d_]{2}-$")  # a line ending in a word cut by a hyphen ("rec-")
 
 
 def needs_ocr(text: str) -> bool:
@@ -70,17 +72,41 @@ def read_page(renderer: PageRenderer, index: int, reader: PageReader) -> tuple[s
 
 
 def paragraphs(result: OcrResult) -> str:
-    """Lines in reading order; a gap larger than ``PARAGRAPH_GAP`` line heights starts a paragraph."""
+    """Lines in reading order as text: boxes on one row joined by a space ("2.6" + "Are there …"), a word
+    hyphenated at a line end joined again ("rec-" + "ommended"), and a vertical gap larger than
+    ``PARAGRAPH_GAP`` line heights starting a paragraph."""
     lines = list(result.lines)
     if not lines:
         return ""
-    heights = [max(1, max(y for _, y in line.box) - min(y for _, y in line.box)) for line in lines]
-    typical = statistics.median(heights)
+    typical = statistics.median(_bottom(line) - _top(line) for line in lines) or 1
     parts = [lines[0].text]
     for previous, line in zip(lines, lines[1:], strict=False):
-        gap = min(y for _, y in line.box) - max(y for _, y in previous.box)
-        parts.append(("\n\n" if gap > PARAGRAPH_GAP * typical else "\n") + line.text)
+        gap = _top(line) - _bottom(previous)
+        if _same_row(previous, line):
+            parts.append(" " + line.text)
+        elif gap > PARAGRAPH_GAP * typical:
+            parts.append("\n\n" + line.text)
+        elif HYPHENATED.search(parts[-1]) and line.text[:1].islower():
+            parts[-1] = parts[-1][:-1]
+            parts.append(line.text)
+        else:
+            parts.append("\n" + line.text)
     return "".join(parts)
+
+
+def _top(line: TextBox) -> int:
+    return min(y for _, y in line.box)
+
+
+def _bottom(line: TextBox) -> int:
+    return max(y for _, y in line.box)
+
+
+def _same_row(previous: TextBox, line: TextBox) -> bool:
+    """``line`` starts right of ``previous`` and its vertical middle lies within ``previous``'s height."""
+    middle = (_top(line) + _bottom(line)) / 2
+    return min(x for x, _ in line.box) >= max(x for x, _ in previous.box) - 2 and \
+        _top(previous) <= middle <= _bottom(previous)
 
 
 def page_jpeg(image: Image.Image) -> bytes:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 LATIN_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+SERIF_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")  # book text
 CJK_FONTS = (Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
              Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"))
 FONT_HINT = "apt-get install fonts-dejavu-core fonts-wqy-zenhei"
@@ -21,6 +22,12 @@ def font(chinese: bool = False, size: int = 40) -> ImageFont.FreeTypeFont:
         if path.is_file():
             return ImageFont.truetype(str(path), size)
     pytest.fail(f"no {'Chinese' if chinese else 'DejaVu'} font found ({FONT_HINT})")
+
+
+def font_file(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    if not path.is_file():
+        pytest.fail(f"font {path} not found ({FONT_HINT})")
+    return ImageFont.truetype(str(path), size)
 
 
 def sign(text: str, *, chinese: bool = False, size: tuple[int, int] = (480, 160), background: Any = None,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from mmrag.ingest.ocr import OcrStep
 from mmrag.models.ocr_base import OCR_ENGINES, OcrResult, TextBox, check_ocr_mode, load_ocr_engine
 
-from .conftest import sign
+from .conftest import SERIF_FONT, font_file, sign
 
 
 def _words(result: OcrResult) -> str:
@@ -25,6 +27,22 @@ def test_reads_english_words_with_boxes_and_confidence(ocr_engine) -> None:
     xs = [x for x, _ in line.box]
     assert len(line.box) == 4 and 0 <= min(xs) < max(xs) <= image.width
     assert result.engine == "rapidocr" and (result.width, result.height) == image.size
+
+
+def test_small_body_text_keeps_the_spaces_between_words(ocr_engine) -> None:
+    """Book text scanned at 200 dpi (18 px serif, grey JPEG): lines lower than the recogniser's 48 px input
+    used to come back without spaces ("distributionsofRareavailable"), which BM25 cannot match."""
+    lines = ("Binary distributions of R are available on many systems",
+             "so check your search facilities to see if one is available")
+    page = Image.new("L", (1000, 120), 255)
+    draw = ImageDraw.Draw(page)
+    for number, line in enumerate(lines):
+        draw.text((20, 20 + 40 * number), line, font=font_file(SERIF_FONT, 18), fill=20)
+    buffer = io.BytesIO()
+    page.save(buffer, "JPEG", quality=85)
+    words = _words(ocr_engine.read(Image.open(buffer)))
+    assert "distributions of r are available on many" in words
+    assert "check your search facilities" in words
 
 
 def test_reads_chinese_words(ocr_engine) -> None:
