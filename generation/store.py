@@ -1,6 +1,7 @@
 """Storing outputs: PNGs under ``<library>/generated/``, condition maps under ``generated/conditions/``, and in
 ONE catalog transaction per request an Asset (kind "generated"), a Generation and its GenerationRefs per image,
-plus its CLIP vector; the image index is updated after the commit, so outputs are searchable at once.
+plus its CLIP vector; the image index is updated and saved after the commit, so outputs are searchable at once,
+and each output gets its thumbnail as an ingested image does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..catalog.models import GENERATED, IMAGE_SPACE, OK, Asset, Generation, GenerationRef
+from ..ingest.images import thumbnail_path
+from ..ingest.jobs import write_thumbnail
 from .base import Condition, GeneratedImage
 from .provenance import build_metadata, save_png
 
@@ -92,7 +95,12 @@ def store_outputs(
         for output in outputs:
             output.path = output.asset_id = output.generation_id = None
         raise
+    for output, facts in zip(outputs, written, strict=True):
+        write_thumbnail(output.image, thumbnail_path(components.path, facts["sha256"]),
+                        components.settings.ingest.thumbnail_size)
     components.indexes.add(IMAGE_SPACE, np.asarray(ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
+    if components.indexes.writable:  # as ingest and trash do: the index file stays level with the catalog
+        components.indexes.save(IMAGE_SPACE)
 
 
 def _write_output(

@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 
 from mmrag.catalog.models import Asset, Generation, GenerationRef, Vector
 from mmrag.catalog.vectors import load_vectors
+from mmrag.doctor import diagnose
 from mmrag.generation.conditions import fit_image
 from mmrag.generation.provenance import read_png_metadata, read_png_parameters
 from mmrag.generation.refs import load_image
 from mmrag.generation.request import GenerationRequest as Request
+from mmrag.ingest.images import thumbnail_path
 
 FAST = {"model": "tiny-test", "steps": 3, "strength": 0.7, "width": 32, "height": 32}
 
@@ -71,6 +73,11 @@ def test_outputs_are_embedded_indexed_and_searchable(lib) -> None:
         assert row.model == lib.clip.fingerprint and row.content_sha256 == session.get(Asset, output.asset_id).sha256
     hits = lib.search_image(Image.open(output.path), k=1)
     assert hits[0].id == output.asset_id and hits[0].kind == "generated"
+    with lib.catalog.session() as session:
+        sha256 = session.get(Asset, output.asset_id).sha256
+    assert thumbnail_path(lib.path, sha256).is_file()  # as for an ingested image
+    problems = [f.message for f in diagnose(lib).findings if f.check in ("index", "thumbnail")]
+    assert problems == []  # the index file was saved level with the catalog: nothing for doctor to warn about
 
     again = lib.generate(Request("a red rocket, again", seed=2, **FAST), refs=[output.asset_id])  # output as ref
     assert again.references[0].asset_id == output.asset_id
