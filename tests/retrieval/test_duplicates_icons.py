@@ -100,3 +100,18 @@ def test_icon_vectors_score_is_layout_and_colour() -> None:
     assert scores[1] > 0.98 and scores[2] < ICON_SAME and scores[3] < ICON_SAME
     assert np.isfinite(vectors).all() and tuple(boxes[4]) == (64, 64) and (boxes[1] < boxes[0]).all()
     assert icon_verdict(float(scores[1])) is not None and icon_verdict(ICON_SAME - 0.01) is None
+
+
+def test_icon_vectors_batched_equal_one_by_one() -> None:
+    """Vectors of a mixed list (shapes, margins, one plain image) equal those of each image alone."""
+    rng = np.random.default_rng(11)
+    smalls = [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(3)]
+    framed = np.full((24, 24, 3), 255, np.uint8)
+    framed[3:20, 5:22] = rng.integers(0, 200, (17, 17, 3))
+    smalls += [framed, np.full((32, 32, 3), 7, np.uint8), rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)]
+    vectors, boxes = dedup_candidates.icon_vectors(smalls)
+    for n, small in enumerate(smalls):
+        single, box = dedup_candidates.icon_vectors([small])
+        assert np.allclose(single[0], vectors[n], atol=1e-6) and (box[0] == boxes[n]).all()
+    assert tuple(boxes[3]) == (17, 17)
+    assert np.allclose(np.linalg.norm(vectors[[0, 1, 2, 3, 5]], axis=1), 1.0, atol=1e-4)
