@@ -70,6 +70,11 @@ def generate(
         control_low=control_low, control_high=control_high, control_scale=control_scale, depth_model=depth_model,
     )  # fmt: skip
     sources = ReferenceSources(like=like, k=k, ref_ids=ref_id or None, ref_images=ref_image or None)
+    if mode in MODES and MODES[mode][0] and not (like or ref_id or ref_image):
+        from ..generation.request import missing_references
+
+        raise typer.BadParameter(missing_references(mode, "--like TEXT, --ref-id ID or --ref-image FILE"),
+                                 param_hint="--mode")
     with opened_library(library, create=True) as lib:
         result = _run(lib, request, sources)
     if json:

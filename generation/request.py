@@ -32,9 +32,18 @@ DEFAULT_SIDE = 512  # Stable Diffusion 1.5's training size
 TINY_SIDE = 64  # tiny-test is for smoke runs: 64×64 took 14 s on a 2-core CPU where 512×512 took 238 s
 
 
+REFERENCE_ARGUMENTS = "refs, like, ref_ids or ref_images"  # how Library.generate takes references
+
+
 def default_side(model: str) -> int:
     """Output width and height when the request names none: small for the tiny-test model."""
     return TINY_SIDE if model == TINY_TEST else DEFAULT_SIDE
+
+
+def missing_references(mode: str, sources: str) -> str:
+    """The error for a mode that needs references and got none; ``sources`` names how the caller gives them at
+    its edge (Python arguments, CLI flags, JSON fields), so that it can type what the message says."""
+    return f"mode {mode!r} needs at least one reference image, got none: give {sources}, or use mode 'txt2img'"
 
 
 @dataclass
@@ -121,13 +130,11 @@ class GenerationRequest:
         request._check_models()
         return request
 
-    def check_references(self, count: int) -> None:
-        """Called once references are resolved: modes that need references must have at least one."""
+    def check_references(self, count: int, sources: str = REFERENCE_ARGUMENTS) -> None:
+        """Called once references are resolved: modes that need references must have at least one. The CLI and
+        REST check what they were given first, naming their own flags or fields (``sources``)."""
         if self.needs_refs and count == 0:
-            raise ValueError(
-                f"mode {self.mode!r} needs at least one reference image, got none: pass refs/like/ref_ids/"
-                f"ref_images (CLI: --like, --ref-id, --ref-image), or use mode 'txt2img'"
-            )
+            raise ValueError(missing_references(self.mode, sources))
 
     def to_params(self) -> dict[str, Any]:
         """The parameters recorded with every output (prompt and seed are recorded separately)."""

@@ -38,8 +38,9 @@ class GenerateRequest(BaseModel):
     steps: int | None = Field(None, ge=1, le=200)
     strength: float | None = None
     guidance: float | None = None
-    width: int = Field(512, ge=8, le=2048)
-    height: int = Field(512, ge=8, le=2048)
+    width: int | None = Field(None, ge=8, le=2048, description="Output width, a multiple of 8; default: the "
+                              "model's size (512 for Stable Diffusion, 64 for tiny-test), as on the CLI and web app.")
+    height: int | None = Field(None, ge=8, le=2048, description="Output height; default as for width.")
     negative_prompt: str | None = None
     scheduler: str | None = None
     control_low: int = 100
@@ -71,11 +72,13 @@ def ingest(state: Writer, request: IngestRequest) -> JSONResponse:
 
 @router.post("/generate", status_code=202, summary="Start a generation job (write scope)")
 def generate(state: Writer, body: GenerateRequest) -> JSONResponse:
-    from ...generation.request import GenerationRequest
+    from ...generation.request import GenerationRequest, missing_references
 
     fields = body.model_dump(exclude={"like", "k", "ref_ids"})
     request = GenerationRequest(**fields)
     request.validate(state.settings.generation)  # bad parameters: 422 now, not a failed job later
+    if request.needs_refs and not (body.like or body.ref_ids):
+        raise ApiError(422, missing_references(request.mode, "'like' (text) or 'ref_ids' (library ids)"))
 
     def work(progress: Progress) -> dict[str, Any]:
         result = state.lib.generate(request, like=body.like, k=body.k, ref_ids=body.ref_ids, progress=progress)

@@ -61,3 +61,12 @@ def test_generate_table_and_errors(library: Path, photo_files: list[Path]) -> No
     missing = runner.invoke(app, ["generate", "x", "--like", "a cat", "--model", "./models/sd15", "--library",
                                   str(library)], env=ENV)
     assert missing.exit_code == 1 and "Stable Diffusion model './models/sd15' not found" in missing.output
+
+
+def test_a_mode_without_references_names_the_cli_flags(tmp_path: Path) -> None:
+    from mmrag.cli import app
+
+    result = CliRunner().invoke(app, ["generate", "a cat", "--library", str(tmp_path / "library"), *FAST], env=ENV)
+    assert result.exit_code == 2 and "needs at least one reference image" in result.output
+    assert "--ref-id" in result.output and "ref_ids" not in result.output
+    assert not (tmp_path / "library").exists()  # refused before the library is opened

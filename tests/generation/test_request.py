@@ -52,8 +52,9 @@ def test_bad_parameters_name_the_value(overrides: dict, message: str) -> None:
 
 
 def test_modes_that_need_references_say_so() -> None:
-    with pytest.raises(ValueError, match="mode 'img2img' needs at least one reference image, got none"):
+    with pytest.raises(ValueError, match="mode 'img2img' needs at least one reference image, got none") as caught:
         request().check_references(0)
+    assert "ref_ids" in str(caught.value) and "--" not in str(caught.value)  # Python's names, not CLI flags
     request(mode="txt2img").check_references(0)
 
 

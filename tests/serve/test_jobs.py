@@ -93,6 +93,20 @@ def test_generate_job_with_provenance(served: Served) -> None:
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 
+def test_generate_size_follows_the_model_and_missing_references_name_the_json_fields(served: Served) -> None:
+    from mmrag.generation.request import TINY_SIDE
+
+    with served.client() as client:  # the library's model is tiny-test: 64 px unless the body says otherwise
+        submitted = client.post("/generate", json={"prompt": "a red rocket", "mode": "txt2img", "steps": 1})
+        assert submitted.status_code == 202, submitted.text
+        job = wait_job(client, submitted.json())
+        no_refs = client.post("/generate", json={"prompt": "a red rocket", "mode": "img2img"})
+    assert job["state"] == "done", job
+    assert (job["result"]["params"]["width"], job["result"]["params"]["height"]) == (TINY_SIDE, TINY_SIDE)
+    error = no_refs.json()["error"]
+    assert no_refs.status_code == 422 and "'like'" in error and "'ref_ids'" in error and "--" not in error
+
+
 def test_server_picks_up_what_another_writer_ingested(served: Served, tiny_clip: object,
                                                       text_embedder: object, tmp_path: Path) -> None:
     extra = served.incoming / "other-writer"

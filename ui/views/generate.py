@@ -227,7 +227,6 @@ def checked_request(lib: Library, values: dict[str, Any], ref_count: int) -> Gen
 
 def form_message(message: str) -> str:
     """A request error retold with the form's labels (**Steps**) instead of field names or CLI flags."""
-    message = re.sub(r"\s*\(CLI: [^)]*\)", "", message)
     message = re.sub(r"--([a-z-]+)", lambda m: f"**{LABELS.get(m.group(1).replace('-', '_'), m.group(1))}**",
                      message)
     names = "|".join(sorted(LABELS, key=len, reverse=True))
