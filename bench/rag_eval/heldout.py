@@ -131,12 +131,12 @@ def by_section(ranked: list[list[int]], parents: list[int]) -> list[list[int]]:
 
 
 def score(corpus: Corpus, ranked: list[list[int]]) -> dict[str, float]:
-    recall, reciprocal = [], []
-    for row, gold in zip(ranked, corpus.gold, strict=True):
-        ranks = [r for r, i in enumerate(row[:10], 1) if is_gold(corpus.sections[i], gold)]
-        recall.append(1.0 if ranks and ranks[0] <= 5 else 0.0)
-        reciprocal.append(1.0 / ranks[0] if ranks else 0.0)
-    return {"recall@5": round(statistics.mean(recall), 3), "mrr@10": round(statistics.mean(reciprocal), 3)}
+    """recall@5 and MRR@10; recall@20 too (how far any reranking of the first 20 could go)."""
+    first = [next((r for r, i in enumerate(row[:20], 1) if is_gold(corpus.sections[i], gold)), None)
+             for row, gold in zip(ranked, corpus.gold, strict=True)]
+    return {"recall@5": round(statistics.mean(1.0 if r and r <= 5 else 0.0 for r in first), 3),
+            "mrr@10": round(statistics.mean(1.0 / r if r and r <= 10 else 0.0 for r in first), 3),
+            "recall@20": round(statistics.mean(1.0 if r else 0.0 for r in first), 3)}
 
 
 def evaluate(corpus: Corpus, embedder: Any) -> dict[str, dict[str, float]]:
