@@ -9,9 +9,10 @@ tests/cli/test_startup.py holds both rules.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 
-from .startup import few_collections
+from .startup import few_collections, freeze_at_exit
 
 _COMMAND_MODULES = ("library_cmds", "search_cmds", "ask", "generate", "ui_cmd", "feedback_cmd", "maintenance",
                     "backup_cmd", "serve_cmd", "keys_cmd", "trash_cmd")
@@ -25,5 +26,7 @@ with few_collections():  # typer and the command modules: ~20 ms CPU of collecti
         except ModuleNotFoundError as exc:  # a command group whose module is not part of this build
             if exc.name != f"{__name__}.{_name}":
                 raise
+
+atexit.register(freeze_at_exit)  # runs before the interpreter's final collections (see freeze_at_exit)
 
 __all__ = ["app"]

@@ -18,3 +18,13 @@ def few_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+def freeze_at_exit() -> None:
+    """Registered when the CLI is imported; runs at interpreter exit, before the final garbage collections. Every
+    live object moves to the permanent generation, so those collections have nothing left to walk. After a cold
+    `mmrag search` has printed its result they walked a whole process's worth of objects (SQLAlchemy, pydantic,
+    typer, numpy): ~0.5 s CPU of ~3 s, for memory the OS takes back anyway. Objects are still freed by reference
+    counting as modules are cleared; only cyclic garbage is left to the OS. Every command closes its library
+    (catalog, indexes) before exit, so nothing waits on a finaliser."""
+    gc.freeze()

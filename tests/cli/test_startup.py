@@ -92,3 +92,13 @@ def test_few_collections_restores_the_threshold_even_on_error() -> None:
         assert gc.get_threshold()[0] > before[0]
         raise RuntimeError("the command failed")
     assert gc.get_threshold() == before
+
+
+def test_the_cli_freezes_its_objects_at_exit_before_the_final_collections() -> None:
+    """A handler registered before `import mmrag.cli` runs after the CLI's (atexit is last in, first out): by then
+    every object is in the permanent generation, which the interpreter's final collections do not walk."""
+    code = ("import atexit, gc, sys\n"
+            "atexit.register(lambda: sys.stderr.write(f'FROZEN={gc.get_freeze_count()}\\n'))\n"
+            "import mmrag.cli\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert int(done.stderr.rsplit("FROZEN=", 1)[1]) > 10_000, done.stderr[-2000:]
