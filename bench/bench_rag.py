@@ -62,8 +62,8 @@ def rank_all(lib: Any, questions: Sequence[Question]) -> tuple[list[Any], list[A
     dense, bm25 = [], []
     started = time.perf_counter()
     for question in questions:
-        dense.append(dense_ranking(lib, question.text, DEPTH, None))
-        bm25.append(bm25_ranking(lib, question.text, DEPTH, None))
+        dense.append(dense_ranking(lib.components, question.text, DEPTH, None))
+        bm25.append(bm25_ranking(lib.components, question.text, DEPTH, None))
     return dense, bm25, time.perf_counter() - started
 
 
@@ -335,6 +335,8 @@ def main() -> None:
     q = sub.add_parser("quality")
     q.add_argument("--corpus", nargs="+", choices=sorted(CORPORA), default=["html", "pdf"])
     q.add_argument("--json", type=Path)
+    q.add_argument("--bm25-tokenizer", choices=["current", "v1"], default="current",
+                   help="v1: mmrag's BM25 tokenizer before TOKENIZER_VERSION 2 (bench/rag_eval/bm25_ablation.py)")
     lat = sub.add_parser("latency")
     lat.add_argument("--chunks", type=int, default=100_000)
     lat.add_argument("--runs", type=int, default=5)
@@ -344,6 +346,12 @@ def main() -> None:
     lat.add_argument("--keep", type=Path, help="build the library in this folder once, reuse it after")
     args = parser.parse_args()
     if args.command == "quality":
+        if args.bm25_tokenizer == "v1":
+            from bm25_ablation import VARIANTS
+
+            import mmrag.index.bm25 as bm25_module
+
+            bm25_module.tokenize = VARIANTS["v1"].tokenizer()  # looked up at call time by Bm25Index
         quality(args.corpus, args.json)
     else:
         if args.threads:
