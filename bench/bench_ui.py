@@ -1,10 +1,12 @@
-"""Web app latency: click "Search" → a grid of 24 results rendered (every thumbnail decoded), in Chromium.
+"""Web app latency in Chromium: click "Search" → a grid of 24 results rendered (every thumbnail decoded); click a
+thumbnail → its details dialog drawn with its image; "Next" in the dialog → the next item drawn.
 
 One library (scikit-image's sample photos and flipped/rotated/cropped variants, 75 images, tiny-test CLIP) is
 served by one Streamlit server per app tree; the same browser runs the same queries against each server in turn,
 query by query, so the trees are compared side by side under the same machine load. A tree is a folder holding
 the ``mmrag`` package (``git archive <commit>`` unpacked into ``<tree>/mmrag``); ``after`` defaults to this
-checkout. The first query of each server (model load) is not timed.
+checkout. The first query of each server (model load) is not timed. After each search one thumbnail (a
+different one each query) is opened, stepped with Next and closed with Esc.
 
     git archive b5b8794 | (mkdir -p /tmp/uibench/before/mmrag && tar -x -C /tmp/uibench/before/mmrag)
     python bench/bench_ui.py --tree before=/tmp/uibench/before --tree after=. --queries 15
@@ -45,6 +47,16 @@ GRID_JS = """([label, count]) => {
     .some(e => e.innerText.includes('results for') && e.innerText.includes(label));
   const imgs = [...document.querySelectorAll('.st-key-results img')];
   return caption && imgs.length >= count && imgs.every(i => i.complete && i.naturalWidth > 0); }"""
+
+
+DIALOG_JS = """([position, before]) => { const d = document.querySelector('[role="dialog"]');
+  const nav = d && d.querySelector('.st-key-details-nav');
+  const img = d && d.querySelector('.st-key-details [data-testid="stImage"] img');
+  return !!(nav && nav.innerText.includes(position) && img && img.src !== before && img.complete
+    && img.naturalWidth > 0); }"""
+DIALOG_IMG_JS = """() => {
+  const i = document.querySelector('[role="dialog"] .st-key-details [data-testid="stImage"] img');
+  return i ? i.src : ''; }"""
 
 
 def sample_images(folder: Path) -> Path:
@@ -129,12 +141,43 @@ def timed_search(tab: Any, query: str, count: int = K) -> float:
     return time.perf_counter() - start
 
 
+def timed_dialog(tab: Any, index: int, count: int = K) -> tuple[float, float]:
+    """Seconds from a click on thumbnail ``index`` to its dialog with its image, and from "Next" to the next item
+    with its image; the dialog is closed with Esc after (not timed)."""
+    tab.wait_for_function(SETTLED_JS)
+    cell = tab.locator(".st-key-results .mm-open").nth(index)
+    cell.scroll_into_view_if_needed()
+    tab.wait_for_timeout(100)  # the grid may draw once more after its run: click what stays
+    start = time.perf_counter()
+    cell.click()
+    tab.wait_for_function(DIALOG_JS, arg=[f"{index + 1} of {count}", ""], polling="raf")
+    opened = time.perf_counter() - start
+    tab.wait_for_function(SETTLED_JS)
+    before = tab.evaluate(DIALOG_IMG_JS)
+    start = time.perf_counter()
+    tab.locator('[role="dialog"]').get_by_role("button", name="Next").click()
+    tab.wait_for_function(DIALOG_JS, arg=[f"{(index + 1) % count + 1} of {count}", before], polling="raf")
+    stepped = time.perf_counter() - start
+    tab.wait_for_function(SETTLED_JS)
+    tab.keyboard.press("Escape")
+    tab.locator('[role="dialog"]').wait_for(state="detached")
+    tab.wait_for_function(SETTLED_JS)
+    return opened, stepped
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    return {"p50_s": round(statistics.median(values), 3), "min_s": round(min(values), 3),
+            "max_s": round(max(values), 3), "n": len(values)}
+
+
 def run(trees: dict[str, Path], library: Path, queries: int, logs: Path) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     servers = {name: start_server(tree.resolve(), library, logs / f"{name}.log") for name, tree in trees.items()}
     samples: dict[str, list[float]] = {name: [] for name in trees}
+    opens: dict[str, list[float]] = {name: [] for name in trees}
+    steps: dict[str, list[float]] = {name: [] for name in trees}
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
@@ -143,16 +186,20 @@ def run(trees: dict[str, Path], library: Path, queries: int, logs: Path) -> dict
                 query = QUERIES[index % len(QUERIES)] + ("" if index < len(QUERIES) else f" {index}")
                 for name, tab in tabs.items():
                     samples[name].append(timed_search(tab, query))
+                    opened, stepped = timed_dialog(tab, (index * 5) % (K - 1))
+                    opens[name].append(opened)
+                    steps[name].append(stepped)
             browser.close()
     finally:
         for process, _ in servers.values():
             process.terminate()
             process.wait(timeout=30)
-    result: dict[str, Any] = {name: {"p50_s": round(statistics.median(s), 3), "min_s": round(min(s), 3),
-                                     "max_s": round(max(s), 3), "n": len(s)} for name, s in samples.items()}
+    result: dict[str, Any] = {name: {"search": _summary(samples[name]), "dialog_open": _summary(opens[name]),
+                                     "dialog_next": _summary(steps[name])} for name in trees}
     names = list(trees)
     if len(names) == 2:
-        result["ratio"] = round(result[names[1]]["p50_s"] / result[names[0]]["p50_s"], 3)
+        result["ratio"] = {what: round(result[names[1]][what]["p50_s"] / result[names[0]][what]["p50_s"], 3)
+                           for what in ("search", "dialog_open", "dialog_next")}
     result["load_average"] = [round(v, 2) for v in os.getloadavg()]
     return result
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from mmrag.ui import access, state
-from mmrag.ui.filters import DEFAULTS as SEARCH_DEFAULTS
+from mmrag.ui.search_url import KEPT_WIDGETS
 
 VIEWS = Path(__file__).resolve().parent / "views"
 PAGES = (  # file, title, icon
@@ -20,8 +20,6 @@ PAGES = (  # file, title, icon
     ("duplicates.py", "Duplicates", ":material/content_copy:"),
     ("library.py", "Library", ":material/folder_open:"),
 )
-# Widget values kept when the user switches pages (Streamlit forgets a widget's value on a run without it).
-KEPT_WIDGETS = ("search.text", *SEARCH_DEFAULTS)
 # Thumbnails of a grid share one height (whole image shown, letterboxed) so rows line up; not in fullscreen,
 # where Streamlit gives the image an inline max-height (the search grid is ui/grid.py's own element).
 STYLE = """<style>
@@ -44,19 +42,12 @@ def main() -> None:
         st.stop()
         return
     access.gate(lib)  # a sign-in form first when the server listens beyond loopback
-    keep_widget_values(KEPT_WIDGETS)
+    state.keep_widget_values(KEPT_WIDGETS)
     pages = [st.Page(VIEWS / name, title=title, icon=icon, default=index == 0)
              for index, (name, title, icon) in enumerate(PAGES)]
     page = st.navigation(pages)
     st.sidebar.caption(f"Library `{lib.path}`")
     page.run()
-
-
-def keep_widget_values(keys: tuple[str, ...]) -> None:
-    """Re-store each widget value as a plain session value, so it outlives a run of a page without the widget."""
-    for key in keys:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ def details_body(lib: Library, asset_id: int, hit: Hit | None = None) -> None:
             show_image(image_source(lib.path, asset.path, asset.sha256))
         else:
             st.image(full, width="content")  # natural size up to the column; fullscreen shows up to FULL_PX
+            # (a data: URI, sent with the dialog: no second request that waits while the server finishes the run)
     with facts:
         st.markdown(f"**#{asset.id} · {md_escape(Path(asset.path).name)}**")
         st.markdown(_facts_markdown(asset))
@@ -82,7 +83,8 @@ def details_body(lib: Library, asset_id: int, hit: Hit | None = None) -> None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _full_jpeg(path: str, mtime: float, size: int) -> bytes | None:
+def _full_jpeg(path: str, mtime: float, size: int) -> str | None:
+    import base64
     import io
 
     from PIL import Image, ImageOps
@@ -97,11 +99,12 @@ def _full_jpeg(path: str, mtime: float, size: int) -> bytes | None:
             image.save(buffer, "JPEG", quality=88)
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
-    return buffer.getvalue()
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def full_image(path: str, size: int = FULL_PX) -> bytes | None:
-    """The image at ``path`` as a JPEG of at most ``size`` px a side (cached), or None when it cannot be read."""
+def full_image(path: str, size: int = FULL_PX) -> str | None:
+    """The image at ``path`` as a JPEG of at most ``size`` px a side, as a ``data:`` URI (cached), or None when
+    it cannot be read."""
     try:
         return _full_jpeg(path, Path(path).stat().st_mtime, size)
     except OSError:

@@ -1,8 +1,9 @@
 """The details dialog of the search page (``st.dialog``: it opens where the user is, Esc closes it): the item
-(``ui.details``), Previous/Next through the grid's order, More like this, Reference for Generate and thumbs.
+(``ui.details``), Previous/Next through the grid's order (buttons, or the Left/Right arrow keys), More like
+this, Reference for Generate and thumbs.
 
 The open item lives in ``st.session_state[SELECTED]`` (and in the URL as ``?item=``); the dialog reads it on
-every run, so Previous/Next only rerun the dialog.
+every run. A dialog is a fragment, so Previous/Next (and the arrow keys) rerun only the dialog.
 """
 
 from __future__ import annotations
@@ -23,6 +24,27 @@ if TYPE_CHECKING:
 ORDER = "search.order"  # the ids on the grid, in order: Previous/Next walk them
 SHOWN = "search.shown"  # dict[int, Hit]: the hits on the grid (scores, and references for Generate)
 DIALOG_WIDTH = 1200
+ARROWS = "details.arrows"  # the arrow-key element's state key
+# Left/Right anywhere on the page step the open dialog, except while typing in a field or moving a slider; one
+# listener at a time (the previous one is removed when the element is drawn again or leaves the page).
+ARROWS_JS = """
+let listening = null;
+export default function (component) {
+  const { setTriggerValue } = component;
+  if (listening) document.removeEventListener('keydown', listening);
+  listening = (event) => {
+    if (event.repeat || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
+    const typing = 'input:not([type="checkbox"]), textarea, select, [contenteditable], [role="slider"]';
+    if (event.target && event.target.closest && event.target.closest(typing)) return;
+    event.preventDefault();
+    setTriggerValue('step', event.key === 'ArrowLeft' ? -1 : 1);
+  };
+  document.addEventListener('keydown', listening);
+  const mine = listening;
+  return () => { document.removeEventListener('keydown', mine); if (listening === mine) listening = null; };
+}
+"""
 
 
 def open_item(asset_id: int) -> None:
@@ -40,6 +62,22 @@ def step(delta: int) -> None:
     current = st.session_state.get(SELECTED)
     if current in order:
         st.session_state[SELECTED] = order[(order.index(current) + delta) % len(order)]
+
+
+@st.cache_resource(show_spinner=False)
+def _arrows_component() -> Any:
+    return st.components.v2.component("mmrag_arrows", js=ARROWS_JS)
+
+
+def arrow_keys() -> None:
+    """Left/Right call :func:`step` (drawn inside the dialog, so a key press reruns only the dialog)."""
+    _arrows_component()(key=ARROWS, on_step_change=_arrow_step)
+
+
+def _arrow_step() -> None:
+    value = (st.session_state.get(ARROWS) or {}).get("step")
+    if value in (-1, 1):
+        step(int(value))
 
 
 def hit_of(asset: Any) -> Hit:
@@ -80,7 +118,8 @@ def details_dialog(query_label: str | None, on_similar: Callable[[int], None]) -
         st.button("Next", key="details.next", icon=":material/chevron_right:", on_click=step, args=(1,),
                   disabled=not many)
         if asset_id in order:
-            st.caption(f"{order.index(asset_id) + 1} of {len(order)}")
+            st.caption(f"{order.index(asset_id) + 1} of {len(order)}", help="← and → step through the results; "
+                       "Esc closes.")
         similar = st.button("More like this", key="details.similar", icon=":material/image_search:",
                             type="primary")
         ref_key = f"ref.{asset_id}"
@@ -93,3 +132,5 @@ def details_dialog(query_label: str | None, on_similar: Callable[[int], None]) -
         st.rerun()
     with st.container(key="details"):
         details_body(state.library(), asset_id, st.session_state.get(SHOWN, {}).get(asset_id))
+    if many:
+        arrow_keys()

@@ -15,12 +15,14 @@ from typing import Any
 
 import streamlit as st
 
-from .filters import K_MAX, K_MIN, K_STEP
+from .filters import DEFAULTS, K_MAX, K_MIN, K_STEP
 from .grid import MAX_COLUMNS, MIN_COLUMNS
 
 LOADED = "search.url_loaded"
 NOTES = "search.url_notes"  # values from the URL that were dropped, with the reason
 TEXT = "search.text"  # the text box
+# The search form's widget values, kept when the user switches pages or a fragment reruns (ui.state.keep_widget_values).
+KEPT_WIDGETS = (TEXT, *DEFAULTS)
 PAGE = "search.page"
 SELECTED = "search.selected"  # asset id whose details are open
 LIST_PARAMS = {"kind": "filter.kind", "tags": "filter.tags"}

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 REFS = "gen.refs"  # dict[int, Hit]: references picked on the search grid for the Generate page
 HITS = "search.hits"  # list[Hit] of the last search
 FEEDBACK_IDS = "feedback.ids"  # dict[widget key, feedback row id]: a changed vote replaces its row
+KEPT_VALUES = "kept.values"  # dict[widget key, value]: the kept widget values as of the last full run
 
 
 def library_argument(argv: Sequence[str]) -> str | None:
@@ -56,6 +57,18 @@ def open_library(location: str) -> Library:
 
 def library() -> Library:
     return open_library(str(library_location()))
+
+
+def keep_widget_values(keys: Sequence[str]) -> None:
+    """At the start of a full run: re-store each widget value as a plain session value, so it outlives a run of
+    another page, and put back from a copy any value that a fragment's rerun dropped (Streamlit forgets the
+    values of widgets a run does not draw; a fragment's rerun draws only the fragment)."""
+    kept: dict[str, Any] = session(KEPT_VALUES, {})
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = kept[key] = st.session_state[key]
+        elif key in kept:
+            st.session_state[key] = kept[key]
 
 
 def session(key: str, default: Any) -> Any:

@@ -125,6 +125,17 @@ def test_first_screen_text_search_url_and_dialog(browser: Any, server: str, sche
     _ready(tab)
     dialog.get_by_role("button", name="Previous").click()
     dialog.locator(".st-key-details").get_by_text(name).first.wait_for()
+    _ready(tab)
+    position = dialog.locator(".st-key-details-nav").inner_text()
+    tab.keyboard.press("ArrowRight")  # the arrow keys step like the buttons
+    tab.wait_for_function("name => !document.querySelector('[role=dialog] .st-key-details').innerText.includes(name)",
+                          arg=name)
+    _ready(tab)
+    assert dialog.locator(".st-key-details-nav").inner_text() != position
+    tab.keyboard.press("ArrowLeft")
+    dialog.locator(".st-key-details").get_by_text(name).first.wait_for()
+    _ready(tab)
+    assert dialog.locator(".st-key-details-nav").inner_text() == position
     tab.keyboard.press("Escape")
     dialog.wait_for(state="detached")
     tab.wait_for_function("() => !new URLSearchParams(location.search).has('item')")  # the URL forgets it

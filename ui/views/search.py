@@ -48,14 +48,15 @@ def render() -> None:
     for note in st.session_state.get(NOTES, []):
         st.warning(f"Ignored from the address: {md_escape(note)}", icon=":material/link_off:")
     request = st.session_state.get(REQUEST)
+    label = request["label"] if request else None
     if request is None:
-        first_screen(lib, options)
+        gridded = first_screen(lib, options)
     else:
         refresh(lib, request, options)
-        results(lib, request, options)
+        gridded = results(lib, request, options, label)
     write_url(request)
-    if st.session_state.get(SELECTED) is not None:
-        details_dialog(request["label"] if request else None, more_like_this)
+    if not gridded and st.session_state.get(SELECTED) is not None:  # an item from the URL, with no grid
+        details_dialog(label, more_like_this)
 
 
 def query_form() -> None:
@@ -162,10 +163,11 @@ def current_page() -> int:
     return max(1, int(st.session_state.get(PAGE) or 1))
 
 
-def results(lib: Library, request: dict[str, Any], options: SearchOptions) -> None:
+def results(lib: Library, request: dict[str, Any], options: SearchOptions, label: str) -> bool:
+    """The result count, the grid (with the open item's dialog) and the pager; True when a grid was drawn."""
     if st.session_state.get(ERROR):
         st.error(md_escape(st.session_state[ERROR]), icon=":material/error:")
-        return
+        return False
     hits: list[Hit] = st.session_state.get(state.HITS, [])
     if request.get("similar") is not None:
         seed_header(lib, request["similar"])
@@ -179,9 +181,19 @@ def results(lib: Library, request: dict[str, Any], options: SearchOptions) -> No
     if not hits:
         st.info("No results. Try other words, or loosen the filters in the sidebar.")
         pager(page, has_next=False)
-        return
-    show_grid(lib, hits, options.columns, scored=True)
+        return False
+    grid_and_details(lib, hits, options.columns, True, label)
     pager(page, has_next=len(hits) >= options.k)
+    return True
+
+
+@st.fragment
+def grid_and_details(lib: Library, hits: list[Hit], columns: int, scored: bool, label: str | None) -> None:
+    """The grid and its open item's dialog, as one fragment: a click on a thumbnail or a star reruns only this,
+    not the page (the form, filters and search stay as they are); the dialog is a fragment of its own."""
+    show_grid(lib, hits, columns, scored)
+    if st.session_state.get(SELECTED) is not None:
+        details_dialog(label, more_like_this)
 
 
 def show_grid(lib: Library, hits: list[Hit], columns: int, scored: bool) -> None:
@@ -231,14 +243,15 @@ def seed_header(lib: Library, asset_id: int) -> None:
         st.markdown(f"More like **#{asset.id} · {md_escape(Path(asset.path).name)}**")
 
 
-def first_screen(lib: Library, options: SearchOptions) -> None:
-    """Counts by kind, what each page does, and the newest images as a grid."""
+def first_screen(lib: Library, options: SearchOptions) -> bool:
+    """Counts by kind, what each page does, and the newest images as a grid; True when there is a grid."""
     search_home.welcome(search_home.counts_by_kind(lib.catalog))
     recent = search_home.recent_images(lib.catalog)
     if not recent:
-        return
+        return False
     st.caption(f"Added last ({len(recent)}): click one to see it, then “More like this”.")
-    show_grid(lib, [hit_of(asset) for asset in recent], options.columns, scored=False)
+    grid_and_details(lib, [hit_of(asset) for asset in recent], options.columns, False, None)
+    return True
 
 
 def _preview_uri(image: Any) -> str:
