@@ -3,7 +3,7 @@
 A key is ``mmrag_`` + 32 random bytes (URL-safe base64); the catalog keeps only its SHA-256 digest (a key
 is random and long, so a plain digest cannot be guessed back), a short prefix to tell keys apart, its name
 and its scopes. ``read`` allows search/ask/similar/assets/status; ``write`` also allows ingest, generate,
-tag and remove.
+tag, remove and trash/restore (in the web app also uploads and feedback votes: anything that changes the library).
 """
 
 from __future__ import annotations
