@@ -146,10 +146,9 @@ def timed_dialog(tab: Any, index: int, count: int = K) -> tuple[float, float]:
     with its image; the dialog is closed with Esc after (not timed)."""
     tab.wait_for_function(SETTLED_JS)
     cell = tab.locator(".st-key-results .mm-open").nth(index)
-    cell.scroll_into_view_if_needed()
-    tab.wait_for_timeout(100)  # the grid may draw once more after its run: click what stays
+    tab.wait_for_timeout(100)  # the grid may draw once more after its run
     start = time.perf_counter()
-    cell.click()
+    cell.click()  # scrolls it into view; retried if the grid drew it anew meanwhile
     tab.wait_for_function(DIALOG_JS, arg=[f"{index + 1} of {count}", ""], polling="raf")
     opened = time.perf_counter() - start
     tab.wait_for_function(SETTLED_JS)
