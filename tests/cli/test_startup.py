@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,11 @@ def test_the_cli_freezes_its_objects_at_exit_before_the_final_collections() -> N
             "import mmrag.cli\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert int(done.stderr.rsplit("FROZEN=", 1)[1]) > 10_000, done.stderr[-2000:]
+
+
+def test_a_json_search_does_not_import_rich(run, photos: Path, tmp_path: Path) -> None:
+    run("ingest", str(photos))
+    found, stdout = imported_heavy_names(["search", "a cat", "--json", "--library", str(tmp_path / "lib")],
+                                         ("rich",))
+    assert found == []
+    assert json.loads(stdout)
