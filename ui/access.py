@@ -55,7 +55,7 @@ def refused(lib: Library, what: str) -> str | None:
     """For a write handler (the server-side check behind a disabled control): None when this session may
     write, else the message to show, ``what`` (what did not happen) and why."""
     reason = write_refusal(lib)
-    return None if reason is None else f"{what}: {md_escape(reason)}."
+    return None if reason is None else f"{what}: {_shown(reason)}."
 
 
 def refuse(lib: Library, what: str) -> bool:
@@ -69,7 +69,12 @@ def refuse(lib: Library, what: str) -> bool:
 def read_only_note(reason: str | None, what: str) -> None:
     """Under a write control that ``reason`` disables: say what is off and why."""
     if reason is not None:
-        st.caption(f":material/lock: {what}: not with this key. {md_escape(reason)}.")
+        st.caption(f":material/lock: {what}: not with this key. {_shown(reason)}.")
+
+
+def _shown(reason: str) -> str:
+    """The refusal as Markdown: escaped (it holds the key's name), its command kept as inline code."""
+    return md_escape(reason).replace("\\`", "`")
 
 
 def gate(lib: Library) -> None:
