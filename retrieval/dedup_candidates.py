@@ -240,24 +240,18 @@ def icon_vectors(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     cells = 3 * ICON_GRID * ICON_GRID
     rows = np.zeros((len(smalls), cells + ICON_LEVELS**3), np.float32)
     boxes = np.zeros((len(smalls), 2), np.int64)
-    by_shape: dict[tuple[int, ...], list[int]] = {}
-    for n, small in enumerate(smalls):
-        by_shape.setdefault(small.shape, []).append(n)
-    for members in by_shape.values():
-        for start in range(0, len(members), 4096):
-            part = np.asarray(members[start : start + 4096])
-            batch = np.stack([smalls[n] for n in part])
-            content = np.abs(batch.astype(np.int16) - batch[:, :1, :1].astype(np.int16)).max(axis=3) > FRAME_TOLERANCE
-            content[~content.any(axis=(1, 2))] = True  # one colour: all of it is the content
-            rows[part, cells:] = _colour_histograms(batch, content)
-            top, bottom = _extent(content.any(axis=2))
-            left, right = _extent(content.any(axis=1))
-            boxes[part] = np.stack([bottom - top, right - left], axis=1)
-            whole = (boxes[part] == batch.shape[1:3]).all(axis=1)
-            if whole.any():
-                rows[part[whole], :cells] = _layouts(batch[whole])
-            for k in np.flatnonzero(~whole).tolist():
-                rows[part[k], :cells] = _layouts(batch[k, top[k] : bottom[k], left[k] : right[k]][None])[0]
+    for part, batch in shape_batches(smalls):
+        content = np.abs(batch.astype(np.int16) - batch[:, :1, :1].astype(np.int16)).max(axis=3) > FRAME_TOLERANCE
+        content[~content.any(axis=(1, 2))] = True  # one colour: all of it is the content
+        rows[part, cells:] = _colour_histograms(batch, content)
+        top, bottom = _extent(content.any(axis=2))
+        left, right = _extent(content.any(axis=1))
+        boxes[part] = np.stack([bottom - top, right - left], axis=1)
+        whole = (boxes[part] == batch.shape[1:3]).all(axis=1)
+        if whole.any():
+            rows[part[whole], :cells] = _layouts(batch[whole])
+        for k in np.flatnonzero(~whole).tolist():
+            rows[part[k], :cells] = _layouts(batch[k, top[k] : bottom[k], left[k] : right[k]][None])[0]
     return rows / np.sqrt(2.0), boxes
 
 
@@ -318,21 +312,26 @@ def faiss_threads() -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
+def shape_batches(smalls: list[np.ndarray], size: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions, stacked images) for the small copies, grouped by shape, at most ``size`` at a time."""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for n, small in enumerate(smalls):
+        by_shape.setdefault(small.shape, []).append(n)
+    for members in by_shape.values():
+        for start in range(0, len(members), size):
+            part = np.asarray(members[start : start + size])
+            yield part, np.stack([smalls[n] for n in part])
+
+
 def tiny_vectors(smalls: list[np.ndarray]) -> np.ndarray:
     """(n, TINY_SIDE**2) rows: grey area means of each small copy (a uniform frame trimmed), zero mean, unit
     length (cosine = correlation). Copies of one shape are shrunk together, as two matrix products; only those
     that may have a frame are trimmed one by one."""
     rows = np.zeros((len(smalls), TINY_SIDE * TINY_SIDE), np.float32)
-    by_shape: dict[tuple[int, ...], list[int]] = {}
-    for n, small in enumerate(smalls):
-        by_shape.setdefault(small.shape, []).append(n)
-    for members in by_shape.values():
-        for start in range(0, len(members), 4096):
-            part = np.asarray(members[start : start + 4096])
-            batch = np.stack([smalls[n] for n in part])
-            rows[part] = _tiny_batch(batch)
-            for n in part[_maybe_framed(batch)].tolist():
-                rows[n] = _tiny_batch(trim_frame(smalls[n])[None])[0]
+    for part, batch in shape_batches(smalls):
+        rows[part] = _tiny_batch(batch)
+        for n in part[_maybe_framed(batch)].tolist():
+            rows[n] = _tiny_batch(trim_frame(smalls[n])[None])[0]
     rows -= rows.mean(axis=1, keepdims=True)
     return rows / (np.linalg.norm(rows, axis=1, keepdims=True) + 1e-6)
 
