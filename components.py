@@ -201,6 +201,10 @@ class KeptModel:
         self._key: tuple[Any, ...] | None = None
         self._model: Any = None
 
+    def holds(self, key: tuple[Any, ...]) -> bool:
+        with self._lock:
+            return self._model is not None and self._key == key
+
     def get(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:
         with self._lock:
             if self._model is None or self._key != key:
@@ -208,9 +212,12 @@ class KeptModel:
                 self._model, self._key = load(), key
             return self._model  # type: ignore[no-any-return]
 
-    def release(self) -> None:
+    def release(self) -> bool:
+        """Forget the model so it can be freed; whether there was one."""
         with self._lock:
+            had = self._model is not None
             self._model, self._key = None, None
+            return had
 
 
 class GeneratorCache:
@@ -219,8 +226,7 @@ class GeneratorCache:
 
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
-        self._key: tuple[Any, ...] | None = None
-        self._generator: Generator | None = None
+        self._kept = KeptModel()
         self._loader: ModelLoader | None = None
 
     @property
@@ -233,17 +239,14 @@ class GeneratorCache:
 
     def get(self, key: tuple[Any, ...], load: Callable[[], Generator]) -> tuple[Generator, bool]:
         """The cached generator for ``key`` (and True), or a freshly loaded one (and False)."""
-        if self._generator is not None and self._key == key:
-            return self._generator, True
-        self.release()
-        self._generator, self._key = load(), key
-        return self._generator, False
+        if self._kept.holds(key):
+            return self._kept.get(key, load), True
+        self.release()  # the GPU memory of the old pipeline is handed back before the new one loads
+        return self._kept.get(key, load), False
 
     def release(self) -> None:
         """Forget the generator so its models can be freed."""
-        had = self._generator is not None
-        self._generator, self._key = None, None
-        if had:
+        if self._kept.release():
             _empty_cuda_cache()
 
 
