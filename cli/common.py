@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from .startup import few_collections as few_collections  # re-exported for the commands
-
 if TYPE_CHECKING:
     from rich.console import Console
 

@@ -70,7 +70,7 @@ def generate(
         control_low=control_low, control_high=control_high, control_scale=control_scale, depth_model=depth_model,
     )  # fmt: skip
     sources = ReferenceSources(like=like, k=k, ref_ids=ref_id or None, ref_images=ref_image or None)
-    if mode in MODES and MODES[mode][0] and not (like or ref_id or ref_image):
+    if mode in MODES and request.needs_refs and not (like or ref_id or ref_image):  # unknown modes: validate()
         from ..generation.request import missing_references
 
         raise typer.BadParameter(missing_references(mode, "--like TEXT, --ref-id ID or --ref-image FILE"),

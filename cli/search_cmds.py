@@ -13,7 +13,6 @@ from .common import (
     JsonOption,
     LibraryOption,
     app,
-    few_collections,
     model_settings,
     opened_library,
     out,
@@ -21,6 +20,7 @@ from .common import (
     reported,
 )
 from .remote import ServerOption
+from .startup import few_collections
 
 SEARCH_KINDS = ("image", "generated", "text")
 KIND_HELP = f"What to search ({' | '.join(SEARCH_KINDS)}); text = passages of documents."
