@@ -120,7 +120,7 @@ def run(name: str, pdf: Path, work: Path, questions: tuple[list[Any], list[str]]
     report = lib.ingest([folder])
     seconds = time.perf_counter() - started
     questions, unanswerable = questions
-    result = evaluate(lib.components, questions)  # its retrievers take the components
+    result = evaluate(lib, questions)
     if answers:
         result["answers"] = answer_checks(lib, questions, unanswerable)
     sections = chunk_sections(lib)
