@@ -201,9 +201,10 @@ class Catalog:
             session.close()
 
     def get_meta(self, key: str) -> str | None:
-        with self.session() as session:
-            row = session.get(Meta, key)
-            return row.value if row else None
+        """One key's value, read with a plain statement (no ORM session: searches read the generations of
+        their spaces on every query, 1.3 → 0.3 ms CPU a read)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(Meta.value).where(Meta.key == key)).scalar_one_or_none()
 
     def set_meta(self, key: str, value: str, session: Session | None = None) -> None:
         """Insert or replace one key (an atomic upsert: concurrent first writers do not collide)."""
