@@ -8,7 +8,8 @@ collection, its spec and the catalog generation it reflects; the vectors themsel
 folder.
 
 Spec mapping (FAISS factory strings, so ``index_spec`` means the same on both backends): ``Flat`` → FLAT,
-``IVF{n},Flat`` → IVF_FLAT, ``IVF{n},SQ8`` → IVF_SQ8, ``IVF{n},PQ{m}`` → IVF_PQ, ``HNSW{M}`` → HNSW.
+``IVF{n},Flat`` and ``IVF{n},SQfp16`` → IVF_FLAT, ``IVF{n},SQ8`` → IVF_SQ8, ``IVF{n},PQ{m}`` → IVF_PQ,
+``HNSW{M}`` → HNSW.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_withou
 _SPECS = (
     (re.compile(r"^Flat$", re.I), lambda m: ("FLAT", {})),
     (re.compile(r"^IVF(\d+),Flat$", re.I), lambda m: ("IVF_FLAT", {"nlist": int(m[1])})),
+    (re.compile(r"^IVF(\d+),SQfp16$", re.I), lambda m: ("IVF_FLAT", {"nlist": int(m[1])})),  # no fp16 IVF in Milvus
     (re.compile(r"^IVF(\d+),SQ8$", re.I), lambda m: ("IVF_SQ8", {"nlist": int(m[1])})),
     (re.compile(r"^IVF(\d+),PQ(\d+)$", re.I), lambda m: ("IVF_PQ", {"nlist": int(m[1]), "m": int(m[2]), "nbits": 8})),
     (re.compile(r"^HNSW(\d+)$", re.I), lambda m: ("HNSW", {"M": int(m[1]), "efConstruction": 200})),
@@ -48,8 +50,8 @@ def milvus_index_params(spec: str) -> tuple[str, dict[str, int]]:
         match = pattern.match(spec.strip())
         if match:
             return build(match)
-    raise ValueError(f"index spec {spec!r} has no Milvus equivalent; use Flat, IVF<n>,Flat, IVF<n>,SQ8, "
-                     "IVF<n>,PQ<m> or HNSW<M> (or 'auto')")
+    raise ValueError(f"index spec {spec!r} has no Milvus equivalent; use Flat, IVF<n>,Flat, IVF<n>,SQfp16, "
+                     "IVF<n>,SQ8, IVF<n>,PQ<m> or HNSW<M> (or 'auto')")
 
 
 def connect(uri: str) -> Any:

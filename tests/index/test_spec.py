@@ -43,13 +43,13 @@ def test_nlist_leaves_enough_training_points_per_list() -> None:
 
 def test_memory_budget_picks_smaller_codes() -> None:
     n, dim = 1_000_000, 512
-    assert choose_spec(n, dim, 4096) == "IVF4096,Flat"
+    assert choose_spec(n, dim, 4096) == "IVF4096,SQfp16"  # the catalog's float16 precision, half of Flat's bytes
     assert choose_spec(n, dim, 1024) == "IVF4096,SQ8"
     compact = choose_spec(n, dim, 200)
     assert compact.startswith("IVF4096,PQ")
     assert estimate_bytes(compact, n, dim) <= 200 * 2**20
-    assert estimate_bytes("IVF4096,Flat", n, dim) > estimate_bytes("IVF4096,SQ8", n, dim) > estimate_bytes(
-        compact, n, dim)
+    assert estimate_bytes("IVF4096,Flat", n, dim) > estimate_bytes("IVF4096,SQfp16", n, dim) > estimate_bytes(
+        "IVF4096,SQ8", n, dim) > estimate_bytes(compact, n, dim)
 
 
 def test_flat_over_budget_is_compressed() -> None:

@@ -132,10 +132,12 @@ def test_save_and_load_round_trip(make_index: Factory, data: tuple[np.ndarray, n
     assert (loaded.search(x[:3], 3).ids == index.search(x[:3], 3).ids).all()
 
 
+@pytest.mark.parametrize("spec", ["IVF8,Flat", "IVF8,SQfp16"])  # SQfp16: what `auto` picks for IVF
 def test_ivf_recall_matches_exact_search(make_index: Factory, data: tuple[np.ndarray, np.ndarray],
-        clustered: Callable[..., np.ndarray], exact: Callable[..., np.ndarray]) -> None:
+        clustered: Callable[..., np.ndarray], exact: Callable[..., np.ndarray], spec: str) -> None:
     ids, x = data
-    index = make_index("IVF8,Flat")
+    x = x.astype(np.float16).astype(np.float32)  # the catalog's precision: float16 codes then lose nothing
+    index = make_index(spec)
     index.add(ids, x)
     index.nprobe = 8  # every list: IVF must then equal exact search
     queries = clustered(10, DIM, seed=11)
