@@ -152,3 +152,13 @@ def test_clear_empties_the_index(make_index: Factory, data: tuple[np.ndarray, np
     index.clear()
     assert len(index) == 0
     assert (index.search(x[:1], 3).ids == -1).all()
+
+
+def test_every_auto_spec_has_a_milvus_index_type() -> None:
+    from mmrag.index.milvus_index import milvus_index_params
+    from mmrag.index.spec import choose_spec
+
+    for n, budget_mb in ((1_000, 4096), (1_000_000, 4096), (1_000_000, 1024), (1_000_000, 200)):
+        spec = choose_spec(n, DIM, budget_mb)
+        assert milvus_index_params(spec)[0] in {"FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ"}, spec
+    assert milvus_index_params("IVF4096,SQfp16") == ("IVF_FLAT", {"nlist": 4096})
