@@ -103,7 +103,7 @@ def scores(groups: list[list[int]], items: list[DupItem], labels: dict[str, dict
 
 
 def _edit_of_pair(a: str, b: str, kind: str) -> str | None:
-    if kind == "icons":
+    if kind.startswith("icons"):
         return min(a, b, key=lambda e: int(e.removesuffix("px")))
     if "original" in (a, b):
         return b if a == "original" else a
@@ -220,7 +220,8 @@ def scale(n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/tmp/dup_eval"))
-    parser.add_argument("--sets", nargs="*", default=["photos", "icons"])
+    parser.add_argument("--sets", nargs="*", default=["photos", "icons", "icons-oxygen"],
+                        help="icons: Tango, the set the icon parameters were tuned on; icons-oxygen: held out")
     parser.add_argument("--scale", type=int, default=0, help="synthetic images for the timing part (0: skip)")
     args = parser.parse_args()
     report: dict = {}

@@ -7,12 +7,16 @@ DIFFERENT pictures: the other view of skimage's stereo motorcycle pair, and desk
 (joy vs joy-inksplat, homeworld's wallpaper vs its login screen); every other original is a
 look-alike of the others too, which is how precision is counted.
 
-Icons: Tango icons (one group per icon: the hand-drawn 16/22/24/32 px PNGs and the SVG rendered at
-48/64/128/256 px); look-alikes are the other icons of the same category (folder, folder-remote, ...).
+Icons, two sets: ``icons`` (Tango, apt-get install tango-icon-theme: one group per icon, the hand-drawn
+16/22/24/32 px PNGs and the SVG rendered at 48/64/128/256 px), the set the icon parameters were tuned on; and
+``icons-oxygen`` (Oxygen, apt-get install oxygen-icon-theme: the PNGs it ships at 16/22/32/48/64/128/256 px,
+the small ones drawn again by hand), held out: never used to choose a parameter. Look-alikes are the other
+icons of the same category (folder, folder-remote, folder-blue, ...). Names that are links to another icon are
+left out (the same file twice, not a look-alike).
 
     python -m mmrag.bench.dup_eval.build_set OUT_DIR   (or: python bench/dup_eval/build_set.py OUT_DIR)
 
-writes OUT_DIR/{photos,icons}/*.{png,jpg} and OUT_DIR/labels.json: file -> {set, group, edit}.
+writes OUT_DIR/{photos,icons,icons-oxygen}/*.{png,jpg} and OUT_DIR/labels.json: file -> {set, group, edit}.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ ICON_CATEGORIES = ("places", "devices", "mimetypes", "status", "actions")
 ICONS_PER_CATEGORY = 14
 ICON_PNG_SIZES = (16, 22, 24, 32)
 ICON_SVG_SIZES = (48, 64, 128, 256)
+OXYGEN_ROOT = Path("/usr/share/icons/oxygen/base")
+OXYGEN_SIZES = (16, 22, 32, 48, 64, 128, 256)
 
 
 def edits(rng: random.Random) -> dict[str, Callable[[Image.Image], Image.Image]]:
@@ -173,6 +179,7 @@ def build_photos(out: Path, labels: dict[str, dict[str, str]], rng: random.Rando
 
 
 def build_icons(out: Path, labels: dict[str, dict[str, str]], rng: random.Random) -> None:
+    """The Tango set (``icons``): hand-drawn small PNGs and the SVG rendered at the larger sizes."""
     folder = out / "icons"
     folder.mkdir(parents=True, exist_ok=True)
     for category in ICON_CATEGORIES:
@@ -189,6 +196,42 @@ def build_icons(out: Path, labels: dict[str, dict[str, str]], rng: random.Random
                       f"{size}px")
 
 
+def build_oxygen(out: Path, labels: dict[str, dict[str, str]], rng: random.Random) -> None:
+    """The held-out Oxygen set (``icons-oxygen``): icons shipped as real files (not links) at every size of
+    ``OXYGEN_SIZES``, ``ICONS_PER_CATEGORY`` a category, drawn at random; one is left out when its 48 px
+    drawing is the artwork of one already taken (``_same_artwork``: Oxygen ships some artwork under two names,
+    e.g. tools-rip-audio-cd and media-optical-audio: the same icon, not a look-alike)."""
+    folder = out / "icons-oxygen"
+    folder.mkdir(parents=True, exist_ok=True)
+    taken: list[np.ndarray] = []
+    for category in ICON_CATEGORIES:
+        names = sorted(p.name for p in (OXYGEN_ROOT / "16x16" / category).glob("*.png")
+                       if all(_real(OXYGEN_ROOT / f"{size}x{size}" / category / p.name) for size in OXYGEN_SIZES))
+        chosen = 0
+        for name in rng.sample(names, len(names)):
+            if chosen == ICONS_PER_CATEGORY:
+                break
+            pixels = np.asarray(Image.open(OXYGEN_ROOT / "48x48" / category / name).convert("RGBA"), np.int16)
+            if any(_same_artwork(pixels, other) for other in taken):
+                continue
+            taken.append(pixels)
+            chosen += 1
+            group = f"{category}-{Path(name).stem}"
+            for size in OXYGEN_SIZES:
+                png = OXYGEN_ROOT / f"{size}x{size}" / category / name
+                _save(_on_white(Image.open(png).convert("RGBA")), folder / f"{group}--{size}.png", labels,
+                      "icons-oxygen", group, f"{size}px")
+
+
+def _same_artwork(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two RGBA drawings of one size differ in under 10 % of their pixels (by more than 48 in a channel)."""
+    return a.shape == b.shape and float((np.abs(a - b).max(axis=2) > 48).mean()) < 0.10
+
+
+def _real(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
 def _save(image: Image.Image, path: Path, labels: dict[str, dict[str, str]], kind: str, group: str, edit: str,
           quality: int = 90) -> None:
     if path.suffix == ".jpg":
@@ -203,8 +246,9 @@ def main(out: Path, seed: int = 14) -> None:
     labels: dict[str, dict[str, str]] = {}
     build_photos(out, labels, rng)
     build_icons(out, labels, rng)
+    build_oxygen(out, labels, random.Random(seed))
     (out / "labels.json").write_text(json.dumps(labels, indent=1, sort_keys=True))
-    counts = {k: sum(1 for v in labels.values() if v["set"] == k) for k in ("photos", "icons")}
+    counts = {k: sum(1 for v in labels.values() if v["set"] == k) for k in ("photos", "icons", "icons-oxygen")}
     print(f"{len(labels)} files in {out}: {counts}", file=sys.stderr)
 
 
