@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from .clip_text import eos_id, pool_type, text_parts
+from .onnx_common import OPSET, replace_folder, weights_apart
 from .onnx_text import (
     FORMAT,
     META_FILE,
@@ -37,7 +37,6 @@ from .onnx_text import (
 )
 
 log = logging.getLogger(__name__)
-OPSET = 17
 CHECK_TEXTS = (
     "a", "a cat", "a red bicycle leaning on a wall", "two dogs playing in the snow at night near a lake",
     "A Photo Of The Eiffel Tower, at dawn; misty & quiet!", "café crème brûlée 東京 タワー",
@@ -137,7 +136,7 @@ def export_text_tower(model: Any, tokenizer: Any, library: Path, fingerprint: st
             torch.onnx.export(tower, (sample,), str(work / MODEL_FILE), dynamo=False, opset_version=OPSET,
                               input_names=["input_ids"], output_names=["text_embeds"],
                               dynamic_axes={"input_ids": {0: "batch", 1: "length"}, "text_embeds": {0: "batch"}})
-        _weights_apart(work / MODEL_FILE)
+        weights_apart(work / MODEL_FILE, WEIGHTS_FILE)
         save_tokenizer(tokenizer, work / TOKENIZER_FILE)
         meta = ExportMeta(format=FORMAT, fingerprint=fingerprint, weights_stamp=weights_stamp(pretrained),
                           dim=int(_out_dim(parts)), context_length=int(parts.positional_embedding.shape[0]),
@@ -145,22 +144,13 @@ def export_text_tower(model: Any, tokenizer: Any, library: Path, fingerprint: st
                           eot_token=int(tokenizer.eot_token_id), min_cosine=0.0)
         meta = ExportMeta(**{**json.loads(meta.to_json()), "min_cosine": _check(model, tokenizer, work, meta)})
         (work / META_FILE).write_text(meta.to_json())
-        _replace(work, target)
+        replace_folder(work, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if meta.min_cosine < MIN_COSINE:
         log.warning("ONNX text tower of %s matches torch only to cos %.6f; torch stays in use",
                     fingerprint, meta.min_cosine)
     return meta
-
-
-def _weights_apart(path: Path) -> None:
-    """Rewrite the exported graph with its weights in WEIGHTS_FILE beside it (ONNX external data)."""
-    import onnx
-
-    model = onnx.load(str(path))
-    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=WEIGHTS_FILE, size_threshold=1024)
 
 
 def _out_dim(parts: Any) -> int:
@@ -184,18 +174,3 @@ def _check(model: Any, tokenizer: Any, folder: Path, meta: ExportMeta) -> float:
     batch = encoder.embed_ids(ids)
     single = np.vstack([encoder.embed_ids(ids[i:i + 1]) for i in range(len(ids))])
     return float(min((batch * reference).sum(1).min(), (single * reference).sum(1).min()))
-
-
-def _replace(work: Path, target: Path) -> None:
-    """Swap the finished export in (a concurrent exporter of the same model may win: either is fine)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f"{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    try:
-        os.replace(work, target)
-    except OSError:
-        if not target.exists():
-            raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

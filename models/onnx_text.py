@@ -14,7 +14,6 @@ context length with EOT kept last (checked in tests against open_clip on many st
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
@@ -25,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-FOLDER = "models"
+from .onnx_common import MIN_COSINE, cpu_session
+from .onnx_common import export_folder as _export_folder
+
 META_FILE, MODEL_FILE, TOKENIZER_FILE = "meta.json", "text.onnx", "tokenizer.json"
 WEIGHTS_FILE = "text.weights"  # the graph's initializers, as ONNX external data
 FORMAT = 2  # 1: weights inside text.onnx (such exports are made again once)
-MIN_COSINE = 0.9999  # an export whose vectors differ more from torch's is not used
 _PLAIN = re.compile(r"[\x20-\x25\x27-\x7e\t\n\r]*")  # printable ASCII without '&': ftfy would change nothing
 _SPACES = re.compile(r"\s+")
 
@@ -54,8 +54,7 @@ class ExportMeta:
 
 
 def export_folder(library: Path, fingerprint: str) -> Path:
-    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
-    return Path(library) / FOLDER / f"clip-text-{digest}"
+    return _export_folder(library, "clip-text", fingerprint)
 
 
 def weights_stamp(pretrained: str | None) -> str:
@@ -120,18 +119,7 @@ class ClipTokenizer:
         return out
 
 
-def text_session(path: Path, threads: int) -> Any:
-    """The ONNX Runtime session of an exported tower, without graph optimisations: on the exported graph they
-    change no timing (ViT-B-32, 1 thread: 33 ms a short query either way) and cost ~200 ms CPU at every
-    session creation (395 → 185 ms); vectors differ by < 4e-6 per component (cosine 1 - 1e-7)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, threads)
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+text_session = cpu_session  # see onnx_common.cpu_session for the options and why
 
 
 class OnnxTextEncoder:

