@@ -5,7 +5,8 @@
         and hybrid retrieval, split by question style, an RRF sweep, and the extractive answerer's checks.
     python bench/bench_rag.py latency [--chunks 100000] [--runs 5] [--keep DIR]
         P6: retrieval latency over a synthetic library of N chunks (query encode + search + catalog fetch):
-        wall-time p50/p95 and CPU-time p50 per query, medians over runs.
+        wall-time p50/p95 and CPU-time p50 per query, medians over runs; the question encoded by torch and by
+        the library's ONNX export side by side (--runtime), runs alternated.
 
 Both build real libraries (``mmrag.Library``, tiny-test CLIP; all-MiniLM-L6-v2 text model) in a temp folder.
 """
@@ -252,29 +253,66 @@ class PrecomputedQueries:
         return np.stack([self._vectors[t] for t in texts])
 
 
-def _timed(call: Callable[[], Any], questions: list[str], runs: int) -> dict[str, Any]:
+def _one_run(call: Callable[[str], Any], questions: list[str]) -> tuple[float, float, float]:
+    """One pass over the questions: per-query wall p50, p95 and CPU-time p50, in ms."""
+    times, cpu = [], []
+    for question in questions:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        call(question)
+        times.append(1000 * (time.perf_counter() - started))
+        cpu.append(1000 * (time.process_time() - started_cpu))
+    times.sort()
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))], statistics.median(cpu)
+
+
+def _summary(passes: list[tuple[float, float, float]]) -> dict[str, Any]:
     """Median over runs of the per-query p50 and p95 wall time, in ms, with each run's p50; and the
     median over runs of the per-query p50 of this process's CPU time (``cpu_p50_ms``): on a machine whose
     cores other jobs share, wall time measures the queue for a core, CPU time the work a query needs
     (one thread: on an idle core the two agree)."""
-    p50s, p95s, cpu_p50s = [], [], []
-    for _ in range(runs):
-        times, cpu = [], []
-        for question in questions:
-            started, started_cpu = time.perf_counter(), time.process_time()
-            call(question)
-            times.append(1000 * (time.perf_counter() - started))
-            cpu.append(1000 * (time.process_time() - started_cpu))
-        times.sort()
-        p50s.append(statistics.median(times))
-        p95s.append(times[int(0.95 * (len(times) - 1))])
-        cpu_p50s.append(statistics.median(cpu))
+    p50s, p95s, cpu_p50s = zip(*passes, strict=True)
     return {"p50_ms": round(statistics.median(p50s), 1), "p95_ms": round(statistics.median(p95s), 1),
             "run_p50s_ms": [round(x, 1) for x in p50s], "cpu_p50_ms": round(statistics.median(cpu_p50s), 1)}
 
 
-def latency(chunks: int, runs: int, queries: int, keep: Path | None = None) -> dict[str, Any]:
-    """P6 over a synthetic library; ``keep``: build it there once and reuse it on later runs."""
+def _timed(call: Callable[[str], Any], questions: list[str], runs: int) -> dict[str, Any]:
+    return _summary([_one_run(call, questions) for _ in range(runs)])
+
+
+def _interleaved(calls: dict[str, Callable[[str], Any]], questions: list[str], runs: int) -> dict[str, Any]:
+    """``_timed`` of each call, their runs alternated (torch, onnx, torch, ...) so both see the same machine."""
+    passes: dict[str, list[tuple[float, float, float]]] = {name: [] for name in calls}
+    for _ in range(runs):
+        for name, call in calls.items():
+            passes[name].append(_one_run(call, questions))
+    return {name: _summary(done) for name, done in passes.items()}
+
+
+def text_models(root: Path, runtimes: Sequence[str], threads: int) -> dict[str, Any]:
+    """The library's text model on each runtime (torch: sentence-transformers; onnx: the library's export,
+    written first when missing)."""
+    from mmrag.models.sentence import DEFAULT_MODEL
+    from mmrag.models.sentence_runtime import OnnxQuestionText, load_text_model, write_export
+
+    def load(runtime: str) -> Any:
+        return load_text_model(DEFAULT_MODEL, "cpu", library=root, text_runtime=runtime, threads=threads)
+
+    models = {}
+    for runtime in runtimes:
+        model = load(runtime)
+        if runtime == "onnx" and not isinstance(model, OnnxQuestionText):
+            started = time.perf_counter()
+            write_export(model, root, None)
+            print(f"ONNX export written in {time.perf_counter() - started:.1f} s", flush=True)
+            model = load(runtime)
+        models[runtime] = model
+    return models
+
+
+def latency(chunks: int, runs: int, queries: int, keep: Path | None = None,
+            runtimes: Sequence[str] = ("torch", "onnx"), threads: int = 0) -> dict[str, Any]:
+    """P6 over a synthetic library; ``keep``: build it there once and reuse it on later runs. Query encoding and
+    each retrieval mode are timed with the text model on each of ``runtimes``, their runs alternated."""
     from mmrag.components import Components
     from mmrag.retrieval.text_search import search_passages
 
@@ -292,17 +330,24 @@ def latency(chunks: int, runs: int, queries: int, keep: Path | None = None) -> d
         started = time.perf_counter()
         lib.components.bm25.get()
         build["bm25_build_s"] = round(time.perf_counter() - started, 1)
-        embedder = lib.text_embedder
+        models = text_models(root, runtimes, threads)
+        parts = {name: Components(lib.settings, catalog=lib.catalog, indexes=lib.indexes, text_embedder=model)
+                 for name, model in models.items()}
+        for part in parts.values():
+            part.bm25.get()
         results: dict[str, Any] = {"chunks": chunks, "queries": len(questions), "runs": runs, "build": build,
-                                   "torch_threads": _torch_threads()}
-        results["query_encode"] = _timed(lambda q: embedder.embed_texts([q], is_query=True), questions, runs)
+                                   "torch_threads": _torch_threads(), "runtimes": list(runtimes)}
+        results["query_encode"] = _interleaved(
+            {name: lambda q, m=model: m.embed_texts([q], is_query=True) for name, model in models.items()},
+            questions, runs)
         print("query_encode", results["query_encode"], flush=True)
         for mode in ("dense", "bm25", "hybrid"):
-            results[mode] = _timed(lambda q, mode=mode: _must(search_passages(lib.components, q, 10, mode=mode)),
-                                   questions, runs)
+            results[mode] = _interleaved(
+                {name: lambda q, mode=mode, part=part: _must(search_passages(part, q, 10, mode=mode))
+                 for name, part in parts.items()}, questions, runs)
             print(mode, results[mode], flush=True)
         precomputed = Components(lib.settings, catalog=lib.catalog, indexes=lib.indexes,
-                                 text_embedder=PrecomputedQueries(embedder, questions))
+                                 text_embedder=PrecomputedQueries(next(iter(models.values())), questions))
         for mode in ("dense", "hybrid"):
             name = f"{mode}_without_encode"
             results[name] = _timed(lambda q, mode=mode: _must(search_passages(precomputed, q, 10, mode=mode)),
@@ -344,6 +389,8 @@ def main() -> None:
     lat.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     lat.add_argument("--json", type=Path)
     lat.add_argument("--keep", type=Path, help="build the library in this folder once, reuse it after")
+    lat.add_argument("--runtime", nargs="+", choices=["torch", "onnx"], default=["torch", "onnx"],
+                     help="text model runtimes to time side by side (runs alternated)")
     args = parser.parse_args()
     if args.command == "quality":
         if args.bm25_tokenizer == "v1":
@@ -358,7 +405,7 @@ def main() -> None:
             import torch
 
             torch.set_num_threads(args.threads)
-        result = latency(args.chunks, args.runs, args.queries, args.keep)
+        result = latency(args.chunks, args.runs, args.queries, args.keep, args.runtime, args.threads or 0)
         print(json.dumps(result, indent=1))
         if args.json:
             args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
