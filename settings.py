@@ -152,8 +152,9 @@ class Settings(BaseSettings):
         0, ge=0, description="torch threads on CPU; 0 = auto (all cores but one, which decodes images)."
     )
     text_runtime: Literal["auto", "onnx", "torch"] = Field(
-        "auto", description="CLIP text queries: auto/onnx = the library's checked ONNX export when present "
-        "(written by the first query; no torch import), torch = always torch."
+        "auto", description="Text queries of both models (CLIP text search; text-model questions): auto/onnx = "
+        "the library's checked ONNX export when present (written by the first query; no torch import), "
+        "torch = always torch."
     )
     index_spec: str = Field("auto", description="auto, or a FAISS factory string such as 'IVF1024,Flat'.")
     index_memory_budget_mb: int = Field(4096, ge=16)
