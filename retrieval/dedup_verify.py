@@ -52,6 +52,9 @@ CERTAIN_ERROR = 0.5  # shot of the same scene (parallax) fits a similarity trans
 OVERLAP_SAME = 0.85  # correlation of the warped overlap at the decision threshold
 OVERLAP_CERTAIN = 0.95
 MAX_DIFFERING_OVERLAP = 0.10
+ICON_CHROMA = 10.0  # mean content chroma (CIELAB, 8-bit) below which an icon counts as grey
+ICON_GREY_RATIO = 0.35  # an icon with under this share of the other's chroma is its grey variant
+ICON_HUE_DEGREES = 35.0  # two icons' hues this far apart are colour variants (Tango sizes of one icon: <= 22)
 ICON_SAME = 0.75  # icon score at the decision threshold (redrawn sizes: median 0.86, look-alikes of the same
 ICON_CERTAIN = 0.95  # category 0.36, 99th percentile 0.80; only each icon's nearest image of another size is scored)
 RATIO_TEST = 0.8
@@ -83,14 +86,53 @@ def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None,
     ``icon_score``, for an icon candidate: judged by it when the pixel and geometry tests do not confirm it."""
     if a.pixel_sha == b.pixel_sha:
         return Verdict(SAME_PIXELS, 1.0)
+    if other_colour_icons(a.small, b.small):
+        return None
     if symmetry is not None:
         verdict = aligned_verdict(a, b, symmetry)
         if verdict is not None and verdict.confidence >= 0.5:
             return verdict
     verdict = geometric_verdict(a, b)
     if icon_score is not None and (verdict is None or verdict.confidence < 0.5):
-        return icon_verdict(icon_score) or verdict
+        verdict = icon_verdict(icon_score) or verdict
     return verdict
+
+
+def other_colour_icons(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two icons (small copies, each on a background, ``_on_background``) drawn in other colours: the mean
+    chroma (CIELAB a*, b*) of their content points in hues more than ``ICON_HUE_DEGREES`` apart, or one is
+    grey (under ``ICON_GREY_RATIO`` of the other's chroma) while the other has colour; a chroma under
+    ``ICON_CHROMA`` counts as no colour. An icon theme draws colour variants (folder-red, folder-grey) with
+    otherwise the same pixels, which the aligned test, blind to colour edits, would take for one picture.
+    A brighter or more saturated copy keeps its hue; photos (no margin) keep their greyscale edits."""
+    if not (_on_background(a) and _on_background(b)):
+        return False
+    ca, cb = _content_chroma(a), _content_chroma(b)
+    low, high = sorted((float(np.linalg.norm(ca)), float(np.linalg.norm(cb))))
+    if high <= ICON_CHROMA:
+        return False
+    if low < ICON_GREY_RATIO * high:
+        return True
+    return bool(float(ca @ cb) / (low * high) < np.cos(np.radians(ICON_HUE_DEGREES)))
+
+
+def _on_background(small: np.ndarray) -> bool:
+    """A margin in the corner colour around the content, and three corners or four in that colour (an icon on
+    its background, which a shadow may reach at one corner; a photo with a uniform sky has other colours at its
+    lower corners) or an image of icon size (at most ``SMALL_GRID`` a side: a 16 px drawing's shadow may fill
+    its lower corners)."""
+    corners = small[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.int16)
+    same = int((np.abs(corners - corners[0]).max(axis=1) <= FRAME_TOLERANCE).sum())
+    return (same >= 3 or max(small.shape[:2]) <= SMALL_GRID) and _content_box(small) is not None
+
+
+def _content_chroma(small: np.ndarray) -> np.ndarray:
+    """Mean (a*, b*) of the pixels off the corner colour (OpenCV's 8-bit CIELAB, 0 = grey)."""
+    import cv2
+
+    lab = cv2.cvtColor(np.ascontiguousarray(small, np.uint8), cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    content = (np.abs(small.astype(np.int16) - small[0, 0].astype(np.int16)).max(axis=-1) > FRAME_TOLERANCE).ravel()
+    return lab[content, 1:].astype(np.float32).mean(axis=0) - 128.0
 
 
 def icon_verdict(score: float) -> Verdict | None:
@@ -124,10 +166,20 @@ def aligned_scores(small_a: np.ndarray, small_b: np.ndarray, symmetry: int) -> t
     turned = turn(small_a, symmetry)
     trimmed_a, trimmed_b = trim_frame(turned), trim_frame(small_b)
     framed_a, framed_b = trimmed_a.shape != turned.shape, trimmed_b.shape != small_b.shape
-    plain = _compare(turned, small_b, inner=framed_a and framed_b)
-    if not (framed_a or framed_b):
-        return plain
-    return max(plain, _compare(trimmed_a, trimmed_b), key=lambda scores: min(scores[:2]) - scores[2])
+    tried = [_compare(turned, small_b, inner=framed_a and framed_b)]
+    if framed_a or framed_b:
+        tried.append(_compare(trimmed_a, trimmed_b))
+    return max(tried, key=lambda scores: min(scores[:2]) - scores[2])
+
+
+def _content_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the pixels off the corner colour, None without a margin or content."""
+    content = np.abs(image.astype(np.int16) - image[0, 0].astype(np.int16)).max(axis=-1) > FRAME_TOLERANCE
+    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    if len(rows) < MIN_GRID // 2 or len(cols) < MIN_GRID // 2:
+        return None
+    box = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return None if box == (0, content.shape[0], 0, content.shape[1]) else box
 
 
 def _compare(a: np.ndarray, b: np.ndarray, inner: bool = False) -> tuple[float, float, float]:
