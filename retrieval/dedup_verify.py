@@ -52,6 +52,7 @@ CERTAIN_ERROR = 0.5  # shot of the same scene (parallax) fits a similarity trans
 OVERLAP_SAME = 0.85  # correlation of the warped overlap at the decision threshold
 OVERLAP_CERTAIN = 0.95
 MAX_DIFFERING_OVERLAP = 0.10
+ICON_MAX_SIDE = 256  # largest icon size of the themes (Tango, Oxygen); the colour test is for icons only
 ICON_CHROMA = 10.0  # mean content chroma (CIELAB, 8-bit) below which an icon counts as grey
 ICON_GREY_RATIO = 0.35  # an icon with under this share of the other's chroma is its grey variant
 ICON_HUE_DEGREES = 35.0  # two icons' hues this far apart are colour variants (Tango sizes of one icon: <= 22)
@@ -86,7 +87,7 @@ def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None,
     ``icon_score``, for an icon candidate: judged by it when the pixel and geometry tests do not confirm it."""
     if a.pixel_sha == b.pixel_sha:
         return Verdict(SAME_PIXELS, 1.0)
-    if other_colour_icons(a.small, b.small):
+    if other_colour_icons(a, b):
         return None
     if symmetry is not None:
         verdict = aligned_verdict(a, b, symmetry)
@@ -98,16 +99,18 @@ def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None,
     return verdict
 
 
-def other_colour_icons(a: np.ndarray, b: np.ndarray) -> bool:
-    """Two icons (small copies, each on a background, ``_on_background``) drawn in other colours: the mean
-    chroma (CIELAB a*, b*) of their content points in hues more than ``ICON_HUE_DEGREES`` apart, or one is
-    grey (under ``ICON_GREY_RATIO`` of the other's chroma) while the other has colour; a chroma under
-    ``ICON_CHROMA`` counts as no colour. An icon theme draws colour variants (folder-red, folder-grey) with
-    otherwise the same pixels, which the aligned test, blind to colour edits, would take for one picture.
-    A brighter or more saturated copy keeps its hue; photos (no margin) keep their greyscale edits."""
-    if not (_on_background(a) and _on_background(b)):
+def other_colour_icons(a: ImageSignature, b: ImageSignature) -> bool:
+    """Two icons (at most ``ICON_MAX_SIDE`` pixels a side, each on a background, ``_on_background``) drawn in
+    other colours: the mean chroma (CIELAB a*, b*) of their content points in hues more than
+    ``ICON_HUE_DEGREES`` apart, or one is grey (under ``ICON_GREY_RATIO`` of the other's chroma) while the
+    other has colour; a chroma under ``ICON_CHROMA`` counts as no colour. An icon theme draws colour variants
+    (folder-red, folder-grey) with otherwise the same pixels, which the aligned test, blind to colour edits,
+    would take for one picture. A brighter or more saturated copy keeps its hue; photos (larger, mostly without
+    a margin) keep their greyscale edits, also a wallpaper whose motif sits on a plain background."""
+    if max(*a.analysis_size, *b.analysis_size) > ICON_MAX_SIDE or not (_on_background(a.small)
+                                                                         and _on_background(b.small)):
         return False
-    ca, cb = _content_chroma(a), _content_chroma(b)
+    ca, cb = _content_chroma(a.small), _content_chroma(b.small)
     low, high = sorted((float(np.linalg.norm(ca)), float(np.linalg.norm(cb))))
     if high <= ICON_CHROMA:
         return False

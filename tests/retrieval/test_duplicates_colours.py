@@ -41,24 +41,27 @@ def test_colour_variants_of_a_folder_stay_apart() -> None:
     assert {colour for colours in groups for colour in colours} == set(COLOURS)
 
 
-def _drawing(colour: tuple[int, int, int], margin: int) -> np.ndarray:
-    """A two-tone disc on white (an icon) or filling the frame (margin 0: a picture without a margin)."""
-    yy, xx = np.mgrid[:64, :64]
-    image = np.full((64, 64, 3), 255, np.uint8)
-    inside = (yy - 32) ** 2 + (xx - 32) ** 2 < (32 - margin) ** 2 if margin else np.ones((64, 64), bool)
+def _drawing(colour: tuple[int, int, int], margin: int, side: int = 64) -> Image.Image:
+    """A two-tone disc on white (an icon), or filling the frame (margin 0: a picture with a plain top half)."""
+    yy, xx = np.mgrid[:side, :side]
+    image = np.full((side, side, 3), 255, np.uint8)
+    centre = side // 2
+    inside = (yy - centre) ** 2 + (xx - centre) ** 2 < (centre - margin) ** 2 if margin else np.ones_like(yy, bool)
     image[inside] = colour
-    image[inside & (yy > 40)] = np.asarray(colour) // 2
-    return image
+    image[inside & (yy > side * 5 // 8)] = np.asarray(colour) // 2
+    return Image.fromarray(image)
 
 
 def test_other_colour_icons_tells_recoloured_icons_from_edits() -> None:
-    """Another hue or grey is another icon; a brighter, more saturated copy is not; without a margin (photos)
-    the test never applies, so a greyscale photo stays a copy of its original."""
-    red = _drawing((200, 40, 40), 8)
-    blue = _drawing((40, 60, 200), 8)
-    grey = np.asarray(ImageOps.grayscale(Image.fromarray(red)).convert("RGB"))
-    edited = np.asarray(ImageEnhance.Color(ImageEnhance.Brightness(Image.fromarray(red)).enhance(1.2)).enhance(1.5))
-    assert other_colour_icons(red, blue) and other_colour_icons(red, grey)
-    assert not other_colour_icons(red, edited) and not other_colour_icons(red, red.copy())
-    photo = _drawing((200, 40, 40), 0)
-    assert not other_colour_icons(photo, np.asarray(ImageOps.grayscale(Image.fromarray(photo)).convert("RGB")))
+    """Another hue or grey is another icon; a brighter, more saturated copy is not; photos (larger than an icon,
+    here one with a plain top half, or a motif on a plain background) keep their greyscale copies."""
+    red, blue = _drawing((200, 40, 40), 8), _drawing((40, 60, 200), 8)
+    edited = ImageEnhance.Color(ImageEnhance.Brightness(red).enhance(1.2)).enhance(1.5)
+
+    def different(a: Image.Image, b: Image.Image) -> bool:
+        return other_colour_icons(compute_signature(a), compute_signature(b))
+
+    assert different(red, blue) and different(red, ImageOps.grayscale(red).convert("RGB"))
+    assert not different(red, edited) and not different(red, red.copy())
+    for photo in (_drawing((200, 40, 40), 0, 600), _drawing((200, 40, 40), 40, 600)):
+        assert not different(photo, ImageOps.grayscale(photo).convert("RGB"))
