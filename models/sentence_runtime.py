@@ -2,10 +2,11 @@
 
 The ``text_runtime`` setting governs the text queries of both models (CLIP: :mod:`mmrag.models.clip_runtime`):
 
-- ``auto`` / ``onnx``: questions (``is_query=True``) and other short calls (at most SHORT_CALL texts, e.g. the
-  extractive answerer's passages) go through the library's ONNX export of the sentence-transformers model when
-  it exists and matched ``SentenceTransformer.encode`` (cos >= 0.9999); torch and sentence-transformers then
-  load only when a batch of passages is embedded (ingest), so a question imports neither. Without an export,
+- ``auto`` / ``onnx``: questions (``is_query=True``) and, until torch is loaded, other short calls (at most
+  SHORT_CALL texts, e.g. the extractive answerer's passages or the serve warm-up) go through the library's
+  ONNX export of the sentence-transformers model when it exists and matched ``SentenceTransformer.encode``
+  (cos >= 0.9999); torch and sentence-transformers then load only when a batch of passages is embedded
+  (ingest), so a question imports neither. Without an export,
   torch encodes and the first question writes one (``onnx`` package needed; CPU; layouts that
   :mod:`mmrag.models.onnx_sentence_export` reproduces, others stay on torch with a log line).
 - ``torch``: always sentence-transformers.
@@ -37,7 +38,10 @@ if TYPE_CHECKING:
     from .sentence import ResolvedModel, SentenceEmbedder
 
 log = logging.getLogger(__name__)
-SHORT_CALL = 16  # texts per call that ONNX encodes even when they are passages (torch batches longer calls)
+# Passages per call that ONNX encodes while torch is not loaded (loading it costs seconds). Once loaded, torch
+# takes every passage call: on batches of ~120-word passages it is faster (7.6 vs 5.9 passages/s, 1 thread,
+# bench/bench_text_runtime.py); on single questions ONNX is (11.7 vs 23.5 ms).
+SHORT_CALL = 16
 CACHE_FOLDER = "onnx"
 
 
@@ -67,7 +71,7 @@ class OnnxQuestionText:
             return self._torch
 
     def embed_texts(self, texts: Sequence[str], *, is_query: bool = False) -> np.ndarray:
-        if is_query or len(texts) <= SHORT_CALL:
+        if is_query or (self._torch is None and len(texts) <= SHORT_CALL):
             return self.onnx.embed_texts(texts, is_query=is_query)
         return self.torch_model.embed_texts(texts, is_query=is_query)
 

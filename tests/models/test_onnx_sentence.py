@@ -98,6 +98,8 @@ def test_questions_use_onnx_and_passage_batches_load_torch_once(exported, text_e
     vectors = model.embed_texts(passages)
     assert isinstance(model._torch, SentenceEmbedder) and model._torch.export_library is None
     assert cosines(vectors, text_embedder.embed_texts(passages)).min() >= 0.9999
+    model.onnx = None  # torch loaded: it takes passage calls of every size (faster on batches), ONNX questions
+    assert model.embed_texts(TEXTS[:2]).shape == (2, 384)
 
 
 def test_torch_runtime_and_a_library_without_export(exported, tmp_path: Path, text_embedder) -> None:
