@@ -5,7 +5,8 @@ files as ingest does; the cascade (retrieval.dedup_groups) and the baseline (pHa
 transitively: the old candidate step, with no confirmation) run on the same images. Pairwise precision /
 recall / F1 count every pair of images put in one group; per edit, recall of (original, edited copy) pairs
 (icons: pairs of the smaller size with any other size). "look-alike groups": groups mixing two different
-pictures.
+pictures. Two icon sets: ``icons`` (Tango), on which the icon parameters were chosen, and ``icons-oxygen``
+(Oxygen), held out.
 
 Scale (``--scale N``): N synthetic images (random hashes, 16-px small copies, ORB descriptors; 10 % near copies)
 through the whole cascade, timed per stage (every image is then small enough to query the icon candidates:

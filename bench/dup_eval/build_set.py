@@ -1,9 +1,9 @@
 """Build the labelled near-duplicate set used by bench/bench_duplicates.py (public images only).
 
 Photos: scikit-image and scikit-learn sample photos and the Debian wallpapers of ``ukui-wallpapers`` /
-``lomiri-wallpapers`` / ``desktop-base`` (apt-get install tango-icon-theme librsvg2-bin ukui-wallpapers
-lomiri-wallpapers desktop-base). Each original gets the edits in ``EDITS`` (one file each). Look-alikes are
-DIFFERENT pictures: the other view of skimage's stereo motorcycle pair, and desktop-base theme variants
+``lomiri-wallpapers`` / ``desktop-base`` (apt-get install tango-icon-theme oxygen-icon-theme librsvg2-bin
+ukui-wallpapers lomiri-wallpapers desktop-base). Each original gets the edits in ``EDITS`` (one file each).
+Look-alikes are DIFFERENT pictures: the other view of skimage's stereo motorcycle pair, and desktop-base theme variants
 (joy vs joy-inksplat, homeworld's wallpaper vs its login screen); every other original is a
 look-alike of the others too, which is how precision is counted.
 
