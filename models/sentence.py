@@ -87,6 +87,7 @@ class SentenceEmbedder:
         self._document_prompt = prompts.get("document") or prompts.get("passage") or None
         self.export_library: Path | None = None  # set by sentence_runtime.load_text_model: export there
         self.export_cache: Path | None = None
+        self.question_encoder: Any = None  # the export, once written: questions use it (as other processes do)
 
     @property
     def fingerprint(self) -> str:
@@ -99,6 +100,13 @@ class SentenceEmbedder:
         ``batch_size``, so a batch pads to similar lengths; a document's chunks go in as one call."""
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
+        if is_query and self.export_library is not None:  # the first question writes the library's ONNX export
+            from .sentence_runtime import write_export
+
+            library, self.export_library = self.export_library, None
+            self.question_encoder = write_export(self, library, self.export_cache)
+        if is_query and self.question_encoder is not None:
+            return self.question_encoder.embed_texts(texts, is_query=True)
         prompt = self._query_prompt if is_query else self._document_prompt
         vectors = self.model.encode(
             list(texts),
@@ -108,11 +116,6 @@ class SentenceEmbedder:
             show_progress_bar=False,
             prompt=prompt,
         )
-        if is_query and self.export_library is not None:  # the first question writes the library's ONNX export
-            from .sentence_runtime import write_export
-
-            library, self.export_library = self.export_library, None
-            write_export(self, library, self.export_cache)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def tokenize(self, text: str) -> list[int]:

@@ -142,25 +142,32 @@ def share(source: Path, target: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_export(embedder: SentenceEmbedder, library: Path, cache_dir: Path | None) -> bool:
-    """Export the model to ``library`` (and share it through ``cache_dir``); False where it cannot or did not match."""
+def write_export(embedder: SentenceEmbedder, library: Path, cache_dir: Path | None) -> OnnxSentenceEncoder | None:
+    """Export the model to ``library`` (and share it through ``cache_dir``); its encoder, or None where it cannot or
+    did not match (or an export was there already: it is not written twice)."""
+    from .onnx_sentence import load_onnx_sentence
+
     fingerprint = embedder.fingerprint
     if embedder.device != "cpu" or importlib.util.find_spec("onnx") is None:
-        return False  # exported from the fp32 CPU model only; `onnx` is needed to write the file
+        return None  # exported from the fp32 CPU model only; `onnx` is needed to write the file
     earlier = read_sentence_meta(sentence_export_folder(library, fingerprint))
     if earlier is not None and earlier.fingerprint == fingerprint:
-        return False  # exported before and found inexact: torch stays
+        return None  # exported before (in use by load_text_model, or found inexact: torch stays)
     from .onnx_sentence_export import export_sentence_model, why_not_exportable
 
     reason = why_not_exportable(embedder.model)
     if reason is not None:
         log.info("text model %s: questions stay on torch (no ONNX export: %s)", embedder.name, reason)
-        return False
+        return None
     try:
         meta = export_sentence_model(embedder.model, library, fingerprint)
         if cache_dir is not None and meta.min_cosine >= MIN_COSINE:
             share(sentence_export_folder(library, fingerprint), cache_folder(cache_dir, fingerprint))
     except (OSError, RuntimeError) as exc:  # a read-only library or cache, a graph torch.onnx cannot trace
         log.warning("could not export text model %s to ONNX in %s: %s", embedder.name, library, exc)
-        return False
-    return meta.min_cosine >= MIN_COSINE
+        return None
+    if meta.min_cosine < MIN_COSINE:
+        return None
+    import torch
+
+    return load_onnx_sentence(library, fingerprint, torch.get_num_threads())

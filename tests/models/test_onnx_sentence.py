@@ -34,8 +34,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory, text_embedder: SentenceEm
     text_embedder.export_library, text_embedder.export_cache = library, cache
     try:
         text_embedder.embed_texts(["how do I read a csv file"], is_query=True)
-    finally:
-        text_embedder.export_library = text_embedder.export_cache = None
+        assert text_embedder.question_encoder is not None, "from then on, its questions go through the export"
+    finally:  # the session's torch model again (the reference the tests compare with)
+        text_embedder.export_library = text_embedder.export_cache = text_embedder.question_encoder = None
     return library, cache
 
 
@@ -48,7 +49,7 @@ def test_the_first_question_writes_a_checked_export_into_the_library_and_the_cac
     assert folder.parent == library / "models" and folder.name.startswith("text-")
     assert (folder / ox.WEIGHTS_FILE).stat().st_size > 20 * (folder / ox.MODEL_FILE).stat().st_size
     assert ox.read_sentence_meta(cache_folder(cache, text_embedder.fingerprint)) == meta
-    assert not write_export(text_embedder, library, cache), "exported once per library"
+    assert write_export(text_embedder, library, cache) is None, "exported once per library"
 
 
 def test_onnx_vectors_equal_torch_for_each_length_and_a_mixed_batch(exported, text_embedder) -> None:
@@ -140,7 +141,7 @@ def test_a_layout_the_reader_cannot_reproduce_stays_on_torch(tmp_path: Path, tex
     model[1].pooling_mode = "max"
     embedder = SentenceEmbedder(model, text_embedder.resolved, "cpu")
     with caplog.at_level(logging.INFO, logger="mmrag.models.sentence_runtime"):
-        assert not write_export(embedder, tmp_path, None)
+        assert write_export(embedder, tmp_path, None) is None
     assert "questions stay on torch" in caplog.text and "pooling 'max'" in caplog.text
     assert not (tmp_path / "models").exists()
 

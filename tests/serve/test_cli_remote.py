@@ -23,6 +23,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MMRAG_DEVICE", "cpu")
+    # the served library holds the session's torch text model; local questions on it too, not on an ONNX export
+    # (equal to 1e-4, not to the printed 6th decimal)
+    monkeypatch.setenv("MMRAG_TEXT_RUNTIME", "torch")
     runner = CliRunner()
 
     def invoke(*args: str) -> str:
