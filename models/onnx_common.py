@@ -8,14 +8,32 @@ Importing this module imports neither torch nor onnx.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+log = logging.getLogger(__name__)
 FOLDER = "models"  # <library>/models/<kind>-<hash of the model's fingerprint>/
+# The files of one export folder: the graph, its weights apart (ONNX external data), the tokenizer, the metadata.
+META_FILE, MODEL_FILE, TOKENIZER_FILE, WEIGHTS_FILE = "meta.json", "text.onnx", "tokenizer.json", "text.weights"
 MIN_COSINE = 0.9999  # an export whose vectors differ more from torch's is not used
 OPSET = 17
+
+
+class ExportRecord(Protocol):
+    """What every export's metadata says: the model it came from and how well it matched torch."""
+
+    fingerprint: str
+    min_cosine: float
+
+    def to_json(self) -> str: ...
+
+
+Meta = TypeVar("Meta", bound=ExportRecord)
 
 
 def export_folder(library: Path, kind: str, fingerprint: str) -> Path:
@@ -47,6 +65,23 @@ def weights_apart(path: Path, weights_file: str) -> None:
     model = onnx.load(str(path))
     onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                     location=weights_file, size_threshold=1024)
+
+
+def build_export(target: Path, build: Callable[[Path], Meta]) -> Meta:
+    """Run ``build`` in a work folder beside ``target`` (it writes the files and returns the checked metadata),
+    write META_FILE, then swap the folder in atomically; a failed build leaves ``target`` as it was."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+    try:
+        meta = build(work)
+        (work / META_FILE).write_text(meta.to_json())
+        replace_folder(work, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if meta.min_cosine < MIN_COSINE:
+        log.warning("the ONNX export of %s matches torch only to cos %.6f; torch stays in use",
+                    meta.fingerprint, meta.min_cosine)
+    return meta
 
 
 def replace_folder(work: Path, target: Path) -> None:

@@ -9,10 +9,7 @@ others keep the torch path. Needs the ``onnx`` package (the ``onnx`` extra) at e
 from __future__ import annotations
 
 import copy
-import json
-import logging
-import shutil
-import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +18,9 @@ import torch
 from torch import nn
 
 from .clip_text import eos_id, pool_type, text_parts
-from .onnx_common import OPSET, replace_folder, weights_apart
+from .onnx_common import OPSET, build_export, weights_apart
 from .onnx_text import (
     FORMAT,
-    META_FILE,
-    MIN_COSINE,
     MODEL_FILE,
     TOKENIZER_FILE,
     WEIGHTS_FILE,
@@ -36,7 +31,6 @@ from .onnx_text import (
     weights_stamp,
 )
 
-log = logging.getLogger(__name__)
 CHECK_TEXTS = (
     "a", "a cat", "a red bicycle leaning on a wall", "two dogs playing in the snow at night near a lake",
     "A Photo Of The Eiffel Tower, at dawn; misty & quiet!", "café crème brûlée 東京 タワー",
@@ -126,10 +120,8 @@ def export_text_tower(model: Any, tokenizer: Any, library: Path, fingerprint: st
         raise ValueError(f"the text tower of {fingerprint!r} cannot be exported to ONNX (not a causal "
                          "argmax/eos-pooled open_clip tower of standard blocks with open_clip's tokenizer)")
     parts = text_parts(model)
-    target = export_folder(library, fingerprint)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
-    try:
+
+    def build(work: Path) -> ExportMeta:
         tower = copy.deepcopy(ExportableTextTower(parts)).float().cpu().eval()
         sample = torch.from_numpy(np.asarray(tokenizer(["a photo of a cat"]))[:, :8])
         with torch.inference_mode(False), torch.no_grad():
@@ -142,15 +134,9 @@ def export_text_tower(model: Any, tokenizer: Any, library: Path, fingerprint: st
                           dim=int(_out_dim(parts)), context_length=int(parts.positional_embedding.shape[0]),
                           pool=pool_type(parts), eos_id=eos_id(parts), sot_token=int(tokenizer.sot_token_id),
                           eot_token=int(tokenizer.eot_token_id), min_cosine=0.0)
-        meta = ExportMeta(**{**json.loads(meta.to_json()), "min_cosine": _check(model, tokenizer, work, meta)})
-        (work / META_FILE).write_text(meta.to_json())
-        replace_folder(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if meta.min_cosine < MIN_COSINE:
-        log.warning("ONNX text tower of %s matches torch only to cos %.6f; torch stays in use",
-                    fingerprint, meta.min_cosine)
-    return meta
+        return replace(meta, min_cosine=_check(model, tokenizer, work, meta))
+
+    return build_export(export_folder(library, fingerprint), build)
 
 
 def _out_dim(parts: Any) -> int:

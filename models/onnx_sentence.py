@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .onnx_common import MIN_COSINE, cpu_session, export_folder
+from .onnx_common import META_FILE, MIN_COSINE, MODEL_FILE, TOKENIZER_FILE, WEIGHTS_FILE, cpu_session, export_folder
 
 KIND = "text"
-META_FILE, MODEL_FILE, TOKENIZER_FILE, WEIGHTS_FILE = "meta.json", "text.onnx", "tokenizer.json", "text.weights"
 FORMAT = 1
 POOLINGS = ("mean", "cls")
 

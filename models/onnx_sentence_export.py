@@ -9,9 +9,6 @@ forward (ids → token embeddings, dynamic batch and length); pooling and normal
 from __future__ import annotations
 
 import copy
-import logging
-import shutil
-import tempfile
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -21,10 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .onnx_common import MIN_COSINE, OPSET, replace_folder, weights_apart
+from .onnx_common import OPSET, build_export, weights_apart
 from .onnx_sentence import (
     FORMAT,
-    META_FILE,
     MODEL_FILE,
     POOLINGS,
     TOKENIZER_FILE,
@@ -34,7 +30,6 @@ from .onnx_sentence import (
     sentence_export_folder,
 )
 
-log = logging.getLogger(__name__)
 LAYOUTS = (("Transformer", "Pooling"), ("Transformer", "Pooling", "Normalize"))
 GRAPH_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 CHECK_TEXTS = (
@@ -83,20 +78,12 @@ def export_sentence_model(model: Any, library: Path, fingerprint: str) -> Senten
     reason = why_not_exportable(model)
     if reason is not None:
         raise ValueError(f"text model {fingerprint!r} cannot be exported to ONNX: {reason}")
-    target = sentence_export_folder(library, fingerprint)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
-    try:
+
+    def build(work: Path) -> SentenceExportMeta:
         meta = _write(model, work, fingerprint)
-        meta = replace(meta, min_cosine=_check(model, work, meta))
-        (work / META_FILE).write_text(meta.to_json())
-        replace_folder(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if meta.min_cosine < MIN_COSINE:
-        log.warning("ONNX export of text model %s matches torch only to cos %.6f; torch stays in use",
-                    fingerprint, meta.min_cosine)
-    return meta
+        return replace(meta, min_cosine=_check(model, work, meta))
+
+    return build_export(sentence_export_folder(library, fingerprint), build)
 
 
 def _write(model: Any, work: Path, fingerprint: str) -> SentenceExportMeta:

@@ -24,11 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .onnx_common import MIN_COSINE, cpu_session
+from .onnx_common import META_FILE, MIN_COSINE, MODEL_FILE, TOKENIZER_FILE, WEIGHTS_FILE, cpu_session
 from .onnx_common import export_folder as _export_folder
 
-META_FILE, MODEL_FILE, TOKENIZER_FILE = "meta.json", "text.onnx", "tokenizer.json"
-WEIGHTS_FILE = "text.weights"  # the graph's initializers, as ONNX external data
 FORMAT = 2  # 1: weights inside text.onnx (such exports are made again once)
 _PLAIN = re.compile(r"[\x20-\x25\x27-\x7e\t\n\r]*")  # printable ASCII without '&': ftfy would change nothing
 _SPACES = re.compile(r"\s+")
