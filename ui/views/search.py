@@ -20,7 +20,7 @@ from mmrag.ui.details import SCORE_MEANING, known_tags
 from mmrag.ui.filters import SearchOptions, sidebar_options
 from mmrag.ui.grid import Cell, thumbnail_grid, uri_for
 from mmrag.ui.search_dialog import ORDER, SHOWN, details_dialog, hit_of, open_item, toggle_reference
-from mmrag.ui.search_url import NOTES, PAGE, SELECTED, TEXT, read_url, write_url
+from mmrag.ui.search_url import KEPT_WIDGETS, NOTES, PAGE, SELECTED, TEXT, read_url, write_url
 from mmrag.ui.uploads import IMAGE_TYPES, UploadError, read_image_upload, upload_limit_mb
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def render() -> None:
     st.title("Search")
     from_url = read_url(lambda: {"kind": list(IMAGE_KINDS), "tags": known_tags(lib.catalog)})
     if from_url is not None:
+        state.keep_widget_values(KEPT_WIDGETS)  # the URL's text and filters outlive a fragment's rerun too
         new_request(from_url, keep_place=True)
     options = sidebar_options(lib)
     query_form()
