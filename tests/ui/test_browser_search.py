@@ -146,7 +146,9 @@ def test_first_screen_text_search_url_and_dialog(browser: Any, server: str, sche
 def test_url_reload_more_like_this_pick_and_page_switch(browser: Any, server: str) -> None:  # noqa: F811
     tab = _tab(browser, f"{server}/?q=a+bowl+of+coffee&cols=8")
     _results(tab, "a bowl of coffee")  # ?q= ran the search on load
-    assert tab.get_by_label("What are you looking for?").input_value() == "a bowl of coffee"
+    from playwright.sync_api import expect  # retries until the box shows it: the run may still be drawing the form
+
+    expect(tab.get_by_label("What are you looking for?")).to_have_value("a bowl of coffee")
     first = _names(tab)[0]
     tab.reload()
     _results(tab, "a bowl of coffee")
