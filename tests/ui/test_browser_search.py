@@ -148,7 +148,7 @@ def test_url_reload_more_like_this_pick_and_page_switch(browser: Any, server: st
     _results(tab, "a bowl of coffee")  # ?q= ran the search on load
     from playwright.sync_api import expect  # retries until the box shows it: the run may still be drawing the form
 
-    expect(tab.get_by_label("What are you looking for?")).to_have_value("a bowl of coffee")
+    expect(tab.get_by_label("What are you looking for?")).to_have_value("a bowl of coffee", timeout=STEP_TIMEOUT_MS)
     first = _names(tab)[0]
     tab.reload()
     _results(tab, "a bowl of coffee")
