@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -45,3 +46,27 @@ class TextEmbedder(Protocol):
     def fingerprint(self) -> str: ...
 
     def embed_texts(self, texts: Sequence[str], *, is_query: bool = False) -> np.ndarray: ...
+
+
+Model = TypeVar("Model")
+
+
+class LoadedOnce(Generic[Model]):
+    """A model built on its first use, once, even when several threads ask at the same time (the torch side of
+    the ONNX text runtimes: loaded only when something needs it)."""
+
+    def __init__(self, load: Callable[[], Model]) -> None:
+        self._load = load
+        self._model: Model | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> Model | None:
+        """The model when it has been built, else None (never builds it)."""
+        return self._model
+
+    def get(self) -> Model:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .base import LoadedOnce
 from .clip import clip_fingerprint
 
 if TYPE_CHECKING:
@@ -55,9 +55,7 @@ class OnnxTextClip:
         self.name = name
         self.dim = text.dim
         self._fingerprint = fingerprint
-        self._load_torch = load_torch
-        self._torch: OpenClipEmbedder | None = None
-        self._lock = threading.Lock()
+        self._torch = LoadedOnce(load_torch)
 
     @property
     def fingerprint(self) -> str:
@@ -65,10 +63,7 @@ class OnnxTextClip:
 
     @property
     def torch_model(self) -> OpenClipEmbedder:
-        with self._lock:
-            if self._torch is None:
-                self._torch = self._load_torch()
-            return self._torch
+        return self._torch.get()
 
     def preprocess(self, image: Image.Image) -> Any:
         return self.torch_model.preprocess(image)

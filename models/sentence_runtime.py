@@ -22,13 +22,13 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .base import LoadedOnce
 from .clip_runtime import check_text_runtime, cpu_threads
 from .onnx_common import MIN_COSINE, replace_folder
 from .onnx_sentence import read_sentence_meta, sentence_export_folder, usable_sentence_export
@@ -55,9 +55,7 @@ class OnnxQuestionText:
         self.resolved = resolved
         self.dim = encoder.dim
         self.max_seq_length = encoder.max_seq_length
-        self._load_torch = load_torch
-        self._torch: SentenceEmbedder | None = None
-        self._lock = threading.Lock()
+        self._torch = LoadedOnce(load_torch)
 
     @property
     def fingerprint(self) -> str:
@@ -65,13 +63,10 @@ class OnnxQuestionText:
 
     @property
     def torch_model(self) -> SentenceEmbedder:
-        with self._lock:
-            if self._torch is None:
-                self._torch = self._load_torch()
-            return self._torch
+        return self._torch.get()
 
     def embed_texts(self, texts: Sequence[str], *, is_query: bool = False) -> np.ndarray:
-        if is_query or (self._torch is None and len(texts) <= SHORT_CALL):
+        if is_query or (self._torch.loaded is None and len(texts) <= SHORT_CALL):
             return self.onnx.embed_texts(texts, is_query=is_query)
         return self.torch_model.embed_texts(texts, is_query=is_query)
 

@@ -84,7 +84,7 @@ def test_runtime_choice(exported, text_embedder) -> None:
     for runtime in ("auto", "onnx"):
         model = load_text_model("all-MiniLM-L6-v2", "cpu", library=library, text_runtime=runtime)
         assert isinstance(model, OnnxQuestionText) and model.fingerprint == text_embedder.fingerprint
-        assert model.max_seq_length == text_embedder.max_seq_length and model._torch is None
+        assert model.max_seq_length == text_embedder.max_seq_length and model._torch.loaded is None
     with pytest.raises(ValueError, match="text_runtime must be one of auto, onnx, torch"):
         load_text_model("all-MiniLM-L6-v2", "cpu", library=library, text_runtime="tensorrt")
 
@@ -94,10 +94,10 @@ def test_questions_use_onnx_and_passage_batches_load_torch_once(exported, text_e
     assert isinstance(model, OnnxQuestionText)
     model.embed_texts(TEXTS[:3], is_query=True)
     model.embed_texts(TEXTS[:3])
-    assert model._torch is None, "questions and short calls stay on ONNX"
+    assert model._torch.loaded is None, "questions and short calls stay on ONNX"
     passages = [f"passage {i} about {TEXTS[i % len(TEXTS)]}" for i in range(SHORT_CALL + 1)]
     vectors = model.embed_texts(passages)
-    assert isinstance(model._torch, SentenceEmbedder) and model._torch.export_library is None
+    assert isinstance(model._torch.loaded, SentenceEmbedder) and model._torch.loaded.export_library is None
     assert cosines(vectors, text_embedder.embed_texts(passages)).min() >= 0.9999
     model.onnx = None  # torch loaded: it takes passage calls of every size (faster on batches), ONNX questions
     assert model.embed_texts(TEXTS[:2]).shape == (2, 384)
