@@ -34,6 +34,7 @@ class ExportRecord(Protocol):
 
 
 Meta = TypeVar("Meta", bound=ExportRecord)
+Result = TypeVar("Result")
 
 
 def export_folder(library: Path, kind: str, fingerprint: str) -> Path:
@@ -67,17 +68,29 @@ def weights_apart(path: Path, weights_file: str) -> None:
                     location=weights_file, size_threshold=1024)
 
 
-def build_export(target: Path, build: Callable[[Path], Meta]) -> Meta:
-    """Run ``build`` in a work folder beside ``target`` (it writes the files and returns the checked metadata),
-    write META_FILE, then swap the folder in atomically; a failed build leaves ``target`` as it was."""
+def fill_and_swap(target: Path, fill: Callable[[Path], Result]) -> Result:
+    """Run ``fill`` on a work folder beside ``target``, then swap the folder in atomically; a failed ``fill``
+    leaves ``target`` as it was."""
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
-        meta = build(work)
-        (work / META_FILE).write_text(meta.to_json())
+        result = fill(work)
         replace_folder(work, target)
+        return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def build_export(target: Path, build: Callable[[Path], Meta]) -> Meta:
+    """Run ``build`` in a work folder (it writes the files and returns the checked metadata), write META_FILE,
+    then swap the folder in (``fill_and_swap``)."""
+
+    def fill(work: Path) -> Meta:
+        meta = build(work)
+        (work / META_FILE).write_text(meta.to_json())
+        return meta
+
+    meta = fill_and_swap(target, fill)
     if meta.min_cosine < MIN_COSINE:
         log.warning("the ONNX export of %s matches torch only to cos %.6f; torch stays in use",
                     meta.fingerprint, meta.min_cosine)

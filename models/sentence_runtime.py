@@ -21,7 +21,6 @@ import importlib.util
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +29,7 @@ import numpy as np
 
 from .base import LoadedOnce
 from .clip_runtime import check_text_runtime, cpu_threads
-from .onnx_common import MIN_COSINE, replace_folder
+from .onnx_common import MIN_COSINE, fill_and_swap
 from .onnx_sentence import read_sentence_meta, sentence_export_folder, usable_sentence_export
 
 if TYPE_CHECKING:
@@ -124,17 +123,15 @@ def cache_folder(cache_dir: Path, fingerprint: str) -> Path:
 
 def share(source: Path, target: Path) -> None:
     """Copy an export folder (hard links where possible) and swap it into place atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".copy-", dir=target.parent))
-    try:
+
+    def fill(work: Path) -> None:
         for path in source.iterdir():
             try:
                 os.link(path, work / path.name)
             except OSError:
                 shutil.copy2(path, work / path.name)
-        replace_folder(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    fill_and_swap(target, fill)
 
 
 def write_export(embedder: SentenceEmbedder, library: Path, cache_dir: Path | None) -> OnnxSentenceEncoder | None:
