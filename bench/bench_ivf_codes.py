@@ -1,10 +1,15 @@
-"""IVF list codes side by side: float32 (``Flat``), float16 (``SQfp16``, what ``auto`` picks) and ``SQ8``.
+"""IVF list codes side by side: float32 (``Flat``), float16 (``SQfp16``), ``SQ8``, and 4-bit fast-scan PQ with
+an exact-ish re-rank of a short list (``PQ<m>x4fs`` + ``Refine(SQfp16)``, the top ``k * k_factor`` candidates
+re-scored from float16 copies of the vectors).
 
-One coarse quantizer (spherical k-means on the first 200,000 vectors) shared by the three indexes, so only
-the codes differ; single-query search p50 at one FAISS thread and the top-10 agreement with the float32 codes,
-over ``--rounds`` alternated rounds. Vectors are bench_search.py's clustered mixture (float32).
+One coarse quantizer (spherical k-means on up to 200,000 vectors) shared by every index, so only the codes
+differ; single-query search p50 at one FAISS thread and recall@10 against exact inner-product search, over
+``--rounds`` alternated rounds; index size (serialized bytes) and build time (train + add, the shared k-means
+apart). Vectors are bench_search.py's clustered mixture (float32), or real embeddings with ``--vectors``
+(bench_index_real.py's MiniLM set; the last ``--queries`` vectors are held out as queries).
 
     python bench/bench_ivf_codes.py --n 1000000 --nlist 4096 --nprobe 256 --queries 200 --rounds 3
+    python bench/bench_ivf_codes.py --vectors /work/bench-data/real/vectors.npy --nlist 2048 --nprobe 128
 """
 
 from __future__ import annotations
@@ -22,60 +27,135 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_search import clustered  # noqa: E402
 
-CODES = {"Flat": None, "SQfp16": faiss.ScalarQuantizer.QT_fp16, "SQ8": faiss.ScalarQuantizer.QT_8bit}
+SQ_CODES = {"Flat": None, "SQfp16": faiss.ScalarQuantizer.QT_fp16, "SQ8": faiss.ScalarQuantizer.QT_8bit}
+TRAIN_MAX = 200_000
+K = 10
 
 
-def build(x: np.ndarray, nlist: int, nprobe: int) -> dict[str, faiss.Index]:
-    dim = x.shape[1]
-    kmeans = faiss.Kmeans(dim, nlist, niter=10, spherical=True, seed=1)
-    kmeans.train(x[:200_000])
-    quantizer = faiss.IndexFlatIP(dim)
+def coarse(x: np.ndarray, nlist: int) -> faiss.IndexFlatIP:
+    kmeans = faiss.Kmeans(x.shape[1], nlist, niter=10, spherical=True, seed=1)
+    kmeans.train(x[:TRAIN_MAX])
+    quantizer = faiss.IndexFlatIP(x.shape[1])
     quantizer.add(kmeans.centroids)
+    return quantizer
+
+
+def sq_index(quantizer: faiss.Index, dim: int, nlist: int, code: int | None) -> faiss.Index:
+    if code is None:
+        return faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    return faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, code, faiss.METRIC_INNER_PRODUCT)
+
+
+def fastscan_refine(quantizer: faiss.Index, dim: int, nlist: int, m: int) -> faiss.Index:
+    """IVF + 4-bit PQ fast scan, its candidates re-scored from a float16 flat copy (FAISS IndexRefine)."""
+    base = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, m, 4, faiss.METRIC_INNER_PRODUCT)
+    store = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    return faiss.IndexRefine(base, store)
+
+
+def build(x: np.ndarray, nlist: int, nprobe: int, codes: list[str], pq_ms: list[int]) -> tuple[dict, dict]:
+    """Every index over ``x``, sharing one coarse quantizer; returns (indexes, build seconds)."""
+    started = time.perf_counter()
+    quantizer = coarse(x, nlist)
+    seconds = {"coarse k-means (shared)": round(time.perf_counter() - started, 1)}
+    makers = {name: (lambda code=code: sq_index(quantizer, x.shape[1], nlist, code)) for name, code in SQ_CODES.items()
+              if name in codes}
+    makers |= {f"PQ{m}x4fs,Refine(SQfp16)": (lambda m=m: fastscan_refine(quantizer, x.shape[1], nlist, m))
+               for m in pq_ms}
     indexes = {}
-    for name, code in CODES.items():
-        if code is None:
-            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        else:
-            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, code, faiss.METRIC_INNER_PRODUCT)
-        index.train(x[:200_000])
+    for name, make in makers.items():
+        started = time.perf_counter()
+        index = make()
+        index.train(x[:TRAIN_MAX])
         index.add(x)
-        index.nprobe = nprobe
+        faiss.extract_index_ivf(index).nprobe = nprobe
+        seconds[name] = round(time.perf_counter() - started, 1)
         indexes[name] = index
-    return indexes
+        print(f"built {name} in {seconds[name]} s", file=sys.stderr, flush=True)
+    return indexes, seconds
+
+
+def variants(indexes: dict, k_factors: list[int]) -> list[tuple[str, faiss.Index, faiss.SearchParameters | None]]:
+    out = []
+    for name, index in indexes.items():
+        if "Refine" not in name:
+            out.append((name, index, None))
+            continue
+        for kf in k_factors:
+            out.append((f"{name} k_factor={kf}", index, faiss.IndexRefineSearchParameters(k_factor=kf)))
+    return out
+
+
+def p50_ms(index: faiss.Index, queries: np.ndarray, params: faiss.SearchParameters | None) -> float:
+    times = []
+    for i in range(len(queries)):
+        started = time.perf_counter()
+        index.search(queries[i:i + 1], K, params=params)
+        times.append(time.perf_counter() - started)
+    return round(1000 * statistics.median(times), 3)
+
+
+def recall(index: faiss.Index, queries: np.ndarray, params: faiss.SearchParameters | None,
+           truth: np.ndarray) -> float:
+    ids = index.search(queries, K, params=params)[1]
+    return round(float(np.mean([len(set(a) & set(b)) / K for a, b in zip(ids, truth, strict=True)])), 4)
+
+
+def data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
+    if args.vectors:
+        vectors = np.load(args.vectors, mmap_mode="r")
+        vectors = np.ascontiguousarray(vectors[: args.limit] if args.limit else vectors, dtype=np.float32)
+        return vectors[:-args.queries], vectors[-args.queries:], f"real: {args.vectors}"
+    x = clustered(args.n, args.dim).astype(np.float32)
+    rng = np.random.default_rng(1)
+    queries = x[rng.choice(len(x), args.queries, replace=False)] + 0.01 * rng.standard_normal(
+        (args.queries, args.dim)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    return x, queries, "synthetic clustered mixture"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=512)
+    ap.add_argument("--vectors", type=Path, help="real embeddings (.npy, L2-normalised) instead of the mixture")
+    ap.add_argument("--limit", type=int, default=0, help="with --vectors: use only the first N")
     ap.add_argument("--nlist", type=int, default=4096)
     ap.add_argument("--nprobe", type=int, default=256, help="the default rule: nlist/16")
+    ap.add_argument("--codes", default="SQfp16,SQ8", help="IVF codes without re-rank: any of Flat,SQfp16,SQ8")
+    ap.add_argument("--pq-dims", default="8,4", help="fast-scan PQ: dimensions per sub-quantizer (m = dim / this)")
+    ap.add_argument("--k-factors", default="4,8,16")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     faiss.omp_set_num_threads(1)
-    x = clustered(args.n, args.dim).astype(np.float32)
-    rng = np.random.default_rng(1)
-    queries = x[rng.choice(len(x), args.queries, replace=False)] + 0.01 * rng.standard_normal(
-        (args.queries, args.dim)).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    indexes = build(x, args.nlist, args.nprobe)
-    reference = indexes["Flat"].search(queries, 10)[1]
-    rounds: dict[str, list[float]] = {name: [] for name in indexes}
-    agreement = {}
+    x, queries, source = data(args)
+    dim = x.shape[1]
+    pq_ms = [dim // int(d) for d in args.pq_dims.split(",") if d]
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(x)
+    truth = flat.search(queries, K)[1]
+    del flat
+    indexes, seconds = build(x, args.nlist, args.nprobe, args.codes.split(","), pq_ms)
+    rows = variants(indexes, [int(k) for k in args.k_factors.split(",")])
+    times: dict[str, list[float]] = {name: [] for name, _, _ in rows}
     for _ in range(args.rounds):
-        for name, index in indexes.items():
-            times = []
-            for i in range(len(queries)):
-                started = time.perf_counter()
-                index.search(queries[i:i + 1], 10)
-                times.append(time.perf_counter() - started)
-            rounds[name].append(round(1000 * statistics.median(times), 2))
-            ids = index.search(queries, 10)[1]
-            overlap = [len(set(a) & set(b)) / 10 for a, b in zip(ids, reference, strict=True)]
-            agreement[name] = round(float(np.mean(overlap)), 4)
-    print(json.dumps({"n": args.n, "nlist": args.nlist, "nprobe": args.nprobe, "p50_ms_per_round": rounds,
-                      "top10_agreement_with_flat": agreement}, indent=1))
+        for name, index, params in rows:
+            times[name].append(p50_ms(index, queries, params))
+    result = {"source": source, "n": len(x), "dim": dim, "nlist": args.nlist, "nprobe": args.nprobe,
+              "queries": len(queries), "build_s": seconds, "rows": []}
+    for name, index, params in rows:
+        base = name.split(" k_factor")[0]
+        result["rows"].append({"index": f"IVF{args.nlist},{name}", "p50_ms_per_round": times[name],
+                               "p50_ms": statistics.median(times[name]),
+                               "recall@10": recall(index, queries, params, truth),
+                               "size_mb": round(len(faiss.serialize_index(index)) / 1e6, 1),
+                               "build_s": seconds[base]})
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":

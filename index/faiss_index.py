@@ -26,6 +26,7 @@ import numpy as np
 
 from . import files
 from .base import SearchResult, as_ids, as_matrix, new_entries
+from .refine import Refined, is_refine
 from .spec import DEFAULT_EF_SEARCH, build_index, default_nprobe, faiss, trainable_spec
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class FaissIndex:
         self._index = index
         self.dim = int(index.d)
         self._ivf = _try_extract_ivf(index)
+        self._refined = Refined(index) if is_refine(index) else None
         self._idmap = faiss.downcast_index(index) if self._ivf is None else None
         inner = faiss.downcast_index(self._idmap.index) if self._idmap is not None else None
         self._hnsw = inner if isinstance(inner, faiss.IndexHNSW) else None
@@ -126,6 +128,17 @@ class FaissIndex:
         self._gpu = None
 
     @property
+    def k_factor(self) -> int | None:
+        """Refine specs: candidates re-scored per result (saved in the index file)."""
+        return self._refined.k_factor if self._refined is not None else None
+
+    @k_factor.setter
+    def k_factor(self, value: int) -> None:
+        if self._refined is None:
+            raise ValueError(f"k_factor applies to ',Refine(...)' indexes only; this index is {self.spec!r}")
+        self._refined.k_factor = value
+
+    @property
     def ef_search(self) -> int | None:
         return int(self._hnsw.hnsw.efSearch) if self._hnsw is not None else None
 
@@ -162,6 +175,8 @@ class FaissIndex:
     def memory_bytes(self) -> int:
         """Estimate of resident bytes: codes, ids, id maps, centroids, graph links."""
         n = int(self._index.ntotal)
+        if self._refined is not None:
+            return self._refined.memory_bytes()
         if self._ivf is not None:
             ivf = self._ivf
             return n * (ivf.code_size + 8 + 48) + ivf.nlist * self.dim * 4
@@ -196,7 +211,10 @@ class FaissIndex:
         if not self.is_trained:
             self.train(x)
         self._own_lists()
-        self._index.add_with_ids(x, ids)
+        if self._refined is not None:
+            self._refined.add(ids, x)
+        else:
+            self._index.add_with_ids(x, ids)
         self._sorted_ids = np.union1d(self._sorted_ids, ids) if self._sorted_ids is not None else None
         self._gpu = None
 
@@ -205,7 +223,9 @@ class FaissIndex:
         ids = ids[self.contains(ids)]
         if not len(ids):
             return 0
-        if self._ivf is not None:  # the hash-table direct map removes only through an IDSelectorArray
+        if self._refined is not None:
+            self._refined.remove(ids)
+        elif self._ivf is not None:  # the hash-table direct map removes only through an IDSelectorArray
             self._own_lists()
             self._index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
         elif self._tombstoning:
@@ -263,7 +283,8 @@ class FaissIndex:
         if not self._flat_scan and len(allowed) <= max(EXACT_MAX, k):
             return self._finish(*self._exact(q, k, allowed))
         try:
-            scores, labels = self._index.search(q, k, params=self._filter_params(allowed, k))
+            search = self._refined.search if self._refined is not None else self._index.search
+            scores, labels = search(q, k, params=self._filter_params(allowed, k))
         except RuntimeError:  # no selector support (e.g. IndexPQ, IndexRefine): score exactly
             return self._finish(*self._exact(q, k, allowed))
         short = np.flatnonzero((labels >= 0).sum(axis=1) < min(k, len(allowed)))
@@ -272,6 +293,8 @@ class FaissIndex:
         return self._finish(scores, labels)
 
     def _search_all(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._refined is not None:  # on the CPU: FAISS has no GPU fast scan
+            return self._refined.search(q, k)
         if self.tombstones:
             sel = faiss.IDSelectorRange(*_ALL_IDS)
             params = faiss.SearchParametersHNSW(sel=sel, efSearch=self.ef_search) if self._hnsw \
@@ -368,7 +391,8 @@ def _prepare(index: faiss.Index) -> faiss.Index:
         if part is not None and hasattr(part, "do_polysemous_training"):
             part.do_polysemous_training = False  # the factory turns it on; it makes PQ training very slow
     if ivf is not None:
-        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+        if not is_refine(index):  # a refine index removes by scanning its lists (fast scan has no id map)
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
         ivf.nprobe = default_nprobe(ivf.nlist)
         ivf.cp.max_points_per_centroid = 64  # train on <= 64 points per list: k-means stays fast on CPUs
         return index

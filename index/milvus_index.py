@@ -8,8 +8,8 @@ collection, its spec and the catalog generation it reflects; the vectors themsel
 folder.
 
 Spec mapping (FAISS factory strings, so ``index_spec`` means the same on both backends): ``Flat`` → FLAT,
-``IVF{n},Flat`` and ``IVF{n},SQfp16`` → IVF_FLAT, ``IVF{n},SQ8`` → IVF_SQ8, ``IVF{n},PQ{m}`` → IVF_PQ,
-``HNSW{M}`` → HNSW.
+``IVF{n},Flat``, ``IVF{n},SQfp16`` and ``IVF{n},PQ{m}x4fs,Refine(SQfp16)`` → IVF_FLAT, ``IVF{n},SQ8`` →
+IVF_SQ8, ``IVF{n},PQ{m}`` → IVF_PQ, ``HNSW{M}`` → HNSW.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ _SPECS = (
     (re.compile(r"^Flat$", re.I), lambda m: ("FLAT", {})),
     (re.compile(r"^IVF(\d+),Flat$", re.I), lambda m: ("IVF_FLAT", {"nlist": int(m[1])})),
     (re.compile(r"^IVF(\d+),SQfp16$", re.I), lambda m: ("IVF_FLAT", {"nlist": int(m[1])})),  # no fp16 IVF in Milvus
+    # a re-ranked fast scan (IVF<n>,PQ<m>x4fs,Refine(SQfp16), what `auto` picks for large sets): exact lists
+    (re.compile(r"^IVF(\d+),PQ\d+x4fsr?,Refine\((?:SQfp16|Flat)\)$", re.I),
+     lambda m: ("IVF_FLAT", {"nlist": int(m[1])})),
     (re.compile(r"^IVF(\d+),SQ8$", re.I), lambda m: ("IVF_SQ8", {"nlist": int(m[1])})),
     (re.compile(r"^IVF(\d+),PQ(\d+)$", re.I), lambda m: ("IVF_PQ", {"nlist": int(m[1]), "m": int(m[2]), "nbits": 8})),
     (re.compile(r"^HNSW(\d+)$", re.I), lambda m: ("HNSW", {"M": int(m[1]), "efConstruction": 200})),
@@ -51,7 +54,7 @@ def milvus_index_params(spec: str) -> tuple[str, dict[str, int]]:
         if match:
             return build(match)
     raise ValueError(f"index spec {spec!r} has no Milvus equivalent; use Flat, IVF<n>,Flat, IVF<n>,SQfp16, "
-                     "IVF<n>,SQ8, IVF<n>,PQ<m> or HNSW<M> (or 'auto')")
+                     "IVF<n>,PQ<m>x4fs,Refine(SQfp16), IVF<n>,SQ8, IVF<n>,PQ<m> or HNSW<M> (or 'auto')")
 
 
 def connect(uri: str) -> Any:

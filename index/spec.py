@@ -15,6 +15,7 @@ import math
 import re
 
 from ..extras import optional_import
+from .refine import build_refine, split_refine
 
 faiss = optional_import("faiss")  # from the cpu or gpu extra
 
@@ -26,10 +27,12 @@ ID_BYTES = 8  # int64 id stored per vector in an inverted list
 MAP_BYTES = 48  # id -> position hash map per vector (IVF direct map, IndexIDMap2 reverse map)
 PQ_M_CHOICES = (64, 48, 32, 24, 16, 8, 4)
 DEFAULT_EF_SEARCH = 128  # HNSW: reaches recall@10 >= 0.95 on the benchmark data
+DEFAULT_K_FACTOR = 8  # Refine(...): candidates re-scored per result (see choose_spec)
 
 EXAMPLES = ("Flat", "IVF1024,Flat", "IVF4096,SQ8", "IVF4096,PQ64", "HNSW32", "OPQ64,IVF4096,PQ64")
 _IVF = re.compile(r"IVF(\d+)")
 _PQ = re.compile(r"(?<![A-Za-z])PQ(\d+)(?:x(\d+))?")
+_FAST = re.compile(r"fsr?")
 
 
 def _bad_spec(spec: object, why: str) -> ValueError:
@@ -43,11 +46,30 @@ def build_index(spec: str, dim: int) -> faiss.Index:
         raise _bad_spec(spec, "expected a factory string")
     if spec.strip().upper().startswith("IDMAP"):
         raise _bad_spec(spec, "ids are mapped by mmrag itself; give the index part only")
+    if re.search(r",R(Flat|efine)", spec) and split_refine(spec) is None:
+        raise _bad_spec(spec, "a re-rank is written ',Refine(<codes>)' at the end, e.g. ',Refine(SQfp16)'")
+    parts = split_refine(spec)
+    if parts is None:
+        return _factory(spec.strip(), dim)
+    base, store = (_factory(part, dim) for part in parts)
+    if _try_ivf(base) is None or not isinstance(faiss.downcast_index(store), faiss.IndexFlatCodes):
+        raise _bad_spec(spec, "Refine(<codes>) follows an IVF index and names flat codes such as SQfp16 or Flat")
+    return build_refine(base, store, DEFAULT_K_FACTOR)
+
+
+def _factory(spec: str, dim: int) -> faiss.Index:
     try:
-        return faiss.index_factory(int(dim), spec.strip(), faiss.METRIC_INNER_PRODUCT)
+        return faiss.index_factory(int(dim), spec, faiss.METRIC_INNER_PRODUCT)
     except RuntimeError as exc:
         reason = str(exc).strip().splitlines()[-1].split(": ")[-1][:160]
         raise _bad_spec(spec, f"FAISS cannot build it at dim {dim}: {reason}") from None
+
+
+def _try_ivf(index: faiss.Index) -> faiss.IndexIVF | None:
+    try:
+        return faiss.downcast_index(faiss.extract_index_ivf(index))
+    except RuntimeError:
+        return None
 
 
 def validate_spec(spec: str, dim: int) -> str:
@@ -90,11 +112,17 @@ def bytes_per_vector(spec: str, dim: int) -> int:
     if "HNSW" in spec:
         m = int(re.search(r"HNSW(\d+)", spec).group(1))  # type: ignore[union-attr]
         return dim * 4 + int(2 * m * 4 * 1.1) + MAP_BYTES + ID_BYTES
+    parts = split_refine(spec)
+    if parts is not None:  # base codes and ids (no direct map), store codes, ids and id map
+        return _code_bytes(parts[0], dim) + ID_BYTES + _code_bytes(parts[1], dim) + ID_BYTES + MAP_BYTES
+    return _code_bytes(spec, dim) + ID_BYTES + MAP_BYTES
+
+
+def _code_bytes(spec: str, dim: int) -> int:
     if _PQ.search(spec):
         m, bits = _PQ.search(spec).groups()  # type: ignore[union-attr]
-        return math.ceil(int(m) * int(bits or 8) / 8) + ID_BYTES + MAP_BYTES
-    code = dim if "SQ8" in spec else dim // 2 if "SQ4" in spec else dim * 2 if "SQfp16" in spec else dim * 4
-    return code + ID_BYTES + MAP_BYTES
+        return math.ceil(int(m) * int(bits or 8) / 8)
+    return dim if "SQ8" in spec else dim // 2 if "SQ4" in spec else dim * 2 if "SQfp16" in spec else dim * 4
 
 
 def estimate_bytes(spec: str, n_vectors: int, dim: int) -> int:
@@ -131,6 +159,10 @@ def trainable_spec(spec: str, n_train: int) -> str:
     pq = _PQ.search(out)
     if pq is not None:
         bits = int(pq.group(2) or 8)
+        fast = _FAST.match(out, pq.end())
+        if fast and n_train < (1 << bits):  # fast scan takes 4-bit codes only: use the store's codes or SQ8
+            parts = split_refine(out)
+            return out[: pq.start()] + (parts[1] if parts else "SQ8" + out[fast.end():])
         if n_train < 2:
             out = out[: pq.start()] + "SQ8" + out[pq.end():]
         elif n_train < (1 << bits):
