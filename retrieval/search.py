@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..catalog import IMAGE_SPACE, Asset, Catalog
 from ..catalog.vectors import load_vectors
@@ -74,26 +75,44 @@ def search_space(
     whenever k assets match; ids deleted since the index was loaded are dropped (a reader never sees a
     result whose asset is gone)."""
     k = check_k(k)
+    want = k + len(exclude)
+    for _ in range(3):
+        ranking = nearest(catalog, indexes, query, want, filters, space=space, exclude=exclude)
+        hits = hits_in_order(catalog, ranking.pairs)
+        if len(hits) >= k or not ranking.deeper:
+            return hits[:k]
+        want *= 2  # some ids were deleted after the index was loaded: look further
+    return hits[:k]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """(asset id, score) pairs from the index, best first, not yet checked against the catalog; ``deeper``:
+    the index holds more matches than were asked for."""
+
+    pairs: list[tuple[int, float]]
+    deeper: bool
+
+
+def nearest(catalog: Catalog, indexes: IndexSet, query: np.ndarray, depth: int, filters: Filters, *,
+            space: str = IMAGE_SPACE, exclude: Sequence[int] = ()) -> Ranking:
+    """The index's ``depth`` nearest allowed ids for one query vector, without reading their rows (a fused
+    search reads only the rows of the hits it returns)."""
     query = np.asarray(query, dtype=np.float32).reshape(1, -1)
     if not np.isfinite(query).all():
         raise ValueError("query vector contains NaN or infinite values")
     allowed = _allowed_ids(catalog, filters, exclude)
     if allowed is not None and not len(allowed):
-        return []
+        return Ranking([], False)
     indexes.refresh(space)  # pick up what another process committed since the index was loaded
     size = len(indexes.get(space) or ())
     if not size:
-        return []
-    want = k + len(exclude)
-    for _ in range(3):
-        result = indexes.search(space, query, min(want, size), allowed_ids=allowed)
-        pairs = [(int(i), float(s)) for i, s in zip(result.ids[0], result.scores[0], strict=True) if i >= 0]
-        pairs = [(i, s) for i, s in pairs if i not in exclude]
-        hits = _hits(catalog, pairs)
-        if len(hits) >= k or len(pairs) < want or want >= size:
-            return hits[:k]
-        want *= 2  # some ids were deleted after the index was loaded: look further
-    return hits[:k]
+        return Ranking([], False)
+    result = indexes.search(space, query, min(depth, size), allowed_ids=allowed)
+    pairs = [(int(i), float(s)) for i, s in zip(result.ids[0], result.scores[0], strict=True) if i >= 0]
+    full = len(pairs) >= min(depth, size)
+    pairs = [(i, s) for i, s in pairs if i not in exclude]
+    return Ranking(pairs, full and depth < size)
 
 
 def _allowed_ids(catalog: Catalog, filters: Filters, exclude: Sequence[int]) -> np.ndarray | None:
@@ -104,23 +123,26 @@ def _allowed_ids(catalog: Catalog, filters: Filters, exclude: Sequence[int]) -> 
     return np.asarray([i for i in ids if i not in set(exclude)], dtype=np.int64)
 
 
-# What a hit shows of an asset: plain rows of these columns cost a tenth of ORM objects (100 per fused query).
+# What a hit shows of an asset: plain rows of these columns cost a tenth of ORM objects, and the statement,
+# built once, a quarter of one built per query (20 rows at 1 M: 0.84 → 0.23 ms).
 HIT_COLUMNS = (Asset.id, Asset.path, Asset.kind, Asset.width, Asset.height, Asset.sha256, Asset.size,
                Asset.parent_id, Asset.status)
+_HIT_ROWS = select(*HIT_COLUMNS).where(Asset.id.in_(bindparam("ids", expanding=True)))
 
 
-def _hits(catalog: Catalog, pairs: list[tuple[int, float]]) -> list[Hit]:
+def hits_by_id(catalog: Catalog, pairs: Sequence[tuple[int, float]]) -> dict[int, Hit]:
+    """The hits of the assets in ``pairs`` (id, score) that still exist and are ok, by id."""
     if not pairs:
-        return []
-    with catalog.session() as session:
-        assets = {a.id: a for a in session.execute(select(*HIT_COLUMNS).where(Asset.id.in_([i for i, _ in pairs])))}
-    hits = []
-    for asset_id, score in pairs:
-        asset = assets.get(asset_id)
-        if asset is None or asset.status != "ok":
-            continue
-        hits.append(hit_from_asset(asset, score))
-    return hits
+        return {}
+    scores = dict(pairs)
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(_HIT_ROWS, {"ids": list(scores)}).all()
+    return {row.id: hit_from_asset(row, scores[row.id]) for row in rows if row.status == "ok"}
+
+
+def hits_in_order(catalog: Catalog, pairs: list[tuple[int, float]]) -> list[Hit]:
+    found = hits_by_id(catalog, pairs)
+    return [found[asset_id] for asset_id, _ in pairs if asset_id in found]
 
 
 def hit_from_asset(asset: Any, score: float) -> Hit:
