@@ -44,9 +44,9 @@ def export_folder(library: Path, kind: str, fingerprint: str) -> Path:
 
 
 def cpu_session(path: Path, threads: int) -> Any:
-    """An ONNX Runtime CPU session of an exported model, without graph optimisations: on the exported graphs
-    they change no timing (ViT-B-32, 1 thread: 33 ms a short query either way) and cost ~200 ms CPU at every
-    session creation (395 → 185 ms); vectors differ by < 4e-6 per component (cosine 1 - 1e-7)."""
+    """An ONNX Runtime CPU session of an exported model. Graph optimisations are off: new exports are saved
+    already optimised (``save_optimized``), and on older ones they would cost ~200 ms CPU at every session
+    creation."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -57,15 +57,24 @@ def cpu_session(path: Path, threads: int) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def weights_apart(path: Path, weights_file: str) -> None:
-    """Rewrite the exported graph with its weights in ``weights_file`` beside it (ONNX external data): ONNX
-    Runtime maps them instead of parsing them out of the graph (session creation 0.74 → 0.33 s CPU for
-    ViT-B-32)."""
-    import onnx
+def save_optimized(path: Path, weights_file: str) -> None:
+    """Rewrite an exported graph as ONNX Runtime's optimised one (ORT_ENABLE_EXTENDED: fused attention, layer
+    norm, GELU; done once here, not at every session creation) with its weights in ``weights_file`` beside it
+    (ONNX external data: ORT maps them instead of parsing them out of the graph).
 
-    model = onnx.load(str(path))
-    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=weights_file, size_threshold=1024)
+    Measured side by side, 1 thread, short queries: ViT-B-32 text tower 31.6 → 29.6 ms, all-MiniLM-L6-v2
+    13.7 → 12.2 ms, cosine to the unoptimised graph ≥ 0.9999998; session creation 0.25 → 0.19 s CPU."""
+    import onnxruntime as ort
+
+    staged = path.with_name(f"optimized-{path.name}")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(staged)
+    options.add_session_config_entry("session.optimized_model_external_initializers_file_name", weights_file)
+    options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    os.replace(staged, path)
 
 
 def fill_and_swap(target: Path, fill: Callable[[Path], Result]) -> Result:

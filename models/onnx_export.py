@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .clip_text import eos_id, pool_type, text_parts
-from .onnx_common import OPSET, build_export, weights_apart
+from .onnx_common import OPSET, build_export, save_optimized
 from .onnx_text import (
     FORMAT,
     MODEL_FILE,
@@ -128,7 +128,7 @@ def export_text_tower(model: Any, tokenizer: Any, library: Path, fingerprint: st
             torch.onnx.export(tower, (sample,), str(work / MODEL_FILE), dynamo=False, opset_version=OPSET,
                               input_names=["input_ids"], output_names=["text_embeds"],
                               dynamic_axes={"input_ids": {0: "batch", 1: "length"}, "text_embeds": {0: "batch"}})
-        weights_apart(work / MODEL_FILE, WEIGHTS_FILE)
+        save_optimized(work / MODEL_FILE, WEIGHTS_FILE)
         save_tokenizer(tokenizer, work / TOKENIZER_FILE)
         meta = ExportMeta(format=FORMAT, fingerprint=fingerprint, weights_stamp=weights_stamp(pretrained),
                           dim=int(_out_dim(parts)), context_length=int(parts.positional_embedding.shape[0]),

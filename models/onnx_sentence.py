@@ -22,7 +22,8 @@ import numpy as np
 from .onnx_common import META_FILE, MIN_COSINE, MODEL_FILE, TOKENIZER_FILE, WEIGHTS_FILE, cpu_session, export_folder
 
 KIND = "text"
-FORMAT = 1
+FORMAT = 2  # 2: graph saved optimised; 1: as exported (still read)
+READABLE_FORMATS = (1, 2)
 POOLINGS = ("mean", "cls")
 
 
@@ -56,7 +57,8 @@ def read_sentence_meta(folder: Path) -> SentenceExportMeta | None:
     except (OSError, ValueError, TypeError, KeyError):
         return None
     files = (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
-    if meta.format != FORMAT or meta.pooling not in POOLINGS or not all((folder / f).is_file() for f in files):
+    complete = all((folder / f).is_file() for f in files)
+    if meta.format not in READABLE_FORMATS or meta.pooling not in POOLINGS or not complete:
         return None
     return meta
 

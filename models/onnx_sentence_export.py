@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .onnx_common import OPSET, build_export, weights_apart
+from .onnx_common import OPSET, build_export, save_optimized
 from .onnx_sentence import (
     FORMAT,
     MODEL_FILE,
@@ -99,7 +99,7 @@ def _write(model: Any, work: Path, fingerprint: str) -> SentenceExportMeta:
         torch.onnx.export(_TokenEmbeddings(encoder, inputs), tuple(sample[name] for name in inputs),
                           str(work / MODEL_FILE), dynamo=False, opset_version=OPSET, input_names=list(inputs),
                           output_names=["token_embeddings"], dynamic_axes=axes)
-    weights_apart(work / MODEL_FILE, WEIGHTS_FILE)
+    save_optimized(work / MODEL_FILE, WEIGHTS_FILE)
     from tokenizers import Tokenizer
 
     own = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())  # the model's tokenizer.json, as loaded

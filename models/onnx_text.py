@@ -27,7 +27,8 @@ import numpy as np
 from .onnx_common import META_FILE, MIN_COSINE, MODEL_FILE, TOKENIZER_FILE, WEIGHTS_FILE, cpu_session
 from .onnx_common import export_folder as _export_folder
 
-FORMAT = 2  # 1: weights inside text.onnx (such exports are made again once)
+FORMAT = 3  # 3: graph saved optimised; 2: as exported (still read); 1: weights inside text.onnx (made again)
+READABLE_FORMATS = (2, 3)
 _PLAIN = re.compile(r"[\x20-\x25\x27-\x7e\t\n\r]*")  # printable ASCII without '&': ftfy would change nothing
 _SPACES = re.compile(r"\s+")
 
@@ -70,7 +71,7 @@ def read_meta(folder: Path) -> ExportMeta | None:
         meta = ExportMeta(**data)
     except (OSError, ValueError, TypeError):
         return None
-    if meta.format != FORMAT or not all((folder / name).is_file() for name in (MODEL_FILE, WEIGHTS_FILE,
+    if meta.format not in READABLE_FORMATS or not all((folder / name).is_file() for name in (MODEL_FILE, WEIGHTS_FILE,
                                                                             TOKENIZER_FILE)):
         return None
     return meta

@@ -92,6 +92,25 @@ def test_an_export_with_the_weights_inside_the_graph_is_made_again(exported: Pat
     assert onnx_text.usable_export(tmp_path, tiny_clip.fingerprint, None) is None
 
 
+def test_the_export_is_saved_optimised_and_an_unoptimised_one_is_still_read(exported: Path, tmp_path: Path,
+                                                                             tiny_clip) -> None:
+    """The graph is ONNX Runtime's optimised one (its fused operators are in the file, so a session skips the
+    optimisation pass); an export of the previous format (the graph as torch wrote it) stays in use."""
+    import shutil
+
+    import onnx
+
+    folder = onnx_text.export_folder(exported, tiny_clip.fingerprint)
+    graph = onnx.load(str(folder / onnx_text.MODEL_FILE), load_external_data=False)
+    assert {"LayerNormalization", "FusedMatMul", "BiasGelu"} & {node.op_type for node in graph.graph.node}
+    assert onnx_text.read_meta(folder).format == onnx_text.FORMAT == 3
+    old = onnx_text.export_folder(tmp_path, tiny_clip.fingerprint)
+    shutil.copytree(folder, old)
+    meta = json.loads((old / onnx_text.META_FILE).read_text())
+    (old / onnx_text.META_FILE).write_text(json.dumps({**meta, "format": 2}))
+    assert onnx_text.usable_export(tmp_path, tiny_clip.fingerprint, None) is not None
+
+
 def test_onnx_vectors_equal_torch_for_each_length_and_a_mixed_batch(exported: Path, tiny_clip) -> None:
     clip = load_clip("tiny-test", None, "cpu", library=exported, text_runtime="auto")
     assert isinstance(clip, OnnxTextClip) and clip.fingerprint == tiny_clip.fingerprint

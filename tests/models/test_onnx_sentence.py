@@ -48,6 +48,10 @@ def test_the_first_question_writes_a_checked_export_into_the_library_and_the_cac
     folder = ox.sentence_export_folder(library, text_embedder.fingerprint)
     assert folder.parent == library / "models" and folder.name.startswith("text-")
     assert (folder / ox.WEIGHTS_FILE).stat().st_size > 20 * (folder / ox.MODEL_FILE).stat().st_size
+    import onnx
+
+    graph = onnx.load(str(folder / ox.MODEL_FILE), load_external_data=False)
+    assert {"LayerNormalization", "FusedMatMul"} <= {node.op_type for node in graph.graph.node}, "saved optimised"
     assert ox.read_sentence_meta(cache_folder(cache, text_embedder.fingerprint)) == meta
     assert write_export(text_embedder, library, cache) is None, "exported once per library"
 
