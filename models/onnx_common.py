@@ -12,7 +12,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -55,6 +57,18 @@ def cpu_session(path: Path, threads: int) -> Any:
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@contextmanager
+def quiet_tracer() -> Iterator[None]:
+    """Silence torch.onnx.export's notes on traced shape checks and advanced indexing: the check against torch
+    after each export is what tells whether it is exact, and a user should not read them."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
+        yield
 
 
 def save_optimized(path: Path, weights_file: str) -> None:

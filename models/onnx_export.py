@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .clip_text import eos_id, pool_type, text_parts
-from .onnx_common import OPSET, build_export, save_optimized
+from .onnx_common import OPSET, build_export, quiet_tracer, save_optimized
 from .onnx_text import (
     FORMAT,
     MODEL_FILE,
@@ -124,7 +124,7 @@ def export_text_tower(model: Any, tokenizer: Any, library: Path, fingerprint: st
     def build(work: Path) -> ExportMeta:
         tower = copy.deepcopy(ExportableTextTower(parts)).float().cpu().eval()
         sample = torch.from_numpy(np.asarray(tokenizer(["a photo of a cat"]))[:, :8])
-        with torch.inference_mode(False), torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad(), quiet_tracer():
             torch.onnx.export(tower, (sample,), str(work / MODEL_FILE), dynamo=False, opset_version=OPSET,
                               input_names=["input_ids"], output_names=["text_embeds"],
                               dynamic_axes={"input_ids": {0: "batch", 1: "length"}, "text_embeds": {0: "batch"}})

@@ -9,7 +9,6 @@ forward (ids → token embeddings, dynamic batch and length); pooling and normal
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .onnx_common import OPSET, build_export, save_optimized
+from .onnx_common import OPSET, build_export, quiet_tracer, save_optimized
 from .onnx_sentence import (
     FORMAT,
     MODEL_FILE,
@@ -92,10 +91,7 @@ def _write(model: Any, work: Path, fingerprint: str) -> SentenceExportMeta:
     sample = tokenizer(["a short question", "two"], padding=True, return_tensors="pt")
     encoder = copy.deepcopy(model[0].auto_model).float().cpu().eval()
     axes = {name: {0: "batch", 1: "length"} for name in (*inputs, "token_embeddings")}
-    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-        # the tracer's notes on transformers' shape checks (the check below is what tells whether it is exact)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
+    with torch.inference_mode(False), torch.no_grad(), quiet_tracer():
         torch.onnx.export(_TokenEmbeddings(encoder, inputs), tuple(sample[name] for name in inputs),
                           str(work / MODEL_FILE), dynamo=False, opset_version=OPSET, input_names=list(inputs),
                           output_names=["token_embeddings"], dynamic_axes=axes)
