@@ -121,7 +121,8 @@ def measure(name: str, index, q: np.ndarray, truth: np.ndarray, build_s: float) 
         hits += len(set(found.tolist()) & set(truth[i].tolist()))
     ms = np.array(times) * 1000
     row = {"index": name, "n": len(index), "build_s": round(build_s, 1), "p50_ms": round(float(np.median(ms)), 3),
-           "p99_ms": round(float(np.percentile(ms, 99)), 3), "recall@10": round(hits / (K * len(q)), 4)}
+           "p99_ms": round(float(np.percentile(ms, 99)), 3), "recall@10": round(hits / (K * len(q)), 4),
+           "memory_mb": round(index.memory_bytes() / 1e6, 1)}
     print(json.dumps(row), file=sys.stderr, flush=True)
     return row
 
@@ -140,7 +141,12 @@ def build(spec: str, x: np.ndarray):  # noqa: ANN201
     return index, time.perf_counter() - t
 
 
-def run(vectors: np.ndarray, n_queries: int, threads: int, extra: list[str]) -> list[dict]:
+PARTS = ("auto", "ivf", "refine", "flat", "hnsw")
+
+
+def run(vectors: np.ndarray, n_queries: int, threads: int, extra: list[str], parts: tuple[str, ...] = PARTS,
+        refine_pq: tuple[int, ...] = (), nprobes: tuple[int, ...] = (8, 16, 32, 64, 128),
+        k_factors: tuple[int, ...] = (4, 8, 16)) -> list[dict]:
     """Every index type over the corpus; queries are the last ``n_queries`` vectors (never indexed)."""
     import faiss
 
@@ -154,16 +160,17 @@ def run(vectors: np.ndarray, n_queries: int, threads: int, extra: list[str]) -> 
     print(f"{len(x):,} x {x.shape[1]}, {faiss.omp_get_max_threads()} threads, auto = {auto} "
           f"nprobe {default_nprobe(choose_nlist(len(x)))}", file=sys.stderr, flush=True)
     rows = []
-    index, secs = build(auto, x)
-    rows.append(measure(f"auto: {auto} nprobe={index.nprobe}", index, q, truth, secs))
-    for codes in ("Flat", "SQ8", "PQ32"):
-        spec = f"IVF{nlist},{codes}"
-        if spec != auto:
-            index, secs = build(spec, x)
-        for nprobe in (8, 16, 32, 64, 128):
+    if "auto" in parts:
+        index, secs = build(auto, x)
+        rows.append(measure(f"auto: {auto} nprobe={index.nprobe}", index, q, truth, secs))
+    for codes in ("Flat", "SQfp16", "SQ8", "PQ32") if "ivf" in parts else ():
+        index, secs = build(f"IVF{nlist},{codes}", x)
+        for nprobe in nprobes:
             index.nprobe = min(nprobe, nlist)
-            rows.append(measure(f"{spec} nprobe={index.nprobe}", index, q, truth, secs))
-    for spec in ["Flat", "HNSW32", *extra]:
+            rows.append(measure(f"IVF{nlist},{codes} nprobe={index.nprobe}", index, q, truth, secs))
+    for m in refine_pq if "refine" in parts else ():
+        rows += refine_rows(f"IVF{nlist},PQ{m}x4fs,Refine(SQfp16)", x, q, truth, nprobes, k_factors)
+    for spec in [*(["Flat"] if "flat" in parts else []), *(["HNSW32"] if "hnsw" in parts else []), *extra]:
         index, secs = build(spec, x)
         for ef in (64, 128, 256) if spec.startswith("HNSW") else (None,):
             if ef:
@@ -173,10 +180,23 @@ def run(vectors: np.ndarray, n_queries: int, threads: int, extra: list[str]) -> 
     return rows
 
 
+def refine_rows(spec: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, nprobes: tuple[int, ...],
+                k_factors: tuple[int, ...]) -> list[dict]:
+    """A fast-scan + re-rank spec over every nprobe x k_factor (built once)."""
+    index, secs = build(spec, x)
+    rows = []
+    for nprobe in nprobes:
+        index.nprobe = min(nprobe, index.nlist)
+        for k_factor in k_factors:
+            index.k_factor = k_factor
+            rows.append(measure(f"{spec} nprobe={index.nprobe} k_factor={k_factor}", index, q, truth, secs))
+    return rows
+
+
 def markdown(rows: list[dict]) -> str:
-    lines = ["| index | n | build s | p50 ms | p99 ms | recall@10 |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['index']} | {r['n']:,} | {r['build_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['recall@10']} |"
-              for r in rows]
+    lines = ["| index | n | build s | p50 ms | p99 ms | recall@10 | memory MB |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['index']} | {r['n']:,} | {r['build_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['recall@10']} "
+              f"| {r['memory_mb']} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -189,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N vectors (smoke runs)")
     ap.add_argument("--specs", default="", help="extra factory strings, '|'-separated")
+    ap.add_argument("--parts", default=",".join(PARTS), help="which of " + ",".join(PARTS))
+    ap.add_argument("--refine-pq", default="", help="fast-scan PQ sizes m for IVF,PQ<m>x4fs,Refine(SQfp16)")
+    ap.add_argument("--nprobes", default="8,16,32,64,128")
+    ap.add_argument("--k-factors", default="4,8,16")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.prepare:
@@ -196,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     vectors = np.load(args.data / "vectors.npy", mmap_mode="r")
     vectors = np.asarray(vectors[: args.limit] if args.limit else vectors, dtype=np.float32)
-    rows = run(vectors, args.queries, args.threads, [s for s in args.specs.split("|") if s])
+    ints = lambda text: tuple(int(v) for v in text.split(",") if v)  # noqa: E731
+    rows = run(vectors, args.queries, args.threads, [s for s in args.specs.split("|") if s],
+               tuple(args.parts.split(",")), ints(args.refine_pq), ints(args.nprobes), ints(args.k_factors))
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
     return 0

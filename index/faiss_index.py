@@ -4,6 +4,7 @@ How ids are kept depends on the index family:
 
 * IVF (any codes, optionally behind a transform such as OPQ) stores ids natively, with a hash-table direct
   map so vectors can be reconstructed and removed by id.
+* ``<IVF>,Refine(<codes>)`` keeps ids in both its parts and re-ranks the IVF's candidates (index/refine.py).
 * Everything else is wrapped in ``IndexIDMap2``. Flat-code indexes (Flat, PQ, SQ) remove natively; graph
   indexes (HNSW) cannot, so a removed entry's id is overwritten with -1 (a tombstone) and searches skip it;
   ``needs_rebuild`` turns true when tombstones pile up.
@@ -27,7 +28,7 @@ import numpy as np
 from . import files
 from .base import SearchResult, as_ids, as_matrix, new_entries
 from .refine import Refined, is_refine
-from .spec import DEFAULT_EF_SEARCH, build_index, default_nprobe, faiss, trainable_spec
+from .spec import DEFAULT_EF_SEARCH, build_index, default_nprobe, extract_ivf, faiss, trainable_spec
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class FaissIndex:
     def _set_index(self, index: faiss.Index) -> None:
         self._index = index
         self.dim = int(index.d)
-        self._ivf = _try_extract_ivf(index)
+        self._ivf = extract_ivf(index)
         self._refined = Refined(index) if is_refine(index) else None
         self._idmap = faiss.downcast_index(index) if self._ivf is None else None
         inner = faiss.downcast_index(self._idmap.index) if self._idmap is not None else None
@@ -248,13 +249,18 @@ class FaissIndex:
 
     @property
     def mapped(self) -> bool:
-        """True while the IVF lists are read from the memory-mapped file (read-only)."""
+        """True while the IVF lists (a refine index: its store) are read from the memory-mapped file."""
+        if self._refined is not None:
+            return self._refined.mapped
         return self._ivf is not None and isinstance(faiss.downcast_InvertedLists(self._ivf.invlists),
                                                     faiss.OnDiskInvertedLists)
 
     def _own_lists(self) -> None:
         """Copy memory-mapped IVF lists into memory before a change (FAISS cannot change mapped lists)."""
         if not self.mapped:
+            return
+        if self._refined is not None:
+            self._refined.own()
             return
         ivf = self._ivf
         lists = faiss.ArrayInvertedLists(ivf.nlist, ivf.code_size)
@@ -386,7 +392,7 @@ def _stored_ids(index: FaissIndex) -> np.ndarray:
 
 def _prepare(index: faiss.Index) -> faiss.Index:
     """Give a fresh index its id handling and default search parameters."""
-    ivf = _try_extract_ivf(index)
+    ivf = extract_ivf(index)
     for part in (ivf, faiss.downcast_index(index)):
         if part is not None and hasattr(part, "do_polysemous_training"):
             part.do_polysemous_training = False  # the factory turns it on; it makes PQ training very slow
@@ -400,13 +406,6 @@ def _prepare(index: faiss.Index) -> faiss.Index:
     if isinstance(inner, faiss.IndexHNSW):
         inner.hnsw.efSearch = DEFAULT_EF_SEARCH
     return faiss.IndexIDMap2(index)
-
-
-def _try_extract_ivf(index: faiss.Index) -> faiss.IndexIVF | None:
-    try:
-        return faiss.downcast_index(faiss.extract_index_ivf(index))
-    except RuntimeError:
-        return None
 
 
 def _num_gpus() -> int:

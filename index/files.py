@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 
 from ..errors import IndexCorruptError
 from ..extras import optional_import
+from .refine import split_refine
 
 faiss = optional_import("faiss")  # from the cpu or gpu extra
 
@@ -151,7 +152,7 @@ def read_index(path: Path, *, attempts: int = 6, mmap: bool = False,
                     continue
                 write_stamp(path, stat, checksum)
             f.seek(0)
-            return (_parse_mapped(f, path) if mmap else _parse(f, path)), meta
+            return (_parse_mapped(f, path, _mmap_flags(meta["spec"])) if mmap else _parse(f, path)), meta
     raise corrupt_error(path, why)
 
 
@@ -206,13 +207,19 @@ def write_stamp(path: Path, stat: os.stat_result, checksum: str) -> None:
         pass  # a reader without write access checks in full every time
 
 
-def _parse_mapped(f: BinaryIO, path: Path) -> faiss.Index:
-    """FAISS reads the already checked open file (through /proc/self/fd where it exists) with IO_FLAG_MMAP."""
+def _mmap_flags(spec: str) -> int:
+    """IVF lists are mapped; a refine index's store of flat codes too (FaissIndex copies it in before a change,
+    which other flat-code indexes, HNSW storage included, do not do: theirs stay read)."""
+    return faiss.IO_FLAG_MMAP | (faiss.IO_FLAG_MMAP_IFC if split_refine(spec) else 0)
+
+
+def _parse_mapped(f: BinaryIO, path: Path, flags: int) -> faiss.Index:
+    """FAISS reads the already checked open file (through /proc/self/fd where it exists) memory-mapped."""
     name = f"/proc/self/fd/{f.fileno()}"
     if not os.path.exists(name):
         return _parse(f, path)
     try:
-        return faiss.read_index(name, faiss.IO_FLAG_MMAP)
+        return faiss.read_index(name, flags)
     except RuntimeError as exc:
         raise corrupt_error(path, f"FAISS cannot read it: {str(exc).splitlines()[-1][:160]}") from None
 

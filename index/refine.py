@@ -63,6 +63,23 @@ class Refined:
             raise ValueError(f"k_factor must be an integer >= 1, got {value!r}")
         self.index.k_factor = float(int(value))
 
+    @property
+    def mapped(self) -> bool:
+        """True while the store's codes are read from the memory-mapped file (FAISS IO_FLAG_MMAP_IFC)."""
+        return not self._codes().is_owned
+
+    def own(self) -> None:
+        """Copy memory-mapped store codes into memory before a change (FAISS aborts on changing a mapping)."""
+        codes = self._codes()
+        size = codes.size()
+        owned = faiss.MaybeOwnedVectorUInt8()
+        owned.resize(size)
+        faiss.rev_swig_ptr(owned.data(), size)[:] = faiss.rev_swig_ptr(codes.data(), size)
+        faiss.downcast_index(self.store.index).codes = owned  # copied in; the mapping is released
+
+    def _codes(self) -> faiss.MaybeOwnedVectorUInt8:
+        return faiss.downcast_index(self.store.index).codes
+
     def add(self, ids: np.ndarray, x: np.ndarray) -> None:
         self.base.add_with_ids(x, ids)
         self.store.add_with_ids(x, ids)

@@ -52,7 +52,7 @@ def build_index(spec: str, dim: int) -> faiss.Index:
     if parts is None:
         return _factory(spec.strip(), dim)
     base, store = (_factory(part, dim) for part in parts)
-    if _try_ivf(base) is None or not isinstance(faiss.downcast_index(store), faiss.IndexFlatCodes):
+    if extract_ivf(base) is None or not isinstance(faiss.downcast_index(store), faiss.IndexFlatCodes):
         raise _bad_spec(spec, "Refine(<codes>) follows an IVF index and names flat codes such as SQfp16 or Flat")
     return build_refine(base, store, DEFAULT_K_FACTOR)
 
@@ -65,7 +65,8 @@ def _factory(spec: str, dim: int) -> faiss.Index:
         raise _bad_spec(spec, f"FAISS cannot build it at dim {dim}: {reason}") from None
 
 
-def _try_ivf(index: faiss.Index) -> faiss.IndexIVF | None:
+def extract_ivf(index: faiss.Index) -> faiss.IndexIVF | None:
+    """The IVF index inside ``index`` (behind a transform, an id map or a Refine container), else None."""
     try:
         return faiss.downcast_index(faiss.extract_index_ivf(index))
     except RuntimeError:

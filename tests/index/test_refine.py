@@ -97,7 +97,9 @@ def test_save_and_open(mmap: bool, data, tmp_path) -> None:  # type: ignore[no-u
     opened, _ = FaissIndex.load(path, use_gpu=False, mmap=mmap)
     assert (opened.spec, len(opened), opened.nprobe, opened.k_factor) == (SPEC, N - 10, 8, 4)
     assert (opened.search(q, 10).ids == index.search(q, 10).ids).all()
+    assert opened.mapped == mmap  # the float16 store stays in the file until a change copies it in
     opened.add(ids[:10], x[:10])
+    assert not opened.mapped
     opened.remove(ids[10:20])
     assert len(opened) == N - 10 and opened.search(x[:1], 1).ids[0, 0] == ids[0]
     opened.save(path, generation=4)
