@@ -145,7 +145,8 @@ PARTS = ("auto", "ivf", "refine", "flat", "hnsw")
 
 
 def run(vectors: np.ndarray, n_queries: int, threads: int, extra: list[str], parts: tuple[str, ...] = PARTS,
-        refine_pq: tuple[int, ...] = (), nprobes: tuple[int, ...] = (8, 16, 32, 64, 128),
+        ivf_codes: tuple[str, ...] = ("Flat", "SQfp16", "SQ8", "PQ32"), refine_pq: tuple[int, ...] = (),
+        nprobes: tuple[int, ...] = (8, 16, 32, 64, 128),
         k_factors: tuple[int, ...] = (4, 8, 16)) -> list[dict]:
     """Every index type over the corpus; queries are the last ``n_queries`` vectors (never indexed)."""
     import faiss
@@ -163,7 +164,7 @@ def run(vectors: np.ndarray, n_queries: int, threads: int, extra: list[str], par
     if "auto" in parts:
         index, secs = build(auto, x)
         rows.append(measure(f"auto: {auto} nprobe={index.nprobe}", index, q, truth, secs))
-    for codes in ("Flat", "SQfp16", "SQ8", "PQ32") if "ivf" in parts else ():
+    for codes in ivf_codes if "ivf" in parts else ():
         index, secs = build(f"IVF{nlist},{codes}", x)
         for nprobe in nprobes:
             index.nprobe = min(nprobe, nlist)
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="use only the first N vectors (smoke runs)")
     ap.add_argument("--specs", default="", help="extra factory strings, '|'-separated")
     ap.add_argument("--parts", default=",".join(PARTS), help="which of " + ",".join(PARTS))
+    ap.add_argument("--ivf-codes", default="Flat,SQfp16,SQ8,PQ32", help="IVF codes of the 'ivf' part")
     ap.add_argument("--refine-pq", default="", help="fast-scan PQ sizes m for IVF,PQ<m>x4fs,Refine(SQfp16)")
     ap.add_argument("--nprobes", default="8,16,32,64,128")
     ap.add_argument("--k-factors", default="4,8,16")
@@ -222,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     vectors = np.asarray(vectors[: args.limit] if args.limit else vectors, dtype=np.float32)
     ints = lambda text: tuple(int(v) for v in text.split(",") if v)  # noqa: E731
     rows = run(vectors, args.queries, args.threads, [s for s in args.specs.split("|") if s],
-               tuple(args.parts.split(",")), ints(args.refine_pq), ints(args.nprobes), ints(args.k_factors))
+               tuple(args.parts.split(",")), tuple(args.ivf_codes.split(",")), ints(args.refine_pq),
+               ints(args.nprobes), ints(args.k_factors))
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
     return 0

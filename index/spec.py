@@ -7,6 +7,10 @@ scan costs about 0.3 ms per million floats per query, so it stays exact while ``
 IVF lists hold float16 codes (``SQfp16``) rather than float32 (``Flat``): the catalog, the source of truth,
 stores every vector as float16, so float32 codes add no precision, only twice the memory and twice the bytes
 scanned per query (at 1 M x 512: 1.06 instead of 2.08 GB, and 0.6x the IVF search time at nprobe 256).
+
+From ``REFINE_MIN_VECTORS`` on, the lists hold 4-bit fast-scan PQ codes (one per 4 dims, dim/8 bytes) and the
+top ``k * DEFAULT_K_FACTOR`` candidates are re-scored from float16 copies (``IVF<n>,PQ<dim/4>x4fs,
+Refine(SQfp16)``, index/refine.py): a query reads 1/16 of the bytes SQfp16 reads. See :func:`choose_spec`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ MAP_BYTES = 48  # id -> position hash map per vector (IVF direct map, IndexIDMap
 PQ_M_CHOICES = (64, 48, 32, 24, 16, 8, 4)
 DEFAULT_EF_SEARCH = 128  # HNSW: reaches recall@10 >= 0.95 on the benchmark data
 DEFAULT_K_FACTOR = 8  # Refine(...): candidates re-scored per result (see choose_spec)
+REFINE_MIN_VECTORS = 200_000  # fast scan + re-rank from here on (see choose_spec)
+FAST_SCAN_DIMS = 4  # dims per 4-bit fast-scan PQ code
 
 EXAMPLES = ("Flat", "IVF1024,Flat", "IVF4096,SQ8", "IVF4096,PQ64", "HNSW32", "OPQ64,IVF4096,PQ64")
 _IVF = re.compile(r"IVF(\d+)")
@@ -131,8 +137,27 @@ def estimate_bytes(spec: str, n_vectors: int, dim: int) -> int:
     return n_vectors * bytes_per_vector(spec, dim) + nlist * dim * 4
 
 
+def refine_spec(nlist: int, dim: int) -> str | None:
+    """The fast-scan + re-rank spec ``auto`` picks for large sets (None where dim is not a multiple of 4)."""
+    return f"IVF{nlist},PQ{dim // FAST_SCAN_DIMS}x4fs,Refine(SQfp16)" if dim % FAST_SCAN_DIMS == 0 else None
+
+
 def choose_spec(n_vectors: int, dim: int, memory_budget_mb: float = 4096) -> str:
-    """Pick a factory string: exact Flat while small, else IVF with float16, SQ8 or PQ codes to fit the budget."""
+    """Pick a factory string: exact Flat while small, else IVF codes that fit the budget, in this order:
+    fast scan + re-rank (from REFINE_MIN_VECTORS on), float16, SQ8, PQ.
+
+    Fast scan + re-rank (``refine_spec``), measured side by side with SQfp16 at the same nprobe (nlist/16),
+    one thread (bench/bench_index_real.py, bench/bench_ivf_codes.py; docs/benchmarks.md, issue 11):
+
+    * recall@10 on real MiniLM sentence embeddings (52,248 x 384, IVF1024): k_factor 8 keeps within 0.004
+      of SQfp16 (0.959 vs 0.962 at nprobe 64, 0.979 vs 0.983 at 128); k_factor 4 loses 0.02, 16 gains
+      0.003 for +0.6 ms. PQ48 (8 dims a code) needs k_factor 32 for the same recall.
+    * time: the scan reads dim/8 bytes a vector instead of 2 * dim: at 1 M x 512, nprobe 256, 1.9-2.4 ms
+      instead of 18-22 ms. Below ~200,000 vectors the SQfp16 scan is already about a millisecond and the
+      re-rank's fixed cost (~0.3 ms) makes fast scan no faster (0.87 vs 0.58 ms at 52,248).
+    * caveat: on the synthetic isotropic mixture of bench_search.py (no low-dimensional structure, unlike
+      real embeddings) 4-bit codes rank poorly: recall@10 0.54 at k_factor 8 (SQfp16: 0.9995).
+    """
     if n_vectors < 0 or dim < 1 or memory_budget_mb <= 0:
         raise ValueError(
             f"choose_spec needs n_vectors >= 0, dim >= 1, memory_budget_mb > 0; "
@@ -142,7 +167,8 @@ def choose_spec(n_vectors: int, dim: int, memory_budget_mb: float = 4096) -> str
     if n_vectors * dim <= FLAT_MAX_FLOATS and estimate_bytes("Flat", n_vectors, dim) <= budget:
         return "Flat"
     nlist = choose_nlist(n_vectors)
-    candidates = [f"IVF{nlist},SQfp16", f"IVF{nlist},SQ8"]
+    fast = refine_spec(nlist, dim) if n_vectors >= REFINE_MIN_VECTORS else None
+    candidates = [*([fast] if fast else []), f"IVF{nlist},SQfp16", f"IVF{nlist},SQ8"]
     candidates += [f"IVF{nlist},PQ{m}" for m in PQ_M_CHOICES if dim % m == 0 and m < dim]
     for spec in candidates:
         if estimate_bytes(spec, n_vectors, dim) <= budget:

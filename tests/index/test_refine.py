@@ -162,3 +162,14 @@ def test_entries_added_after_a_removal_are_scored_right(removed: int, data) -> N
     changed.add(ids[100 + removed:], x[100 + removed:])
     changed.add(ids[:100], x[:100])
     assert (changed.search(x[:100], 1).ids == fresh.search(x[:100], 1).ids).mean() >= 0.97
+
+
+def test_auto_picks_fast_scan_for_large_sets_only() -> None:
+    from mmrag.index.spec import REFINE_MIN_VECTORS, choose_nlist, choose_spec
+
+    big = REFINE_MIN_VECTORS
+    assert choose_spec(big, 512) == f"IVF{choose_nlist(big)},PQ128x4fs,Refine(SQfp16)"
+    assert choose_spec(big, 384).endswith(",PQ96x4fs,Refine(SQfp16)")
+    assert choose_spec(big - 1, 512).endswith(",SQfp16") and "Refine" not in choose_spec(big - 1, 512)
+    assert choose_spec(big, 510).endswith(",SQfp16")  # fast scan wants 4 dims a code
+    validate_spec(choose_spec(1_000_000, 512), 512)
