@@ -6,8 +6,9 @@
    ORB descriptors, embedding neighbours when vectors are given, and each small icon's nearest icons.
 3. Verification (``dedup_verify``): aligned pixels for hash candidates, else ORB + RANSAC geometry; an icon
    candidate that fails both is judged by its icon score.
-4. Groups are the connected components of pairs with confidence >= ``min_confidence``; each names its best
-   original (``best_original``).
+4. Groups are the connected components of pairs with confidence >= ``min_confidence``, joined from the most
+   confident pair down, never joining two groups that both hold an icon of one size (``build_groups``); each
+   names its best original (``best_original``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from ..catalog.features import ImageSignature
 from . import dedup_candidates as candidates
-from .dedup_verify import EXACT_BYTES, ICON_SAME, SAME_PIXELS, Verdict, verify_pair
+from .dedup_verify import EXACT_BYTES, ICON_SAME, SAME_PIXELS, Verdict, icon_size, verify_pair
 from .hits import DuplicateGroup, DuplicatePair
 
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -114,10 +115,15 @@ def verified_pairs(items: Sequence[DupItem], unique: list[int],
         pairs.setdefault(pair, 0)
     verdicts: dict[tuple[int, int], Verdict] = {}
     for (i, j), symmetry in pairs.items():
-        verdict = verify_pair(items[i].signature, items[j].signature, symmetry, icons.get((i, j)))
+        verdict = verify_pair(items[i].signature, items[j].signature, symmetry, icons.get((i, j)),
+                              (_own_size(items[i]), _own_size(items[j])))
         if verdict is not None:
             verdicts[(i, j)] = verdict
     return verdicts
+
+
+def _own_size(item: DupItem) -> tuple[int, int] | None:
+    return (item.width, item.height) if item.width and item.height else None
 
 
 def _inverse(symmetry: int) -> int:
@@ -138,8 +144,16 @@ def best_original(members: Sequence[DupItem]) -> DupItem:
 
 
 def build_groups(items: Sequence[DupItem], pairs: list[DuplicatePair]) -> list[DuplicateGroup]:
+    """Connected components of ``pairs``, joined from the most confident pair down. A pair that would join two
+    groups which both hold an icon of one size (``dedup_verify.icon_size``), other than the pair itself, is left
+    out: a theme draws each icon once a size, so two drawings of one size in a group are two icons, joined
+    through a look-alike (a folder and the folder with a home emblem, linked by their redrawn 16 px sizes)."""
     by_id = {item.id: item for item in items}
     parent: dict[int, int] = {}
+    icons: dict[int, dict[tuple[int, int], set[str]]] = {}  # group root -> icon size -> its drawings' pixels
+    for item in items:
+        size = icon_size(item.signature, _own_size(item))
+        icons[item.id] = {size: {item.signature.pixel_sha}} if size else {}
 
     def find(x: int) -> int:
         parent.setdefault(x, x)
@@ -148,18 +162,35 @@ def build_groups(items: Sequence[DupItem], pairs: list[DuplicatePair]) -> list[D
             x = parent[x]
         return x
 
-    for pair in pairs:
+    kept: list[DuplicatePair] = []
+    for pair in sorted(pairs, key=lambda p: -p.confidence):
         ra, rb = find(pair.a), find(pair.b)
         if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+            if _icon_of_one_size_in_both(icons[ra], icons[rb], {by_id[pair.a].signature.pixel_sha,
+                                                                 by_id[pair.b].signature.pixel_sha}):
+                continue
+            root, other = min(ra, rb), max(ra, rb)
+            parent[other] = root
+            for size, ids in icons.pop(other).items():
+                icons[root].setdefault(size, set()).update(ids)
+        kept.append(pair)
     members: dict[int, list[int]] = {}
     for node in list(parent):
         members.setdefault(find(node), []).append(node)
     pairs_of: dict[int, list[DuplicatePair]] = {}
-    for pair in pairs:
+    for pair in kept:
         pairs_of.setdefault(find(pair.a), []).append(pair)
     groups = [_group([by_id[i] for i in ids], pairs_of.get(root, [])) for root, ids in members.items() if len(ids) > 1]
     return sorted(groups, key=lambda g: (-len(g.ids), g.ids[0]))
+
+
+def _icon_of_one_size_in_both(ours: dict[tuple[int, int], set[str]], theirs: dict[tuple[int, int], set[str]],
+                              linked: set[str]) -> bool:
+    """Whether two groups hold icons of one size that are other drawings (pixel contents) than those the pair
+    links (the same drawing twice, or a same-size copy linked directly, may join)."""
+    if len(ours) > len(theirs):
+        ours, theirs = theirs, ours
+    return any(size in theirs and not (drawings | theirs[size]) <= linked for size, drawings in ours.items())
 
 
 def _group(members: list[DupItem], pairs: list[DuplicatePair]) -> DuplicateGroup:

@@ -56,6 +56,9 @@ ICON_MAX_SIDE = 256  # largest icon size of the themes (Tango, Oxygen); the colo
 ICON_CHROMA = 10.0  # mean content chroma (CIELAB, 8-bit) below which an icon counts as grey
 ICON_GREY_RATIO = 0.35  # an icon with under this share of the other's chroma is its grey variant
 ICON_HUE_DEGREES = 35.0  # two icons' hues this far apart are colour variants (Tango sizes of one icon: <= 22)
+SAME_DRAWING_BLUR = 0.7  # Gaussian sigma (pixels) before comparing one drawing size's colours: JPEG noise fades
+SAME_DRAWING_LEVEL = 32  # a colour this far (0..255, any channel) from the fitted one differs
+SAME_DRAWING_SHARE = 0.02  # share of differing content pixels above which two same-size icons are two icons
 ICON_SAME = 0.75  # icon score at the decision threshold (redrawn sizes: median 0.86, look-alikes of the same
 ICON_CERTAIN = 0.95  # category 0.36, 99th percentile 0.80; only each icon's nearest image of another size is scored)
 RATIO_TEST = 0.8
@@ -80,26 +83,28 @@ class Verdict:
     confidence: float  # in [0, 1]; >= 0.5 means "the same picture" under the thresholds above
 
 
-def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None,
-                icon_score: float | None = None) -> Verdict | None:
+def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None, icon_score: float | None = None,
+                sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> Verdict | None:
     """The verdict on a pair, or None when the tests find no relation. ``symmetry`` (index into
     ``ingest.hashes.DIHEDRAL``) is the turn of ``a`` that made the hashes agree, when a hash found the pair;
-    ``icon_score``, for an icon candidate: judged by it when the pixel and geometry tests do not confirm it."""
+    ``icon_score``, for an icon candidate: judged by it when the pixel and geometry tests do not confirm it, and
+    its confidence kept when higher than theirs (groups are joined from the most confident pair down);
+    ``sizes``: the two images' own (width, height), when known (see ``icon_size``)."""
     if a.pixel_sha == b.pixel_sha:
         return Verdict(SAME_PIXELS, 1.0)
-    if other_colour_icons(a, b):
+    if other_colour_icons(a, b, sizes) or (symmetry is not None and other_drawing_same_size(a, b, symmetry, sizes)):
         return None
-    if symmetry is not None:
-        verdict = aligned_verdict(a, b, symmetry)
-        if verdict is not None and verdict.confidence >= 0.5:
-            return verdict
-    verdict = geometric_verdict(a, b)
-    if icon_score is not None and (verdict is None or verdict.confidence < 0.5):
-        verdict = icon_verdict(icon_score) or verdict
-    return verdict
+    verdict = aligned_verdict(a, b, symmetry) if symmetry is not None else None
+    if verdict is None or verdict.confidence < 0.5:
+        verdict = geometric_verdict(a, b)
+    icon = icon_verdict(icon_score) if icon_score is not None else None
+    if icon is None or verdict is None or verdict.confidence < 0.5:
+        return icon or verdict
+    return Verdict(verdict.label, max(verdict.confidence, icon.confidence))  # the stronger evidence of the two
 
 
-def other_colour_icons(a: ImageSignature, b: ImageSignature) -> bool:
+def other_colour_icons(a: ImageSignature, b: ImageSignature,
+                       sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> bool:
     """Two icons (at most ``ICON_MAX_SIDE`` pixels a side, each on a background, ``_on_background``) drawn in
     other colours: the mean chroma (CIELAB a*, b*) of their content points in hues more than
     ``ICON_HUE_DEGREES`` apart, or one is grey (under ``ICON_GREY_RATIO`` of the other's chroma) while the
@@ -107,8 +112,7 @@ def other_colour_icons(a: ImageSignature, b: ImageSignature) -> bool:
     (folder-red, folder-grey) with otherwise the same pixels, which the aligned test, blind to colour edits,
     would take for one picture. A brighter or more saturated copy keeps its hue; photos (larger, mostly without
     a margin) keep their greyscale edits, also a wallpaper whose motif sits on a plain background."""
-    if max(*a.analysis_size, *b.analysis_size) > ICON_MAX_SIDE or not (_on_background(a.small)
-                                                                         and _on_background(b.small)):
+    if not _both_icons(a, b, sizes):
         return False
     ca, cb = _content_chroma(a.small), _content_chroma(b.small)
     low, high = sorted((float(np.linalg.norm(ca)), float(np.linalg.norm(cb))))
@@ -117,6 +121,61 @@ def other_colour_icons(a: ImageSignature, b: ImageSignature) -> bool:
     if low < ICON_GREY_RATIO * high:
         return True
     return bool(float(ca @ cb) / (low * high) < np.cos(np.radians(ICON_HUE_DEGREES)))
+
+
+def icon_size(signature: ImageSignature, size: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """(width, height) of an icon (at most ``ICON_MAX_SIDE`` a side, on a background: ``_on_background``), None
+    for any other image. ``size``: the image's own size when known (a large JPEG's signature may come from a
+    reduced decode, e.g. a 512 px photo decoded at 256 px), else the size the signature was computed at."""
+    size = size or signature.analysis_size
+    return size if max(size) <= ICON_MAX_SIDE and _on_background(signature.small) else None
+
+
+def _both_icons(a: ImageSignature, b: ImageSignature, sizes: tuple[tuple[int, int], tuple[int, int]] | None) -> bool:
+    own_a, own_b = sizes or (None, None)
+    return icon_size(a, own_a) is not None and icon_size(b, own_b) is not None
+
+
+def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
+                            sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> bool:
+    """Two icons drawn at one size (the same small-copy shape, or content boxes of one size, e.g. Tango's 24 px
+    icon is its 22 px drawing with a margin) whose colours differ in more than ``SAME_DRAWING_SHARE`` of the
+    content: another drawing (an emblem, another arrow highlighted, one more sound wave), not a copy. The colours
+    of ``a`` (turned by ``symmetry``) are first fitted to ``b``'s (each channel from itself and the grey level,
+    so brightness, contrast and saturation edits fit) after a slight blur (``SAME_DRAWING_BLUR``: JPEG noise);
+    a pixel differs by more than ``SAME_DRAWING_LEVEL``. Redrawn sizes (16 vs 32 px) are left to the other tests."""
+    if not _both_icons(a, b, sizes):
+        return False
+    turned = turn(a.small, symmetry)
+    pair = _same_size_drawings(turned, b.small)
+    if pair is None:
+        return False
+    import cv2
+
+    fa, fb = (cv2.GaussianBlur(x.astype(np.float32), (0, 0), SAME_DRAWING_BLUR).reshape(x.shape) for x in pair)
+    content = ((np.abs(fa - turned[0, 0].astype(np.float32)).max(axis=2) > FRAME_TOLERANCE)
+               | (np.abs(fb - b.small[0, 0].astype(np.float32)).max(axis=2) > FRAME_TOLERANCE))
+    if content.sum() < MIN_GRID:
+        return False
+    grey = _luma(fa)[..., 0]
+    fitted = np.empty_like(fb)
+    for channel in range(3):
+        terms = np.stack([fa[..., channel], grey, np.ones_like(grey)], axis=-1)
+        coefficients, *_ = np.linalg.lstsq(terms[content], fb[..., channel][content], rcond=None)
+        fitted[..., channel] = terms @ coefficients
+    differing = np.abs(fitted - fb).max(axis=2)[content] > SAME_DRAWING_LEVEL
+    return bool(differing.mean() > SAME_DRAWING_SHARE)
+
+
+def _same_size_drawings(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two small copies as they are when of one shape, else their content boxes when of one size, else None."""
+    if a.shape == b.shape:
+        return a, b
+    box_a, box_b = _content_box(a), _content_box(b)
+    if box_a is None or box_b is None:
+        return None
+    cut_a, cut_b = a[box_a[0] : box_a[1], box_a[2] : box_a[3]], b[box_b[0] : box_b[1], box_b[2] : box_b[3]]
+    return (cut_a, cut_b) if cut_a.shape == cut_b.shape else None
 
 
 def _on_background(small: np.ndarray) -> bool:
