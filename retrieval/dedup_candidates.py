@@ -18,9 +18,11 @@
   pixels: an icon drawn again at another size, a heavy edit); k-nearest neighbours as in ``vector_candidates``.
 - Icons: images whose small copy is at most ``ICON_SIDE`` pixels a side (icons drawn again by hand at 16-32 px:
   other pixels, the same colours in the same places) query their ``ICON_NEIGHBOURS`` nearest image of another
-  size by ``icon_vectors`` (coarse colour layout of the content plus its colour histogram); each pair keeps its
-  score for the icon test of ``dedup_verify``. Only the nearest: an icon's look-alikes (the same category)
-  score nearly as high as its own other sizes, so the closest, not every close one, is kept.
+  size, and their nearest larger image, by ``icon_vectors`` (coarse colour layout of the content plus its
+  colour histogram); each pair keeps its score for the icon test of ``dedup_verify``. Only the nearest: an
+  icon's look-alikes (the same category) score nearly as high as its own other sizes, so the closest, not every
+  close one, is kept; ``dedup_groups`` then never lets such a link join two groups that both hold an icon of
+  one size.
 - Embeddings (where a real model made them): the k nearest neighbours above ``MIN_COSINE``.
 """
 
@@ -212,7 +214,9 @@ def _pairs(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray) -> dict[tuple
 
 def icon_candidates(smalls: list[np.ndarray], min_score: float) -> dict[tuple[int, int], float]:
     """{(i, j): icon score} (i < j): each image whose small copy is at most ``ICON_SIDE`` a side with its
-    ``ICON_NEIGHBOURS`` nearest images of another size by ``icon_vectors``, kept at or above ``min_score``.
+    ``ICON_NEIGHBOURS`` nearest images of another size by ``icon_vectors``, and its nearest larger one (the 16
+    and 22 px drawings are often each other's nearest, and then neither links to the 32+ px ones), kept at or
+    above ``min_score``.
     Another size only (of the canvas and of the content box): an icon drawn again is drawn at another size,
     while two icons of one size that look alike (the same category's folders, arrows, speakers) are different
     icons, and the same drawing on a larger canvas (Tango's 24 px icons are its 22 px ones with a margin) is
@@ -225,9 +229,16 @@ def icon_candidates(smalls: list[np.ndarray], min_score: float) -> dict[tuple[in
     rows, cols, scores = _search(vectors, queries, ICON_NEIGHBOURS + ICON_SAME_SIZE_SKIPPED)
     other_size = (shapes[rows] != shapes[cols]).any(axis=1) & (boxes[rows] != boxes[cols]).any(axis=1)
     rows, cols, scores = rows[other_size], cols[other_size], scores[other_size]
-    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)  # rows come grouped by query, nearest first
-    keep = (rank < ICON_NEIGHBOURS) & (scores >= min_score)
+    larger = np.flatnonzero(shapes[cols].max(axis=1) > shapes[rows].max(axis=1))
+    nearest_larger = np.zeros(len(rows), bool)
+    nearest_larger[larger[_ranks(rows[larger]) == 0]] = True
+    keep = ((_ranks(rows) < ICON_NEIGHBOURS) | nearest_larger) & (scores >= min_score)
     return _pairs(rows[keep], cols[keep], scores[keep])
+
+
+def _ranks(rows: np.ndarray) -> np.ndarray:
+    """Position of each entry among those of its query (rows come grouped by query, nearest first)."""
+    return np.arange(len(rows)) - np.searchsorted(rows, rows)
 
 
 def icon_vectors(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

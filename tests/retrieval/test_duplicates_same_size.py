@@ -64,19 +64,32 @@ def test_two_drawings_of_one_size_are_two_icons_and_copies_stay_copies() -> None
                 assert verdict is not None and verdict.confidence >= 0.5, (name, size)
 
 
-@needs_tango
-def test_look_alike_folders_never_share_a_group() -> None:
-    """Four Tango folders (folder, folder-remote, folder-saved-search, user-home) at 16, 22 and 32 px and the 32 px
-    drawing enlarged to 64 px: no group mixes two folders (before: folder and user-home were one group of 8,
-    linked by their 16 and 22 px drawings)."""
+def _folders() -> list[tuple[str, Image.Image]]:
+    """Four Tango folders at 16, 22 and 32 px, and the 32 px drawing enlarged to 64 px."""
     images = []
     for name in FOLDERS:
         large = _icon(32, "places", name)
         images += [(f"{name}@16", _icon(16, "places", name)), (f"{name}@22", _icon(22, "places", name)),
                    (f"{name}@32", large), (f"{name}@64", large.resize((64, 64), Image.Resampling.LANCZOS))]
-    groups = [{path.split("@")[0] for path in group.paths} for group in group_duplicates(_items(images))]
+    return images
+
+
+@needs_tango
+def test_look_alike_folders_never_share_a_group() -> None:
+    """No group mixes two of the four folders (before: folder and user-home were one group of 8, linked by their
+    16 and 22 px drawings)."""
+    groups = [{path.split("@")[0] for path in group.paths} for group in group_duplicates(_items(_folders()))]
     assert groups and all(len(names) == 1 for names in groups)
     assert {"folder", "user-home"} <= {name for names in groups for name in names}
+
+
+@needs_tango
+def test_small_drawings_reach_their_larger_sizes() -> None:
+    """Each folder's four files are one group: the 16 and 22 px drawings, each other's nearest other size, also
+    link to their nearest larger image (before: folder, folder-remote and folder-saved-search each split into
+    16+22 and 32+64)."""
+    groups = sorted(sorted(group.paths) for group in group_duplicates(_items(_folders())))
+    assert groups == sorted([f"{name}@{size}" for size in (16, 22, 32, 64)] for name in FOLDERS)
 
 
 @needs_tango
