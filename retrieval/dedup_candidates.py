@@ -35,7 +35,8 @@ from itertools import combinations
 
 import numpy as np
 
-from .dedup_verify import FRAME_TOLERANCE, trim_frame
+from .dedup_pixels import FRAME_TOLERANCE
+from .dedup_verify import trim_frame
 
 HASH_RADIUS = 12
 TWO_FLIPS_UP_TO = 20_000

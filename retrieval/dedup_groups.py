@@ -21,7 +21,8 @@ import numpy as np
 
 from ..catalog.features import ImageSignature
 from . import dedup_candidates as candidates
-from .dedup_verify import EXACT_BYTES, ICON_SAME, SAME_PIXELS, Verdict, icon_size, verify_pair
+from .dedup_icons import icon_size
+from .dedup_verify import EXACT_BYTES, ICON_SAME, SAME_PIXELS, Verdict, verify_pair
 from .hits import DuplicateGroup, DuplicatePair
 
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -145,7 +146,7 @@ def best_original(members: Sequence[DupItem]) -> DupItem:
 
 def build_groups(items: Sequence[DupItem], pairs: list[DuplicatePair]) -> list[DuplicateGroup]:
     """Connected components of ``pairs``, joined from the most confident pair down. A pair that would join two
-    groups which both hold an icon of one size (``dedup_verify.icon_size``), other than the pair itself, is left
+    groups which both hold an icon of one size (``dedup_icons.icon_size``), other than the pair itself, is left
     out: a theme draws each icon once a size, so two drawings of one size in a group are two icons, joined
     through a look-alike (a folder and the folder with a home emblem, linked by their redrawn 16 px sizes)."""
     by_id = {item.id: item for item in items}

@@ -19,6 +19,8 @@ Two tests, on the stored signatures (``catalog.features``), never on the files:
    16-32 px has other pixels than its large drawing, so neither test above holds; its score (colour layout and
    colour histogram of the content, ``dedup_candidates.icon_vectors``) must reach ``ICON_SAME``.
 
+Before these, two icons (``dedup_icons``) are checked for another colour or, drawn at one size, another drawing.
+
 Confidence is 0.5 at the decision threshold and 1.0 at the "certain" value of the test's score, so
 ``min_confidence`` 0.5 (the default) accepts exactly the pairs the thresholds accept.
 """
@@ -30,14 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog.features import ImageSignature
+from .dedup_icons import other_colour_icons, other_drawing_same_size
+from .dedup_pixels import FRAME_TOLERANCE, MIN_GRID, SMALL_GRID, luma, turn
 
 GRID = 64  # largest aligned comparison size (pixels per side)
-MIN_GRID = 16
-FRAME_TOLERANCE = 12  # a frame's pixels are within this of the corner colour (0..255, any channel)
 ALIGNED_SAME = 0.85  # correlation of the aligned copies at the decision threshold
 ALIGNED_CERTAIN = 0.97
-SMALL_GRID = 32  # below this many pixels a side (icons), an image is compared at its own size, where a
-ALIGNED_SAME_TINY = 0.70  # redrawn small icon size correlates less with the large drawing
+ALIGNED_SAME_TINY = 0.70  # under SMALL_GRID a side, a redrawn small icon size correlates less with the large drawing
 DETAIL_SAME = 0.72  # detail correlation at the decision threshold (two different smooth wallpapers: < 0.67)
 DETAIL_SAME_TINY = 0.50
 DIFFERENT_PIXEL = 1.0  # mean absolute difference (standard deviations, 3x3 smoothed) of a differing pixel
@@ -52,13 +53,6 @@ CERTAIN_ERROR = 0.5  # shot of the same scene (parallax) fits a similarity trans
 OVERLAP_SAME = 0.85  # correlation of the warped overlap at the decision threshold
 OVERLAP_CERTAIN = 0.95
 MAX_DIFFERING_OVERLAP = 0.10
-ICON_MAX_SIDE = 256  # largest icon size of the themes (Tango, Oxygen); the colour test is for icons only
-ICON_CHROMA = 10.0  # mean content chroma (CIELAB, 8-bit) below which an icon counts as grey
-ICON_GREY_RATIO = 0.35  # an icon with under this share of the other's chroma is its grey variant
-ICON_HUE_DEGREES = 35.0  # two icons' hues this far apart are colour variants (Tango sizes of one icon: <= 22)
-SAME_DRAWING_BLUR = 0.7  # Gaussian sigma (pixels) before comparing one drawing size's colours: JPEG noise fades
-SAME_DRAWING_LEVEL = 32  # a colour this far (0..255, any channel) from the fitted one differs
-SAME_DRAWING_SHARE = 0.02  # share of differing content pixels above which two same-size icons are two icons
 ICON_SAME = 0.75  # icon score at the decision threshold (redrawn sizes: median 0.86, look-alikes of the same
 ICON_CERTAIN = 0.95  # category 0.36, 99th percentile 0.80; only each icon's nearest image of another size is scored)
 RATIO_TEST = 0.8
@@ -103,100 +97,6 @@ def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None, icon
     return Verdict(verdict.label, max(verdict.confidence, icon.confidence))  # the stronger evidence of the two
 
 
-def other_colour_icons(a: ImageSignature, b: ImageSignature,
-                       sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> bool:
-    """Two icons (at most ``ICON_MAX_SIDE`` pixels a side, each on a background, ``_on_background``) drawn in
-    other colours: the mean chroma (CIELAB a*, b*) of their content points in hues more than
-    ``ICON_HUE_DEGREES`` apart, or one is grey (under ``ICON_GREY_RATIO`` of the other's chroma) while the
-    other has colour; a chroma under ``ICON_CHROMA`` counts as no colour. An icon theme draws colour variants
-    (folder-red, folder-grey) with otherwise the same pixels, which the aligned test, blind to colour edits,
-    would take for one picture. A brighter or more saturated copy keeps its hue; photos (larger, mostly without
-    a margin) keep their greyscale edits, also a wallpaper whose motif sits on a plain background."""
-    if not _both_icons(a, b, sizes):
-        return False
-    ca, cb = _content_chroma(a.small), _content_chroma(b.small)
-    low, high = sorted((float(np.linalg.norm(ca)), float(np.linalg.norm(cb))))
-    if high <= ICON_CHROMA:
-        return False
-    if low < ICON_GREY_RATIO * high:
-        return True
-    return bool(float(ca @ cb) / (low * high) < np.cos(np.radians(ICON_HUE_DEGREES)))
-
-
-def icon_size(signature: ImageSignature, size: tuple[int, int] | None = None) -> tuple[int, int] | None:
-    """(width, height) of an icon (at most ``ICON_MAX_SIDE`` a side, on a background: ``_on_background``), None
-    for any other image. ``size``: the image's own size when known (a large JPEG's signature may come from a
-    reduced decode, e.g. a 512 px photo decoded at 256 px), else the size the signature was computed at."""
-    size = size or signature.analysis_size
-    return size if max(size) <= ICON_MAX_SIDE and _on_background(signature.small) else None
-
-
-def _both_icons(a: ImageSignature, b: ImageSignature, sizes: tuple[tuple[int, int], tuple[int, int]] | None) -> bool:
-    own_a, own_b = sizes or (None, None)
-    return icon_size(a, own_a) is not None and icon_size(b, own_b) is not None
-
-
-def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
-                            sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> bool:
-    """Two icons drawn at one size (the same small-copy shape, or content boxes of one size, e.g. Tango's 24 px
-    icon is its 22 px drawing with a margin) whose colours differ in more than ``SAME_DRAWING_SHARE`` of the
-    content: another drawing (an emblem, another arrow highlighted, one more sound wave), not a copy. The colours
-    of ``a`` (turned by ``symmetry``) are first fitted to ``b``'s (each channel from itself and the grey level,
-    so brightness, contrast and saturation edits fit) after a slight blur (``SAME_DRAWING_BLUR``: JPEG noise);
-    a pixel differs by more than ``SAME_DRAWING_LEVEL``. Redrawn sizes (16 vs 32 px) are left to the other tests."""
-    if not _both_icons(a, b, sizes):
-        return False
-    turned = turn(a.small, symmetry)
-    pair = _same_size_drawings(turned, b.small)
-    if pair is None:
-        return False
-    import cv2
-
-    fa, fb = (cv2.GaussianBlur(x.astype(np.float32), (0, 0), SAME_DRAWING_BLUR).reshape(x.shape) for x in pair)
-    content = ((np.abs(fa - turned[0, 0].astype(np.float32)).max(axis=2) > FRAME_TOLERANCE)
-               | (np.abs(fb - b.small[0, 0].astype(np.float32)).max(axis=2) > FRAME_TOLERANCE))
-    if content.sum() < MIN_GRID:
-        return False
-    grey = _luma(fa)[..., 0]
-    fitted = np.empty_like(fb)
-    for channel in range(3):
-        terms = np.stack([fa[..., channel], grey, np.ones_like(grey)], axis=-1)
-        coefficients, *_ = np.linalg.lstsq(terms[content], fb[..., channel][content], rcond=None)
-        fitted[..., channel] = terms @ coefficients
-    differing = np.abs(fitted - fb).max(axis=2)[content] > SAME_DRAWING_LEVEL
-    return bool(differing.mean() > SAME_DRAWING_SHARE)
-
-
-def _same_size_drawings(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The two small copies as they are when of one shape, else their content boxes when of one size, else None."""
-    if a.shape == b.shape:
-        return a, b
-    box_a, box_b = _content_box(a), _content_box(b)
-    if box_a is None or box_b is None:
-        return None
-    cut_a, cut_b = a[box_a[0] : box_a[1], box_a[2] : box_a[3]], b[box_b[0] : box_b[1], box_b[2] : box_b[3]]
-    return (cut_a, cut_b) if cut_a.shape == cut_b.shape else None
-
-
-def _on_background(small: np.ndarray) -> bool:
-    """A margin in the corner colour around the content, and three corners or four in that colour (an icon on
-    its background, which a shadow may reach at one corner; a photo with a uniform sky has other colours at its
-    lower corners) or an image of icon size (at most ``SMALL_GRID`` a side: a 16 px drawing's shadow may fill
-    its lower corners)."""
-    corners = small[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.int16)
-    same = int((np.abs(corners - corners[0]).max(axis=1) <= FRAME_TOLERANCE).sum())
-    return (same >= 3 or max(small.shape[:2]) <= SMALL_GRID) and _content_box(small) is not None
-
-
-def _content_chroma(small: np.ndarray) -> np.ndarray:
-    """Mean (a*, b*) of the pixels off the corner colour (OpenCV's 8-bit CIELAB, 0 = grey)."""
-    import cv2
-
-    lab = cv2.cvtColor(np.ascontiguousarray(small, np.uint8), cv2.COLOR_RGB2LAB).reshape(-1, 3)
-    content = (np.abs(small.astype(np.int16) - small[0, 0].astype(np.int16)).max(axis=-1) > FRAME_TOLERANCE).ravel()
-    return lab[content, 1:].astype(np.float32).mean(axis=0) - 128.0
-
-
 def icon_verdict(score: float) -> Verdict | None:
     """The verdict on an icon candidate from its icon score (see ``ICON_SAME``), None below the threshold."""
     confidence = _confidence(score, ICON_SAME, ICON_CERTAIN)
@@ -234,16 +134,6 @@ def aligned_scores(small_a: np.ndarray, small_b: np.ndarray, symmetry: int) -> t
     return max(tried, key=lambda scores: min(scores[:2]) - scores[2])
 
 
-def _content_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) of the pixels off the corner colour, None without a margin or content."""
-    content = np.abs(image.astype(np.int16) - image[0, 0].astype(np.int16)).max(axis=-1) > FRAME_TOLERANCE
-    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
-    if len(rows) < MIN_GRID // 2 or len(cols) < MIN_GRID // 2:
-        return None
-    box = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    return None if box == (0, content.shape[0], 0, content.shape[1]) else box
-
-
 def _compare(a: np.ndarray, b: np.ndarray, inner: bool = False) -> tuple[float, float, float]:
     """(correlation, detail correlation, share of differing pixels) over the pixels that are not background in
     both images (background: the corner colour, e.g. the white around an icon or a frame both copies share);
@@ -261,7 +151,7 @@ def _compare(a: np.ndarray, b: np.ndarray, inner: bool = False) -> tuple[float, 
     if mask.sum() < 0.2 * mask.size:
         mask[:] = True
     if _is_grey(fa) or _is_grey(fb):
-        fa, fb = _luma(fa), _luma(fb)
+        fa, fb = luma(fa), luma(fb)
     za, zb = np.zeros_like(fa), np.zeros_like(fb)
     za[mask], zb[mask] = _normalised_channels(fa[mask]), _normalised_channels(fb[mask])
     detail = _correlation(_detail(fa)[mask], _detail(fb)[mask])
@@ -283,22 +173,8 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((da * db).mean(axis=0).sum()) / spread if spread > 1e-6 else 0.0
 
 
-def _luma(image: np.ndarray) -> np.ndarray:
-    """Grey as a greyscale conversion makes it (ITU-R 601 luma), keeping a channel axis."""
-    return (image @ np.asarray([0.299, 0.587, 0.114], np.float32))[..., None]
-
-
 def _background(image: np.ndarray) -> np.ndarray:
     return np.abs(image - image[0, 0]).max(axis=2) <= FRAME_TOLERANCE
-
-
-def turn(grey: np.ndarray, symmetry: int) -> np.ndarray:
-    """``grey`` under ``ingest.hashes.DIHEDRAL[symmetry]`` (the same turns PIL's transpose makes)."""
-    out = np.fliplr(grey) if symmetry >= 4 else grey
-    quarter = symmetry % 4
-    # PIL ROTATE_90 is counter-clockwise, like np.rot90; the mirrored slots follow PIL's TRANSVERSE,
-    # FLIP_TOP_BOTTOM and TRANSPOSE, which are the mirror followed by rotations of 90, 180 and 270 degrees.
-    return np.ascontiguousarray(np.rot90(out, quarter))
 
 
 def geometric_verdict(a: ImageSignature, b: ImageSignature) -> Verdict | None:
@@ -358,7 +234,7 @@ def overlap_scores(a: ImageSignature, b: ImageSignature, matrix: np.ndarray) -> 
 
     small_a, small_b = a.small.astype(np.float32), b.small.astype(np.float32)
     if _is_grey(small_a) or _is_grey(small_b):
-        small_a, small_b = _luma(small_a), _luma(small_b)
+        small_a, small_b = luma(small_a), luma(small_b)
     warp = matrix.astype(np.float64).copy()  # small a coordinates -> small b coordinates
     to_small_a, to_small_b = small_a.shape[1] / a.analysis_size[0], small_b.shape[1] / b.analysis_size[0]
     warp[:, :2] *= to_small_b / to_small_a

@@ -13,7 +13,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from mmrag.ingest.hashes import compute_signature
 from mmrag.retrieval.dedup_groups import DupItem, group_duplicates
-from mmrag.retrieval.dedup_verify import other_colour_icons
+from mmrag.retrieval.dedup_icons import other_colour_icons
 
 OXYGEN = Path("/usr/share/icons/oxygen/base")
 COLOURS = ("folder", "folder-red", "folder-grey", "folder-violet", "folder-green")

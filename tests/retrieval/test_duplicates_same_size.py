@@ -13,7 +13,8 @@ from PIL import Image, ImageEnhance
 
 from mmrag.ingest.hashes import compute_signature
 from mmrag.retrieval.dedup_groups import DupItem, group_duplicates
-from mmrag.retrieval.dedup_verify import other_drawing_same_size, verify_pair
+from mmrag.retrieval.dedup_icons import other_drawing_same_size
+from mmrag.retrieval.dedup_verify import verify_pair
 
 TANGO = Path("/usr/share/icons/Tango")
 # look-alikes whose drawings of one size differ in a few per cent of their pixels (measured on the Tango set)

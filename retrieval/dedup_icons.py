@@ -1,0 +1,113 @@
+"""Tests for icons (images of at most ``ICON_MAX_SIDE`` pixels a side on a plain background): an icon theme draws
+colour variants of one icon (folder-red, folder-grey) and look-alikes that differ in a few per cent of the pixels
+(an emblem, one more sound wave), which the aligned test of ``dedup_verify`` (blind to colour edits, tolerant of a
+watermark) would take for copies. Photos (larger, mostly without a margin) are never judged by them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..catalog.features import ImageSignature
+from .dedup_pixels import FRAME_TOLERANCE, MIN_GRID, SMALL_GRID, content_box, luma, turn
+
+ICON_MAX_SIDE = 256  # largest icon size of the themes (Tango, Oxygen); the colour test is for icons only
+ICON_CHROMA = 10.0  # mean content chroma (CIELAB, 8-bit) below which an icon counts as grey
+ICON_GREY_RATIO = 0.35  # an icon with under this share of the other's chroma is its grey variant
+ICON_HUE_DEGREES = 35.0  # two icons' hues this far apart are colour variants (Tango sizes of one icon: <= 22)
+SAME_DRAWING_BLUR = 0.7  # Gaussian sigma (pixels) before comparing one drawing size's colours: JPEG noise fades
+SAME_DRAWING_LEVEL = 32  # a colour this far (0..255, any channel) from the fitted one differs
+SAME_DRAWING_SHARE = 0.02  # share of differing content pixels above which two same-size icons are two icons
+
+
+def other_colour_icons(a: ImageSignature, b: ImageSignature,
+                       sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> bool:
+    """Two icons (at most ``ICON_MAX_SIDE`` pixels a side, each on a background, ``_on_background``) drawn in
+    other colours: the mean chroma (CIELAB a*, b*) of their content points in hues more than
+    ``ICON_HUE_DEGREES`` apart, or one is grey (under ``ICON_GREY_RATIO`` of the other's chroma) while the
+    other has colour; a chroma under ``ICON_CHROMA`` counts as no colour. An icon theme draws colour variants
+    (folder-red, folder-grey) with otherwise the same pixels, which the aligned test, blind to colour edits,
+    would take for one picture. A brighter or more saturated copy keeps its hue; photos (larger, mostly without
+    a margin) keep their greyscale edits, also a wallpaper whose motif sits on a plain background."""
+    if not _both_icons(a, b, sizes):
+        return False
+    ca, cb = _content_chroma(a.small), _content_chroma(b.small)
+    low, high = sorted((float(np.linalg.norm(ca)), float(np.linalg.norm(cb))))
+    if high <= ICON_CHROMA:
+        return False
+    if low < ICON_GREY_RATIO * high:
+        return True
+    return bool(float(ca @ cb) / (low * high) < np.cos(np.radians(ICON_HUE_DEGREES)))
+
+
+def icon_size(signature: ImageSignature, size: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """(width, height) of an icon (at most ``ICON_MAX_SIDE`` a side, on a background: ``_on_background``), None
+    for any other image. ``size``: the image's own size when known (a large JPEG's signature may come from a
+    reduced decode, e.g. a 512 px photo decoded at 256 px), else the size the signature was computed at."""
+    size = size or signature.analysis_size
+    return size if max(size) <= ICON_MAX_SIDE and _on_background(signature.small) else None
+
+
+def _both_icons(a: ImageSignature, b: ImageSignature, sizes: tuple[tuple[int, int], tuple[int, int]] | None) -> bool:
+    own_a, own_b = sizes or (None, None)
+    return icon_size(a, own_a) is not None and icon_size(b, own_b) is not None
+
+
+def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
+                            sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> bool:
+    """Two icons drawn at one size (the same small-copy shape, or content boxes of one size, e.g. Tango's 24 px
+    icon is its 22 px drawing with a margin) whose colours differ in more than ``SAME_DRAWING_SHARE`` of the
+    content: another drawing (an emblem, another arrow highlighted, one more sound wave), not a copy. The colours
+    of ``a`` (turned by ``symmetry``) are first fitted to ``b``'s (each channel from itself and the grey level,
+    so brightness, contrast and saturation edits fit) after a slight blur (``SAME_DRAWING_BLUR``: JPEG noise);
+    a pixel differs by more than ``SAME_DRAWING_LEVEL``. Redrawn sizes (16 vs 32 px) are left to the other tests."""
+    if not _both_icons(a, b, sizes):
+        return False
+    turned = turn(a.small, symmetry)
+    pair = _same_size_drawings(turned, b.small)
+    if pair is None:
+        return False
+    import cv2
+
+    fa, fb = (cv2.GaussianBlur(x.astype(np.float32), (0, 0), SAME_DRAWING_BLUR).reshape(x.shape) for x in pair)
+    content = ((np.abs(fa - turned[0, 0].astype(np.float32)).max(axis=2) > FRAME_TOLERANCE)
+               | (np.abs(fb - b.small[0, 0].astype(np.float32)).max(axis=2) > FRAME_TOLERANCE))
+    if content.sum() < MIN_GRID:
+        return False
+    grey = luma(fa)[..., 0]
+    fitted = np.empty_like(fb)
+    for channel in range(3):
+        terms = np.stack([fa[..., channel], grey, np.ones_like(grey)], axis=-1)
+        coefficients, *_ = np.linalg.lstsq(terms[content], fb[..., channel][content], rcond=None)
+        fitted[..., channel] = terms @ coefficients
+    differing = np.abs(fitted - fb).max(axis=2)[content] > SAME_DRAWING_LEVEL
+    return bool(differing.mean() > SAME_DRAWING_SHARE)
+
+
+def _same_size_drawings(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two small copies as they are when of one shape, else their content boxes when of one size, else None."""
+    if a.shape == b.shape:
+        return a, b
+    box_a, box_b = content_box(a), content_box(b)
+    if box_a is None or box_b is None:
+        return None
+    cut_a, cut_b = a[box_a[0] : box_a[1], box_a[2] : box_a[3]], b[box_b[0] : box_b[1], box_b[2] : box_b[3]]
+    return (cut_a, cut_b) if cut_a.shape == cut_b.shape else None
+
+
+def _on_background(small: np.ndarray) -> bool:
+    """A margin in the corner colour around the content, and three corners or four in that colour (an icon on
+    its background, which a shadow may reach at one corner; a photo with a uniform sky has other colours at its
+    lower corners) or an image of icon size (at most ``SMALL_GRID`` a side: a 16 px drawing's shadow may fill
+    its lower corners)."""
+    corners = small[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.int16)
+    same = int((np.abs(corners - corners[0]).max(axis=1) <= FRAME_TOLERANCE).sum())
+    return (same >= 3 or max(small.shape[:2]) <= SMALL_GRID) and content_box(small) is not None
+
+
+def _content_chroma(small: np.ndarray) -> np.ndarray:
+    """Mean (a*, b*) of the pixels off the corner colour (OpenCV's 8-bit CIELAB, 0 = grey)."""
+    import cv2
+
+    lab = cv2.cvtColor(np.ascontiguousarray(small, np.uint8), cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    content = (np.abs(small.astype(np.int16) - small[0, 0].astype(np.int16)).max(axis=-1) > FRAME_TOLERANCE).ravel()
+    return lab[content, 1:].astype(np.float32).mean(axis=0) - 128.0
