@@ -10,6 +10,9 @@ apart). Vectors are bench_search.py's clustered mixture (float32), or real embed
 
     python bench/bench_ivf_codes.py --n 1000000 --nlist 4096 --nprobe 256 --queries 200 --rounds 3
     python bench/bench_ivf_codes.py --vectors /work/bench-data/real/vectors.npy --nlist 2048 --nprobe 128
+
+``--agreement LIB_A LIB_B``: top-10 agreement of ``Library.search_text`` between two copies of one library
+whose indexes differ (e.g. SQfp16 against fast scan + re-rank), over ``--queries`` query texts.
 """
 
 from __future__ import annotations
@@ -114,6 +117,23 @@ def data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
     return x, queries, "synthetic clustered mixture"
 
 
+def agreement(libraries: list[Path], n_queries: int) -> dict:
+    """Top-10 overlap of the same text queries searched in two libraries (same catalog, other index)."""
+    from bench_serve import text_queries
+
+    from mmrag import Library
+
+    found = []
+    for path in libraries:
+        with Library(path) as lib:
+            found.append([[hit.id for hit in lib.search_text(text, k=K)] for text in text_queries(n_queries, 0)])
+            spec = lib.indexes.status()
+        print(json.dumps({"library": str(path), "index": spec}, default=str)[:300], file=sys.stderr)
+    overlap = [len(set(a) & set(b)) / K for a, b in zip(*found, strict=True)]
+    return {"libraries": [str(p) for p in libraries], "queries": n_queries,
+            "top10_agreement": round(float(np.mean(overlap)), 4), "min": min(overlap)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -127,9 +147,13 @@ def main() -> None:
     ap.add_argument("--k-factors", default="4,8,16")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--agreement", type=Path, nargs=2, metavar="LIBRARY", help="compare two libraries instead")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     faiss.omp_set_num_threads(1)
+    if args.agreement:
+        print(json.dumps(agreement(args.agreement, args.queries), indent=1))
+        return
     x, queries, source = data(args)
     dim = x.shape[1]
     pq_ms = [dim // int(d) for d in args.pq_dims.split(",") if d]
