@@ -224,10 +224,10 @@ class FaissIndex:
         ids = ids[self.contains(ids)]
         if not len(ids):
             return 0
+        self._own_lists()
         if self._refined is not None:
             self._refined.remove(ids)
         elif self._ivf is not None:  # the hash-table direct map removes only through an IDSelectorArray
-            self._own_lists()
             self._index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
         elif self._tombstoning:
             view = self._id_map_view()

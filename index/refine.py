@@ -1,5 +1,5 @@
 """Re-ranked IVF specs, ``<IVF spec>,Refine(<flat codes>)``: a cheap IVF scan proposes ``k * k_factor``
-candidates, re-scored exactly from a second copy of the vectors (e.g. ``IVF4096,PQ128x4fs,Refine(SQfp16)``:
+candidates, re-scored exactly from a second copy of the vectors (e.g. ``IVF4096,PQ256x4fs,Refine(SQfp16)``:
 4-bit fast-scan PQ lists, float16 copies for the re-rank).
 
 FAISS's ``IndexRefine`` is the container (one file holds the base, the store and ``k_factor``) but not the

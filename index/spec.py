@@ -8,9 +8,9 @@ IVF lists hold float16 codes (``SQfp16``) rather than float32 (``Flat``): the ca
 stores every vector as float16, so float32 codes add no precision, only twice the memory and twice the bytes
 scanned per query (at 1 M x 512: 1.06 instead of 2.08 GB, and 0.6x the IVF search time at nprobe 256).
 
-From ``REFINE_MIN_VECTORS`` on, the lists hold 4-bit fast-scan PQ codes (one per 4 dims, dim/8 bytes) and the
-top ``k * DEFAULT_K_FACTOR`` candidates are re-scored from float16 copies (``IVF<n>,PQ<dim/4>x4fs,
-Refine(SQfp16)``, index/refine.py): a query reads 1/16 of the bytes SQfp16 reads. See :func:`choose_spec`.
+From ``REFINE_MIN_VECTORS`` on, the lists hold 4-bit fast-scan PQ codes (one per 2 dims, dim/4 bytes) and the
+top ``k * DEFAULT_K_FACTOR`` candidates are re-scored from float16 copies (``IVF<n>,PQ<dim/2>x4fs,
+Refine(SQfp16)``, index/refine.py): a query reads 1/8 of the bytes SQfp16 reads. See :func:`choose_spec`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ PQ_M_CHOICES = (64, 48, 32, 24, 16, 8, 4)
 DEFAULT_EF_SEARCH = 128  # HNSW: reaches recall@10 >= 0.95 on the benchmark data
 DEFAULT_K_FACTOR = 8  # Refine(...): candidates re-scored per result (see choose_spec)
 REFINE_MIN_VECTORS = 200_000  # fast scan + re-rank from here on (see choose_spec)
-FAST_SCAN_DIMS = 4  # dims per 4-bit fast-scan PQ code
+FAST_SCAN_DIMS = 2  # dims per 4-bit fast-scan PQ code (see choose_spec)
 
 EXAMPLES = ("Flat", "IVF1024,Flat", "IVF4096,SQ8", "IVF4096,PQ64", "HNSW32", "OPQ64,IVF4096,PQ64")
 _IVF = re.compile(r"IVF(\d+)")
@@ -138,7 +138,7 @@ def estimate_bytes(spec: str, n_vectors: int, dim: int) -> int:
 
 
 def refine_spec(nlist: int, dim: int) -> str | None:
-    """The fast-scan + re-rank spec ``auto`` picks for large sets (None where dim is not a multiple of 4)."""
+    """The fast-scan + re-rank spec ``auto`` picks for large sets (None where dim is odd)."""
     return f"IVF{nlist},PQ{dim // FAST_SCAN_DIMS}x4fs,Refine(SQfp16)" if dim % FAST_SCAN_DIMS == 0 else None
 
 
@@ -146,17 +146,20 @@ def choose_spec(n_vectors: int, dim: int, memory_budget_mb: float = 4096) -> str
     """Pick a factory string: exact Flat while small, else IVF codes that fit the budget, in this order:
     fast scan + re-rank (from REFINE_MIN_VECTORS on), float16, SQ8, PQ.
 
-    Fast scan + re-rank (``refine_spec``), measured side by side with SQfp16 at the same nprobe (nlist/16),
-    one thread (bench/bench_index_real.py, bench/bench_ivf_codes.py; docs/benchmarks.md, issue 11):
+    Fast scan + re-rank (``refine_spec``) against SQfp16 at the same nprobe (nlist/16), one thread, side by
+    side (bench/bench_index_real.py, bench/bench_ivf_codes.py, bench/bench_serve.py; docs/benchmarks.md,
+    issue 11, "IVF fast scan + float16 re-rank"):
 
-    * recall@10 on real MiniLM sentence embeddings (52,248 x 384, IVF1024): k_factor 8 keeps within 0.004
-      of SQfp16 (0.959 vs 0.962 at nprobe 64, 0.979 vs 0.983 at 128); k_factor 4 loses 0.02, 16 gains
-      0.003 for +0.6 ms. PQ48 (8 dims a code) needs k_factor 32 for the same recall.
-    * time: the scan reads dim/8 bytes a vector instead of 2 * dim: at 1 M x 512, nprobe 256, 1.9-2.4 ms
-      instead of 18-22 ms. Below ~200,000 vectors the SQfp16 scan is already about a millisecond and the
-      re-rank's fixed cost (~0.3 ms) makes fast scan no faster (0.87 vs 0.58 ms at 52,248).
-    * caveat: on the synthetic isotropic mixture of bench_search.py (no low-dimensional structure, unlike
-      real embeddings) 4-bit codes rank poorly: recall@10 0.54 at k_factor 8 (SQfp16: 0.9995).
+    * one code per 2 dims, not 4: on real MiniLM sentence embeddings (68,632 x 384, IVF1024) PQ192 (2 dims)
+      matches SQfp16's recall@10 already at k_factor 4 (0.9615 / 0.9844 at nprobe 64 / 128, SQfp16 0.9616 /
+      0.9847), where PQ96 (4 dims) loses 0.004 at k_factor 8. On the synthetic isotropic 1 M x 512 library,
+      which has no low-dimensional structure (unlike real embeddings), PQ256 at k_factor 8 kept top-10
+      agreement 0.99 with SQfp16 over 200 text queries; PQ128 only 0.67.
+    * k_factor 8 (DEFAULT_K_FACTOR): twice what the real set needs, for sets with less structure.
+    * time at 1 M x 512, nprobe 256: ``Library.search_text`` CPU 42 ms a query instead of 52-62 ms (the
+      scan reads ~62,000 vectors: 8 MB of codes instead of 64 MB of float16). Below ~200,000 vectors the
+      SQfp16 scan is about a millisecond and the re-rank's fixed cost (~0.3 ms) makes fast scan no faster
+      (real set, 68,632: 0.81 ms vs 0.62 ms at nprobe 64).
     """
     if n_vectors < 0 or dim < 1 or memory_budget_mb <= 0:
         raise ValueError(

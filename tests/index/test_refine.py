@@ -98,9 +98,9 @@ def test_save_and_open(mmap: bool, data, tmp_path) -> None:  # type: ignore[no-u
     assert (opened.spec, len(opened), opened.nprobe, opened.k_factor) == (SPEC, N - 10, 8, 4)
     assert (opened.search(q, 10).ids == index.search(q, 10).ids).all()
     assert opened.mapped == mmap  # the float16 store stays in the file until a change copies it in
-    opened.add(ids[:10], x[:10])
+    opened.remove(ids[10:20])  # a removal first: FAISS aborts the process on changing a mapped store
     assert not opened.mapped
-    opened.remove(ids[10:20])
+    opened.add(ids[:10], x[:10])
     assert len(opened) == N - 10 and opened.search(x[:1], 1).ids[0, 0] == ids[0]
     opened.save(path, generation=4)
     again, _ = FaissIndex.load(path, use_gpu=False, mmap=mmap, full_check=True)
@@ -126,7 +126,7 @@ def test_spec_parsing_and_estimates() -> None:
         with pytest.raises(ValueError, match="invalid index spec"):
             validate_spec(bad, DIM)
     n, dim = 1_000_000, 512
-    refined = estimate_bytes("IVF4096,PQ128x4fs,Refine(SQfp16)", n, dim)
+    refined = estimate_bytes("IVF4096,PQ256x4fs,Refine(SQfp16)", n, dim)
     assert estimate_bytes("IVF4096,SQfp16", n, dim) < refined < estimate_bytes("IVF4096,Flat", n, dim)
 
 
@@ -168,8 +168,8 @@ def test_auto_picks_fast_scan_for_large_sets_only() -> None:
     from mmrag.index.spec import REFINE_MIN_VECTORS, choose_nlist, choose_spec
 
     big = REFINE_MIN_VECTORS
-    assert choose_spec(big, 512) == f"IVF{choose_nlist(big)},PQ128x4fs,Refine(SQfp16)"
-    assert choose_spec(big, 384).endswith(",PQ96x4fs,Refine(SQfp16)")
+    assert choose_spec(big, 512) == f"IVF{choose_nlist(big)},PQ256x4fs,Refine(SQfp16)"
+    assert choose_spec(big, 384).endswith(",PQ192x4fs,Refine(SQfp16)")
     assert choose_spec(big - 1, 512).endswith(",SQfp16") and "Refine" not in choose_spec(big - 1, 512)
-    assert choose_spec(big, 510).endswith(",SQfp16")  # fast scan wants 4 dims a code
+    assert choose_spec(big, 511).endswith(",SQfp16")  # fast scan wants 2 dims a code
     validate_spec(choose_spec(1_000_000, 512), 512)

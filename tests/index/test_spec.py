@@ -43,7 +43,7 @@ def test_nlist_leaves_enough_training_points_per_list() -> None:
 
 def test_memory_budget_picks_smaller_codes() -> None:
     n, dim = 1_000_000, 512
-    assert choose_spec(n, dim, 4096) == "IVF4096,PQ128x4fs,Refine(SQfp16)"  # fast scan, float16 re-rank
+    assert choose_spec(n, dim, 4096) == "IVF4096,PQ256x4fs,Refine(SQfp16)"  # fast scan, float16 re-rank
     assert choose_spec(n, dim, 1080) == "IVF4096,SQfp16"  # the catalog's float16 precision, half of Flat's bytes
     assert choose_spec(n, dim, 1024) == "IVF4096,SQ8"
     compact = choose_spec(n, dim, 200)
