@@ -173,3 +173,23 @@ def test_auto_picks_fast_scan_for_large_sets_only() -> None:
     assert choose_spec(big - 1, 512).endswith(",SQfp16") and "Refine" not in choose_spec(big - 1, 512)
     assert choose_spec(big, 511).endswith(",SQfp16")  # fast scan wants 2 dims a code
     validate_spec(choose_spec(1_000_000, 512), 512)
+
+
+def test_index_set_round_trip_with_a_refine_spec(store, catalog, clustered, tmp_path) -> None:  # type: ignore
+    """Built from the catalog, saved, opened memory-mapped by a new IndexSet, synced after catalog changes."""
+    from mmrag.index.index_set import IndexSet
+
+    spec, vecs = "IVF8,PQ8x4fs,Refine(SQfp16)", clustered(700, 16, seed=3)
+    store.put("image", range(1, 601), vecs[:600])
+    first = IndexSet(catalog, tmp_path / "index", use_gpu=False)
+    first.rebuild("image", spec)
+    first.save()
+    second = IndexSet(catalog, tmp_path / "index", use_gpu=False)
+    index = second.get("image")
+    assert index.spec == spec and len(index) == 600 and index.mapped
+    store.delete("image", [1, 2])
+    store.put("image", range(601, 611), vecs[600:610])
+    second.save()  # syncs the changes into the mapped index (copied in first), then writes it
+    third = IndexSet(catalog, tmp_path / "index", use_gpu=False).get("image")
+    assert len(third) == 608 and not third.contains([1, 2]).any() and third.contains([605]).all()
+    assert int(third.search(vecs[604:605], 1).ids[0, 0]) == 605
