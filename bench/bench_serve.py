@@ -106,6 +106,19 @@ def run_clients(url: str, queries: list[str], clients: int, server_pid: int | No
     return out
 
 
+def health_cost(url: str, server_pid: int, runs: int = 400) -> dict[str, float]:
+    """GET /health in a loop: the HTTP stack's own cost per request (uvicorn, FastAPI, the middlewares)."""
+    times = []
+    with httpx.Client(base_url=url, timeout=60) as http:
+        cpu0 = cpu_seconds(server_pid)
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            http.get("/health").raise_for_status()
+            times.append(time.perf_counter() - t0)
+        cpu = cpu_seconds(server_pid) - cpu0
+    return {"p50_ms": percentiles(times)["p50_ms"], "server_cpu_ms_per_request": round(1000 * cpu / runs, 2)}
+
+
 def upload_search(url: str, runs: int) -> dict[str, Any]:
     from PIL import Image
     from skimage import data
@@ -165,6 +178,7 @@ def main() -> None:
     try:
         result["index"] = httpx.get(url + "/status", timeout=60).json()["indexes"]["image"].get("spec")
         run_clients(url, text_queries(20, 10**6), 1)  # warm-up
+        result["health"] = health_cost(url, server.pid)
         result |= interleaved(url, folder, text_queries(args.queries, 0))
         result["http_1_client_alone"] = run_clients(url, text_queries(args.queries, 2 * args.queries), 1,
                                                     server.pid)

@@ -49,7 +49,8 @@ def cpu_session(path: Path, threads: int) -> Any:
     """An ONNX Runtime CPU session of an exported model. Graph optimisations are off: new exports are saved
     already optimised (``save_optimized``), and on older ones they would cost ~200 ms CPU at every session
     creation. Idle worker threads sleep instead of spinning: a spinning thread takes the core another query or
-    process needs (2 threads, short query, shared 2 cores: 52-62 ms spinning, 29-43 ms not; 1 thread 43-52)."""
+    process needs (2 threads, a short query on the shared 2 cores: 58 ms spinning, 29 ms not;
+    bench/bench_query_parts.py --sessions)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
