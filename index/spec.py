@@ -150,16 +150,16 @@ def choose_spec(n_vectors: int, dim: int, memory_budget_mb: float = 4096) -> str
     side (bench/bench_index_real.py, bench/bench_ivf_codes.py, bench/bench_serve.py; docs/benchmarks.md,
     issue 11, "IVF fast scan + float16 re-rank"):
 
-    * one code per 2 dims, not 4: on real MiniLM sentence embeddings (68,632 x 384, IVF1024) PQ192 (2 dims)
-      matches SQfp16's recall@10 already at k_factor 4 (0.9615 / 0.9844 at nprobe 64 / 128, SQfp16 0.9616 /
-      0.9847), where PQ96 (4 dims) loses 0.004 at k_factor 8. On the synthetic isotropic 1 M x 512 library,
+    * one code per 2 dims, not 4: on real MiniLM sentence embeddings (152,600 x 384, IVF2048, nprobe 128)
+      PQ192 (2 dims) at k_factor 8 matches SQfp16's recall@10 (0.9789 both; k_factor 4: 0.9780) at 0.74x its
+      p50 (1.36 vs 1.84 ms), where PQ96 (4 dims) loses 0.004 (0.9750). On the synthetic isotropic 1 M x 512 library,
       which has no low-dimensional structure (unlike real embeddings), PQ256 at k_factor 8 kept top-10
       agreement 0.99 with SQfp16 over 200 text queries; PQ128 only 0.67.
     * k_factor 8 (DEFAULT_K_FACTOR): twice what the real set needs, for sets with less structure.
     * time at 1 M x 512, nprobe 256: ``Library.search_text`` CPU 42 ms a query instead of 52-62 ms (the
-      scan reads ~62,000 vectors: 8 MB of codes instead of 64 MB of float16). Below ~200,000 vectors the
-      SQfp16 scan is about a millisecond and the re-rank's fixed cost (~0.3 ms) makes fast scan no faster
-      (real set, 68,632: 0.81 ms vs 0.62 ms at nprobe 64).
+      scan reads ~62,000 vectors: 8 MB of codes instead of 64 MB of float16). Small sets scan little and
+      the re-rank has a fixed cost (~0.3 ms): on the real set fast scan was slower at 68,632 vectors (1.01
+      vs 0.62 ms at nprobe 64) and faster at 152,600; REFINE_MIN_VECTORS keeps a margin above that.
     """
     if n_vectors < 0 or dim < 1 or memory_budget_mb <= 0:
         raise ValueError(
