@@ -53,6 +53,8 @@ def parts(library: Path, queries: int) -> dict[str, Any]:
             text = f"a photo of item {i} in the archive"
             timed(samples, "search_text, k=10", lib.search_text, text)
             vector = timed(samples, "text tower", query_vector, components, text + " again")
+            timed(samples, "index search, depth 10", nearest, components.catalog, components.indexes, vector, 10,
+                  Filters())
             ranking = timed(samples, "index search, depth 100", nearest, components.catalog, components.indexes,
                             vector, 100, Filters())
             timed(samples, "rows of 20 hits", hits_by_id, components.catalog, ranking.pairs[:20])
