@@ -27,6 +27,7 @@ import numpy as np
 
 from . import files
 from .base import SearchResult, as_ids, as_matrix, new_entries
+from .exact import exact_top_k
 from .refine import Refined, is_refine
 from .spec import DEFAULT_EF_SEARCH, build_index, default_nprobe, extract_ivf, faiss, trainable_spec
 
@@ -287,15 +288,15 @@ class FaissIndex:
         if not len(allowed) or not len(q):
             return _empty(len(q), k)
         if not self._flat_scan and len(allowed) <= max(EXACT_MAX, k):
-            return self._finish(*self._exact(q, k, allowed))
+            return self._finish(*exact_top_k(self._index, q, k, allowed))
         try:
             search = self._refined.search if self._refined is not None else self._index.search
             scores, labels = search(q, k, params=self._filter_params(allowed, k))
         except RuntimeError:  # no selector support (e.g. IndexPQ, IndexRefine): score exactly
-            return self._finish(*self._exact(q, k, allowed))
+            return self._finish(*exact_top_k(self._index, q, k, allowed))
         short = np.flatnonzero((labels >= 0).sum(axis=1) < min(k, len(allowed)))
         if len(short):  # a selective filter left some rows short: score those rows exactly
-            scores[short], labels[short] = self._exact(q[short], k, allowed)
+            scores[short], labels[short] = exact_top_k(self._index, q[short], k, allowed)
         return self._finish(scores, labels)
 
     def _search_all(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -321,27 +322,6 @@ class FaissIndex:
             params = faiss.SearchParameters(sel=sel)
         params.keep_alive = (sel, allowed)  # the selector must outlive the search call
         return params
-
-    def _exact(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k by inner product over the reconstructed vectors of ``allowed`` (chunked)."""
-        best_s = np.full((len(q), 0), -np.inf, dtype=np.float32)
-        best_i = np.zeros((len(q), 0), dtype=np.int64)
-        for start in range(0, len(allowed), 16384):
-            part = allowed[start:start + 16384]
-            vecs = self._index.reconstruct_batch(part)
-            best_s = np.hstack([best_s, q @ vecs.T])
-            best_i = np.hstack([best_i, np.broadcast_to(part, (len(q), len(part)))])
-            if best_s.shape[1] > k:
-                top = np.argpartition(-best_s, k - 1, axis=1)[:, :k]
-                best_s = np.take_along_axis(best_s, top, 1)
-                best_i = np.take_along_axis(best_i, top, 1)
-        order = np.argsort(-best_s, axis=1, kind="stable")
-        scores = np.full((len(q), k), -np.inf, dtype=np.float32)
-        labels = np.full((len(q), k), -1, dtype=np.int64)
-        width = best_s.shape[1]
-        scores[:, :width] = np.take_along_axis(best_s, order, 1)
-        labels[:, :width] = np.take_along_axis(best_i, order, 1)
-        return scores, labels
 
     @staticmethod
     def _finish(scores: np.ndarray, labels: np.ndarray) -> SearchResult:

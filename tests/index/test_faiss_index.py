@@ -141,8 +141,8 @@ def test_filter_through_selector_path_falls_back_when_short(spec: str, data, mon
     else:
         index.ef_search = 1
     calls = []
-    real = index._exact
-    monkeypatch.setattr(index, "_exact", lambda *a: calls.append(a) or real(*a))
+    real = faiss_index.exact_top_k
+    monkeypatch.setattr(faiss_index, "exact_top_k", lambda *a: calls.append(a) or real(*a))
     allowed = ids[::200]  # 20 ids spread over all clusters
     result = index.search(q[:30], 10, allowed_ids=allowed)
     assert ((result.ids >= 0).sum(axis=1) == 10).all()
