@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1)
     workers: int = Field(2, ge=0, description="Decode threads; 0 decodes in the main thread.")
     torch_threads: int = Field(
-        0, ge=0, description="torch threads on CPU; 0 = auto (all cores but one, which decodes images)."
+        0, ge=0, description="CPU threads of the models; 0 = auto: all cores but one for torch batches (one "
+        "decodes images), all cores for a query's ONNX session."
     )
     text_runtime: Literal["auto", "onnx", "torch"] = Field(
         "auto", description="Text queries of both models (CLIP text search; text-model questions): auto/onnx = "

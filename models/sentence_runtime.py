@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .base import LoadedOnce
-from .clip_runtime import check_text_runtime, cpu_threads
+from .clip_runtime import check_text_runtime, query_threads
 from .onnx_common import MIN_COSINE, fill_and_swap
 from .onnx_sentence import read_sentence_meta, sentence_export_folder, usable_sentence_export
 
@@ -91,7 +91,7 @@ def load_text_model(name: str, device: str = "auto", *, library: Path | None = N
 
     use_onnx = text_runtime != "torch" and library is not None
     if use_onnx and importlib.util.find_spec("onnxruntime") is not None:
-        encoder = _library_encoder(library, resolved.fingerprint, cache_dir, cpu_threads(threads))  # type: ignore[arg-type]
+        encoder = _library_encoder(library, resolved.fingerprint, cache_dir, query_threads(threads))  # type: ignore[arg-type]
         if encoder is not None:
             return OnnxQuestionText(encoder, load_torch, resolved)
     embedder = load_torch()
