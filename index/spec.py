@@ -31,7 +31,7 @@ ID_BYTES = 8  # int64 id stored per vector in an inverted list
 MAP_BYTES = 48  # id -> position hash map per vector (IVF direct map, IndexIDMap2 reverse map)
 PQ_M_CHOICES = (64, 48, 32, 24, 16, 8, 4)
 DEFAULT_EF_SEARCH = 128  # HNSW: reaches recall@10 >= 0.95 on the benchmark data
-DEFAULT_K_FACTOR = 16  # Refine(...): candidates re-scored per result (see choose_spec)
+DEFAULT_K_FACTOR = 8  # Refine(...): candidates re-scored per result (see choose_spec)
 REFINE_MIN_VECTORS = 200_000  # fast scan + re-rank from here on (see choose_spec)
 FAST_SCAN_DIMS = 2  # dims per 4-bit fast-scan PQ code (see choose_spec)
 
@@ -155,10 +155,12 @@ def choose_spec(n_vectors: int, dim: int, memory_budget_mb: float = 4096) -> str
       p50 (1.36 vs 1.84 ms), where PQ96 (4 dims) loses 0.004 (0.9750). On the synthetic isotropic 1 M x 512 library,
       which has no low-dimensional structure (unlike real embeddings), PQ256 at k_factor 8 kept top-10
       agreement 0.99 with SQfp16 over 200 text queries; PQ128 only 0.67.
-    * k_factor 16 (DEFAULT_K_FACTOR): the real set needs 4. The hard case is the synthetic 1 M library with
-      queries near its own vectors: top-10 agreement with SQfp16 0.85 at k_factor 8, 0.95 at 16, 0.99 at 32.
-      There the IVF search through FaissIndex takes 2.7-3.5 / 3.0-4.3 / 3.6-5.5 ms, against SQfp16's
-      17-20 ms.
+    * k_factor 8 (DEFAULT_K_FACTOR): the real set needs 4. The hard case is the synthetic 1 M library with
+      queries near its own vectors: top-10 agreement with SQfp16 0.85 at k_factor 8, 0.95 at 16, 0.99 at 32,
+      the IVF search through FaissIndex 2.7-3.5 / 3.0-4.3 / 3.6-5.5 ms (SQfp16: 17-20 ms). The re-rank is
+      the costly part (~8 us a candidate, page faults on the mapped store included: k=100 at k_factor 8
+      re-ranks 800, ~7 ms), so 8 rather than 16; raise ``FaissIndex.k_factor`` for embeddings with little
+      structure.
     * time at 1 M x 512, nprobe 256, k_factor 8: ``Library.search_text`` CPU 42 ms a query, not 52-62 ms (the
       scan reads ~62,000 vectors: 8 MB of codes instead of 64 MB of float16). Small sets scan little and
       the re-rank has a fixed cost (~0.3 ms): on the real set fast scan was slower at 68,632 vectors (1.01
