@@ -352,7 +352,8 @@ class IndexSet:
             want = sp.policy
             stale = ix.spec != want and trainable_spec(want, len(ix)) == want
         if stale or ix.needs_rebuild:
-            log.info("%s index: rebuilding %s as %s", space, ix.spec, want)
+            # a warning, so the CLI shows it: at 1 M vectors this takes minutes, once, at the end of a write
+            log.warning("%s index: rebuilding %s as %s over %d vectors (once)", space, ix.spec, want, len(ix))
             built = self._build(space, sp.policy)
             built.dirty = True
             self._spaces[space] = built
