@@ -42,7 +42,6 @@ def medians(samples: dict[str, list[float]]) -> dict[str, float]:
 def parts(library: Path, queries: int) -> dict[str, Any]:
     from mmrag import Library
     from mmrag.catalog import IMAGE_SPACE
-    from mmrag.retrieval.filters import Filters
     from mmrag.retrieval.search import hits_by_id, nearest, query_vector
 
     samples: dict[str, list[float]] = {}
@@ -53,10 +52,8 @@ def parts(library: Path, queries: int) -> dict[str, Any]:
             text = f"a photo of item {i} in the archive"
             timed(samples, "search_text, k=10", lib.search_text, text)
             vector = timed(samples, "text tower", query_vector, components, text + " again")
-            timed(samples, "index search, depth 10", nearest, components.catalog, components.indexes, vector, 10,
-                  Filters())
-            ranking = timed(samples, "index search, depth 100", nearest, components.catalog, components.indexes,
-                            vector, 100, Filters())
+            timed(samples, "index search, depth 10", nearest, components.indexes, vector, 10, None)
+            ranking = timed(samples, "index search, depth 100", nearest, components.indexes, vector, 100, None)
             timed(samples, "rows of 20 hits", hits_by_id, components.catalog, ranking.pairs[:20])
             timed(samples, "rows of 100 hits", hits_by_id, components.catalog, ranking.pairs)
             timed(samples, "generation read", components.catalog.generation, IMAGE_SPACE)

@@ -29,7 +29,7 @@ from ..models.ocr_base import searchable_text
 from .filters import Filters
 from .fusion import RRF_K
 from .hits import Hit
-from .search import check_k, hits_by_id, nearest, query_vector, search_space
+from .search import allowed_ids, check_k, hits_by_id, nearest, query_vector, search_space
 
 if TYPE_CHECKING:
     from ..components import Components
@@ -175,14 +175,6 @@ def _explained(hit: Hit, score: float, from_clip: bool, match: TextMatch | None)
                extra=extra)
 
 
-def _allowed(catalog: Catalog, filters: Filters) -> np.ndarray | None:
-    if filters.is_empty:
-        return None
-    with catalog.session() as session:
-        ids = session.execute(filters.asset_ids()).scalars().all()
-    return np.asarray(ids, dtype=np.int64)
-
-
 def search_images_by_text(components: Components, query: str, k: int, filters: Filters, *,
                           search_in: str = "all", semantic: bool = True) -> list[Hit]:
     """Text → images: CLIP's ranking fused with the OCR text matches (``search_in`` "all"), CLIP only
@@ -198,7 +190,7 @@ def search_images_by_text(components: Components, query: str, k: int, filters: F
     if search_in == "clip":
         return [_explained(hit, hit.score, True, None)
                 for hit in search_space(components.catalog, components.indexes, vector, k, filters)]
-    allowed = _allowed(components.catalog, filters)
+    allowed = allowed_ids(components.catalog, filters)
     matches = text_matches(components.catalog, components.ocr_text_index, query, max(k, CLIP_DEPTH), allowed)
     meaning: list[tuple[int, float]] = []
     if semantic:
@@ -209,7 +201,7 @@ def search_images_by_text(components: Components, query: str, k: int, filters: F
         return fused_image_search(components.catalog, [], matches, k, meaning)
     depth = max(k, CLIP_DEPTH) if matches or meaning else k
     for _ in range(4):
-        ranking = nearest(components.catalog, components.indexes, vector, depth, filters)
+        ranking = nearest(components.indexes, vector, depth, allowed)
         hits = fused_image_search(components.catalog, ranking.pairs, matches, k, meaning)
         if len(hits) >= k or not ranking.deeper:
             return hits

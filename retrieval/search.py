@@ -76,8 +76,9 @@ def search_space(
     result whose asset is gone)."""
     k = check_k(k)
     want = k + len(exclude)
+    allowed = allowed_ids(catalog, filters, exclude)
     for _ in range(3):
-        ranking = nearest(catalog, indexes, query, want, filters, space=space, exclude=exclude)
+        ranking = nearest(indexes, query, want, allowed, space=space, exclude=exclude)
         hits = hits_in_order(catalog, ranking.pairs)
         if len(hits) >= k or not ranking.deeper:
             return hits[:k]
@@ -94,14 +95,13 @@ class Ranking:
     deeper: bool
 
 
-def nearest(catalog: Catalog, indexes: IndexSet, query: np.ndarray, depth: int, filters: Filters, *,
+def nearest(indexes: IndexSet, query: np.ndarray, depth: int, allowed: np.ndarray | None, *,
             space: str = IMAGE_SPACE, exclude: Sequence[int] = ()) -> Ranking:
-    """The index's ``depth`` nearest allowed ids for one query vector, without reading their rows (a fused
-    search reads only the rows of the hits it returns)."""
+    """The index's ``depth`` nearest ids for one query vector among ``allowed`` (``allowed_ids``; None: all),
+    without reading their rows (a fused search reads only the rows of the hits it returns)."""
     query = np.asarray(query, dtype=np.float32).reshape(1, -1)
     if not np.isfinite(query).all():
         raise ValueError("query vector contains NaN or infinite values")
-    allowed = _allowed_ids(catalog, filters, exclude)
     if allowed is not None and not len(allowed):
         return Ranking([], False)
     indexes.refresh(space)  # pick up what another process committed since the index was loaded
@@ -115,7 +115,8 @@ def nearest(catalog: Catalog, indexes: IndexSet, query: np.ndarray, depth: int, 
     return Ranking(pairs, full and depth < size)
 
 
-def _allowed_ids(catalog: Catalog, filters: Filters, exclude: Sequence[int]) -> np.ndarray | None:
+def allowed_ids(catalog: Catalog, filters: Filters, exclude: Sequence[int] = ()) -> np.ndarray | None:
+    """The ids the filters allow, less ``exclude``; None when there are no filters (everything is allowed)."""
     if filters.is_empty:
         return None
     with catalog.session() as session:
