@@ -45,6 +45,11 @@ def export_folder(library: Path, kind: str, fingerprint: str) -> Path:
     return Path(library) / FOLDER / f"{kind}-{digest}"
 
 
+def has_export_files(folder: Path) -> bool:
+    """The graph, its weights and the tokenizer are all in ``folder`` (its META_FILE is the caller's to read)."""
+    return all((folder / name).is_file() for name in (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE))
+
+
 def cpu_session(path: Path, threads: int) -> Any:
     """An ONNX Runtime CPU session of an exported model. Graph optimisations are off: new exports are saved
     already optimised (``save_optimized``), and on older ones they would cost ~200 ms CPU at every session

@@ -19,7 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from .onnx_common import META_FILE, MIN_COSINE, MODEL_FILE, TOKENIZER_FILE, WEIGHTS_FILE, cpu_session, export_folder
+from .onnx_common import (
+    META_FILE,
+    MIN_COSINE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    cpu_session,
+    export_folder,
+    has_export_files,
+)
+from .onnx_common import WEIGHTS_FILE as WEIGHTS_FILE  # the exporter and the tests name it from here
 
 KIND = "text"
 FORMAT = 2  # 2: graph saved optimised; 1: as exported (still read)
@@ -56,9 +65,7 @@ def read_sentence_meta(folder: Path) -> SentenceExportMeta | None:
         meta = SentenceExportMeta(**{**data, "inputs": tuple(data["inputs"])})
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    files = (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
-    complete = all((folder / f).is_file() for f in files)
-    if meta.format not in READABLE_FORMATS or meta.pooling not in POOLINGS or not complete:
+    if meta.format not in READABLE_FORMATS or meta.pooling not in POOLINGS or not has_export_files(folder):
         return None
     return meta
 

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .onnx_common import META_FILE, MIN_COSINE, MODEL_FILE, TOKENIZER_FILE, WEIGHTS_FILE, cpu_session
+from .onnx_common import META_FILE, MIN_COSINE, MODEL_FILE, TOKENIZER_FILE, cpu_session, has_export_files
+from .onnx_common import WEIGHTS_FILE as WEIGHTS_FILE  # the exporter and the tests name it from here
 from .onnx_common import export_folder as _export_folder
 
 FORMAT = 3  # 3: graph saved optimised; 2: as exported (still read); 1: weights inside text.onnx (made again)
@@ -71,8 +72,7 @@ def read_meta(folder: Path) -> ExportMeta | None:
         meta = ExportMeta(**data)
     except (OSError, ValueError, TypeError):
         return None
-    if meta.format not in READABLE_FORMATS or not all((folder / name).is_file() for name in (MODEL_FILE, WEIGHTS_FILE,
-                                                                            TOKENIZER_FILE)):
+    if meta.format not in READABLE_FORMATS or not has_export_files(folder):
         return None
     return meta
 
