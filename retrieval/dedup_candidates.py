@@ -16,13 +16,8 @@
 - Tiny images: each image's grey copy at ``TINY_SIDE`` x ``TINY_SIDE`` (block means, brightness and contrast
   normalised) as a vector; the ``TINY_NEIGHBOURS`` nearest above ``MIN_TINY_COSINE`` (same framing, other
   pixels: an icon drawn again at another size, a heavy edit); k-nearest neighbours as in ``vector_candidates``.
-- Icons: images whose small copy is at most ``ICON_SIDE`` pixels a side (icons drawn again by hand at 16-32 px:
-  other pixels, the same colours in the same places) query their ``ICON_NEIGHBOURS`` nearest image of another
-  size, and their nearest larger image, by ``icon_vectors`` (coarse colour layout of the content plus its
-  colour histogram); each pair keeps its score for the icon test of ``dedup_verify``. Only the nearest: an
-  icon's look-alikes (the same category) score nearly as high as its own other sizes, so the closest, not every
-  close one, is kept; ``dedup_groups`` then never lets such a link join two groups that both hold an icon of
-  one size.
+- Icons: each icon with the icons of other sizes that it and they pick as their best match
+  (``dedup_icon_pairs``).
 - Embeddings (where a real model made them): the k nearest neighbours above ``MIN_COSINE``.
 """
 
@@ -54,14 +49,10 @@ MIN_COSINE = 0.85
 EXACT_KNN_UP_TO = 10_000
 KNN_PROBES = 8
 KNN_PCA_DIMENSIONS = 64
+COSINE_PART = 65_536  # neighbour pairs whose exact cosines are computed at once
 TINY_SIDE = 16
 TINY_NEIGHBOURS = 5
 MIN_TINY_COSINE = 0.80
-ICON_SIDE = 32
-ICON_NEIGHBOURS = 1
-ICON_SAME_SIZE_SKIPPED = 6  # neighbours searched beyond ICON_NEIGHBOURS, for those of the query's own size
-ICON_GRID = 8  # colour layout cells per side
-ICON_LEVELS = 4  # histogram levels per channel (64 colour bins)
 
 
 def hash_candidates(phashes: np.ndarray, radius: int = HASH_RADIUS) -> dict[tuple[int, int], tuple[int, int]]:
@@ -189,12 +180,12 @@ def _neighbours(vectors: np.ndarray, queries: np.ndarray, k: int,
                 min_cosine: float) -> dict[tuple[int, int], float]:
     """{(i, j): cosine} (i < j) where one of the pair is a row of ``queries`` and the other among its k nearest
     rows (see ``vector_candidates``) at or above ``min_cosine``."""
-    rows, cols, cosines = _search(vectors, queries, k)
+    rows, cols, cosines = nearest_rows(vectors, queries, k)
     keep = cosines >= min_cosine
     return _pairs(rows[keep], cols[keep], cosines[keep])
 
 
-def _search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def nearest_rows(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(query rows, neighbour rows, exact cosines), each query's k nearest other rows nearest first."""
     if len(vectors) < 2 or not len(queries):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -205,89 +196,16 @@ def _search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarra
     cols = labels.ravel()
     keep = (cols >= 0) & (cols != rows)
     rows, cols = rows[keep], cols[keep]
-    return rows, cols, np.einsum("ij,ij->i", data[rows], data[cols])  # exact cosine, also after PCA
+    cosines = np.empty(len(rows), np.float32)  # exact, also after a PCA; in parts: two gathered copies of
+    for start in range(0, len(rows), COSINE_PART):  # every row pair would take GBs at 100,000 x 24 neighbours
+        part = slice(start, start + COSINE_PART)
+        cosines[part] = np.einsum("ij,ij->i", data[rows[part]], data[cols[part]])
+    return rows, cols, cosines
 
 
 def _pairs(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray) -> dict[tuple[int, int], float]:
     a, b = np.minimum(rows, cols), np.maximum(rows, cols)
     return dict(zip(zip(a.tolist(), b.tolist(), strict=True), scores.tolist(), strict=True))
-
-
-def icon_candidates(smalls: list[np.ndarray], min_score: float) -> dict[tuple[int, int], float]:
-    """{(i, j): icon score} (i < j): each image whose small copy is at most ``ICON_SIDE`` a side with its
-    ``ICON_NEIGHBOURS`` nearest images of another size by ``icon_vectors``, and its nearest larger one (the 16
-    and 22 px drawings are often each other's nearest, and then neither links to the 32+ px ones), kept at or
-    above ``min_score``.
-    Another size only (of the canvas and of the content box): an icon drawn again is drawn at another size,
-    while two icons of one size that look alike (the same category's folders, arrows, speakers) are different
-    icons, and the same drawing on a larger canvas (Tango's 24 px icons are its 22 px ones with a margin) is
-    found by the pixel tests and must not take the slot of the nearest redrawn size."""
-    shapes = np.asarray([small.shape[:2] for small in smalls], np.int64).reshape(-1, 2)
-    queries = np.flatnonzero(shapes.max(axis=1) <= ICON_SIDE)
-    if not len(queries):
-        return {}
-    vectors, boxes = icon_vectors(smalls)
-    rows, cols, scores = _search(vectors, queries, ICON_NEIGHBOURS + ICON_SAME_SIZE_SKIPPED)
-    other_size = (shapes[rows] != shapes[cols]).any(axis=1) & (boxes[rows] != boxes[cols]).any(axis=1)
-    rows, cols, scores = rows[other_size], cols[other_size], scores[other_size]
-    larger = np.flatnonzero(shapes[cols].max(axis=1) > shapes[rows].max(axis=1))
-    nearest_larger = np.zeros(len(rows), bool)
-    nearest_larger[larger[_ranks(rows[larger]) == 0]] = True
-    keep = ((_ranks(rows) < ICON_NEIGHBOURS) | nearest_larger) & (scores >= min_score)
-    return _pairs(rows[keep], cols[keep], scores[keep])
-
-
-def _ranks(rows: np.ndarray) -> np.ndarray:
-    """Position of each entry among those of its query (rows come grouped by query, nearest first)."""
-    return np.arange(len(rows)) - np.searchsorted(rows, rows)
-
-
-def icon_vectors(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Unit rows whose dot product is the mean of two similarities of the images' content (the box around the
-    pixels that differ from the corner colour): the correlation of its colour layout (area means on an
-    ``ICON_GRID`` x ``ICON_GRID`` grid, each channel centred) and the Bhattacharyya coefficient of its colour
-    histograms (``ICON_LEVELS`` levels a channel). A redrawn size of an icon keeps both; a look-alike of its
-    category (another emblem, other colours) loses some of either. Also the (height, width) of each content
-    box. Computed per shape in batches; only images with a margin are cut to their box one by one."""
-    cells = 3 * ICON_GRID * ICON_GRID
-    rows = np.zeros((len(smalls), cells + ICON_LEVELS**3), np.float32)
-    boxes = np.zeros((len(smalls), 2), np.int64)
-    for part, batch in shape_batches(smalls):
-        content = np.abs(batch.astype(np.int16) - batch[:, :1, :1].astype(np.int16)).max(axis=3) > FRAME_TOLERANCE
-        content[~content.any(axis=(1, 2))] = True  # one colour: all of it is the content
-        rows[part, cells:] = _colour_histograms(batch, content)
-        top, bottom = _extent(content.any(axis=2))
-        left, right = _extent(content.any(axis=1))
-        boxes[part] = np.stack([bottom - top, right - left], axis=1)
-        whole = (boxes[part] == batch.shape[1:3]).all(axis=1)
-        if whole.any():
-            rows[part[whole], :cells] = _layouts(batch[whole])
-        for k in np.flatnonzero(~whole).tolist():
-            rows[part[k], :cells] = _layouts(batch[k, top[k] : bottom[k], left[k] : right[k]][None])[0]
-    return rows / np.sqrt(2.0), boxes
-
-
-def _extent(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first, last + 1) index of True along axis 1 of a (m, size) array with a True in every row."""
-    return found.argmax(axis=1), found.shape[1] - found[:, ::-1].argmax(axis=1)
-
-
-def _layouts(batch: np.ndarray) -> np.ndarray:
-    """(m, 3 * ICON_GRID**2) unit rows: area means of m RGB images of one shape, each channel centred."""
-    grid = np.einsum("gh,mhwc,kw->mgkc", _area_weights(batch.shape[1], ICON_GRID), batch.astype(np.float32),
-                     _area_weights(batch.shape[2], ICON_GRID), optimize=True).reshape(len(batch), -1, 3)
-    grid = (grid - grid.mean(axis=1, keepdims=True)).reshape(len(batch), -1)
-    return grid / (np.linalg.norm(grid, axis=1, keepdims=True) + 1e-6)
-
-
-def _colour_histograms(batch: np.ndarray, content: np.ndarray) -> np.ndarray:
-    """(m, ICON_LEVELS**3) square roots of the colour histograms (shares) of the content pixels."""
-    levels = batch.astype(np.int64) * ICON_LEVELS // 256
-    bins = ((levels[..., 0] * ICON_LEVELS + levels[..., 1]) * ICON_LEVELS + levels[..., 2]).reshape(len(batch), -1)
-    bins += (np.arange(len(batch)) * ICON_LEVELS**3)[:, None]
-    counts = np.bincount(bins.ravel(), weights=content.reshape(-1), minlength=len(batch) * ICON_LEVELS**3)
-    counts = counts.reshape(len(batch), -1)
-    return np.sqrt(counts / counts.sum(axis=1, keepdims=True))
 
 
 def _float_index(data: np.ndarray):  # type: ignore[no-untyped-def]
@@ -351,11 +269,11 @@ def tiny_vectors(smalls: list[np.ndarray]) -> np.ndarray:
 def _tiny_batch(batch: np.ndarray) -> np.ndarray:
     """(m, TINY_SIDE**2) grey area means (as OpenCV's INTER_AREA shrinks) of m RGB images of one shape."""
     grey = batch.astype(np.float32).mean(axis=3)
-    tiny = _area_weights(grey.shape[1]) @ grey @ _area_weights(grey.shape[2]).T
+    tiny = area_weights(grey.shape[1]) @ grey @ area_weights(grey.shape[2]).T
     return tiny.reshape(len(batch), -1)
 
 
-def _area_weights(size: int, side: int = TINY_SIDE) -> np.ndarray:
+def area_weights(size: int, side: int = TINY_SIDE) -> np.ndarray:
     """(side, size): output cell k averages the input pixels overlapping [k, k + 1) * size / side
     (weighted by the overlap; a linear stretch when ``size`` < side)."""
     edges = np.arange(side + 1) * size / side

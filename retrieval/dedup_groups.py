@@ -3,7 +3,8 @@
 1. Exact: files with the same bytes (sha256) are "exact bytes"; different files decoding to the same pixels
    are "same pixels". One representative of each pixel content goes on.
 2. Candidates (``dedup_candidates``): perceptual hashes under the 8 symmetries, tiny-image neighbours, shared
-   ORB descriptors, embedding neighbours when vectors are given, and each small icon's nearest icons.
+   ORB descriptors, embedding neighbours when vectors are given; icons' best matches of other sizes
+   (``dedup_icon_pairs``).
 3. Verification (``dedup_verify``): aligned pixels for hash candidates, else ORB + RANSAC geometry; an icon
    candidate that fails both is judged by its icon score.
 4. Groups are the connected components of pairs with confidence >= ``min_confidence``, joined from the most
@@ -21,7 +22,8 @@ import numpy as np
 
 from ..catalog.features import ImageSignature
 from . import dedup_candidates as candidates
-from .dedup_icons import icon_size
+from .dedup_icon_pairs import icon_candidates
+from .dedup_icons import ICON_MAX_SIDE, icon_size
 from .dedup_verify import EXACT_BYTES, ICON_SAME, SAME_PIXELS, Verdict, verify_pair
 from .hits import DuplicateGroup, DuplicatePair
 
@@ -102,8 +104,11 @@ def candidate_pairs(items: Sequence[DupItem], unique: list[int],
 
 
 def icon_pairs(items: Sequence[DupItem], unique: list[int]) -> dict[tuple[int, int], float]:
-    """{(i, j): icon score} over item positions: each small icon with its nearest icons."""
-    found = candidates.icon_candidates([items[p].signature.small for p in unique], ICON_SAME)
+    """{(i, j): icon score} over item positions (``dedup_icon_pairs``; images of at most ``ICON_MAX_SIDE`` a side
+    by their own size)."""
+    sizes = [_own_size(items[p]) or items[p].signature.analysis_size for p in unique]
+    found = icon_candidates([items[p].signature.small for p in unique],
+                            [size if max(size) <= ICON_MAX_SIDE else None for size in sizes], ICON_SAME)
     return {(unique[i], unique[j]): score for (i, j), score in found.items()}
 
 

@@ -62,8 +62,10 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     a pixel differs by more than ``SAME_DRAWING_LEVEL``. Redrawn sizes (16 vs 32 px) are left to the other tests."""
     if not _both_icons(a, b, sizes):
         return False
+    own_a, own_b = sizes or (a.analysis_size, b.analysis_size)
     turned = turn(a.small, symmetry)
-    pair = _same_size_drawings(turned, b.small)
+    pair = _same_size_drawings(turned, b.small, sorted(own_a) == sorted(own_b),
+                               _at_own_scale(a.small, own_a) and _at_own_scale(b.small, own_b))
     if pair is None:
         return False
     import cv2
@@ -83,15 +85,25 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     return bool(differing.mean() > SAME_DRAWING_SHARE)
 
 
-def _same_size_drawings(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The two small copies as they are when of one shape, else their content boxes when of one size, else None."""
-    if a.shape == b.shape:
+def _same_size_drawings(a: np.ndarray, b: np.ndarray, same_size: bool,
+                        own_scale: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two small copies of two icons of one size (``same_size``) as they are, or, when both small copies
+    are at their icons' own scale (``own_scale``), their content boxes when of one size; else None. A 128 and a
+    256 px icon both have a 64 px small copy, yet they are two drawing sizes (a theme may draw each again)."""
+    if same_size and a.shape == b.shape:
         return a, b
+    if not own_scale:
+        return None
     box_a, box_b = content_box(a), content_box(b)
     if box_a is None or box_b is None:
         return None
     cut_a, cut_b = a[box_a[0] : box_a[1], box_a[2] : box_a[3]], b[box_b[0] : box_b[1], box_b[2] : box_b[3]]
     return (cut_a, cut_b) if cut_a.shape == cut_b.shape else None
+
+
+def _at_own_scale(small: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether a small copy has the image's own pixels (an image no larger than the small copy's side)."""
+    return (small.shape[1], small.shape[0]) == tuple(size)
 
 
 def _on_background(small: np.ndarray) -> bool:

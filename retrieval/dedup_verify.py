@@ -15,9 +15,9 @@ Two tests, on the stored signatures (``catalog.features``), never on the files:
    the two images, warped onto each other, must correlate above ``OVERLAP_SAME`` (a different shot of the
    same scene has consistent keypoints but does not match pixel for pixel).
 
-3. Icon score (icon candidates only, ``dedup_candidates.icon_candidates``): an icon drawn again by hand at
-   16-32 px has other pixels than its large drawing, so neither test above holds; its score (colour layout and
-   colour histogram of the content, ``dedup_candidates.icon_vectors``) must reach ``ICON_SAME``.
+3. Icon score (icon candidates only, ``dedup_icon_pairs.icon_candidates``): an icon drawn again by hand at
+   each size has other pixels than its other drawings, so neither test above holds; its score (colour layout and
+   colour histogram of the content, ``dedup_icon_pairs.icon_vectors``) must reach ``ICON_SAME``.
 
 Before these, two icons (``dedup_icons``) are checked for another colour or, drawn at one size, another drawing.
 
@@ -54,7 +54,7 @@ OVERLAP_SAME = 0.85  # correlation of the warped overlap at the decision thresho
 OVERLAP_CERTAIN = 0.95
 MAX_DIFFERING_OVERLAP = 0.10
 ICON_SAME = 0.75  # icon score at the decision threshold (redrawn sizes: median 0.86, look-alikes of the same
-ICON_CERTAIN = 0.95  # category 0.36, 99th percentile 0.80; only each icon's nearest image of another size is scored)
+ICON_CERTAIN = 0.95  # category 0.36, 99th percentile 0.80; only best matches of another size are scored)
 RATIO_TEST = 0.8
 RANSAC_PIXELS = 4.0  # reprojection error in the keypoint image (longest side 384)
 RANSAC_ITERATIONS = 300  # finds a 2-point fit at MIN_INLIER_RATIO with 99.9 % confidence in ~107 draws;

@@ -1,22 +1,26 @@
 """Build the labelled near-duplicate set used by bench/bench_duplicates.py (public images only).
 
 Photos: scikit-image and scikit-learn sample photos and the Debian wallpapers of ``ukui-wallpapers`` /
-``lomiri-wallpapers`` / ``desktop-base`` (apt-get install tango-icon-theme oxygen-icon-theme librsvg2-bin
-ukui-wallpapers lomiri-wallpapers desktop-base). Each original gets the edits in ``EDITS`` (one file each).
+``lomiri-wallpapers`` / ``desktop-base`` (apt-get install tango-icon-theme oxygen-icon-theme gnome-icon-theme
+mate-icon-theme librsvg2-bin ukui-wallpapers lomiri-wallpapers desktop-base). Each original gets the edits in
+``EDITS`` (one file each).
 Look-alikes are DIFFERENT pictures: the other view of skimage's stereo motorcycle pair, and desktop-base theme variants
 (joy vs joy-inksplat, homeworld's wallpaper vs its login screen); every other original is a
 look-alike of the others too, which is how precision is counted.
 
-Icons, two sets: ``icons`` (Tango, apt-get install tango-icon-theme: one group per icon, the hand-drawn
-16/22/24/32 px PNGs and the SVG rendered at 48/64/128/256 px), the set the icon parameters were tuned on; and
-``icons-oxygen`` (Oxygen, apt-get install oxygen-icon-theme: the PNGs it ships at 16/22/32/48/64/128/256 px,
-the small ones drawn again by hand), held out: never used to choose a parameter. Look-alikes are the other
+Icons, four sets, one group per icon: ``icons`` (Tango, apt-get install tango-icon-theme: the hand-drawn
+16/22/24/32 px PNGs and the SVG rendered at 48/64/128/256 px) and ``icons-gnome`` (GNOME's legacy theme,
+apt-get install gnome-icon-theme: PNGs at 16/22/24/32/48/256 px), the sets the icon parameters are chosen on;
+``icons-oxygen`` (apt-get install oxygen-icon-theme: PNGs at 16/22/32/48/64/128/256 px, each size drawn again)
+and ``icons-mate`` (apt-get install mate-icon-theme: PNGs at 16/22/24/32/48/256 px), held out: never used to
+choose a parameter. Look-alikes are the other
 icons of the same category (folder, folder-remote, folder-blue, ...). Names that are links to another icon are
 left out (the same file twice, not a look-alike).
 
     python -m mmrag.bench.dup_eval.build_set OUT_DIR   (or: python bench/dup_eval/build_set.py OUT_DIR)
 
-writes OUT_DIR/{photos,icons,icons-oxygen}/*.{png,jpg} and OUT_DIR/labels.json: file -> {set, group, edit}.
+writes OUT_DIR/{photos,icons,icons-oxygen,icons-gnome,icons-mate}/*.{png,jpg} and OUT_DIR/labels.json:
+file -> {set, group, edit}.
 """
 
 from __future__ import annotations
@@ -42,8 +46,12 @@ ICON_CATEGORIES = ("places", "devices", "mimetypes", "status", "actions")
 ICONS_PER_CATEGORY = 14
 ICON_PNG_SIZES = (16, 22, 24, 32)
 ICON_SVG_SIZES = (48, 64, 128, 256)
-OXYGEN_ROOT = Path("/usr/share/icons/oxygen/base")
-OXYGEN_SIZES = (16, 22, 32, 48, 64, 128, 256)
+GNOME2_SIZES = (16, 22, 24, 32, 48, 256)
+THEMES = {  # set name -> (theme folder, the sizes it ships as PNGs)
+    "icons-oxygen": (Path("/usr/share/icons/oxygen/base"), (16, 22, 32, 48, 64, 128, 256)),
+    "icons-gnome": (Path("/usr/share/icons/gnome"), GNOME2_SIZES),
+    "icons-mate": (Path("/usr/share/icons/mate"), GNOME2_SIZES),
+}
 
 
 def edits(rng: random.Random) -> dict[str, Callable[[Image.Image], Image.Image]]:
@@ -196,31 +204,32 @@ def build_icons(out: Path, labels: dict[str, dict[str, str]], rng: random.Random
                       f"{size}px")
 
 
-def build_oxygen(out: Path, labels: dict[str, dict[str, str]], rng: random.Random) -> None:
-    """The held-out Oxygen set (``icons-oxygen``): icons shipped as real files (not links) at every size of
-    ``OXYGEN_SIZES``, ``ICONS_PER_CATEGORY`` a category, drawn at random; one is left out when its 48 px
+def build_theme(out: Path, labels: dict[str, dict[str, str]], rng: random.Random, kind: str) -> None:
+    """An icon set of a theme that ships PNGs at each size (``THEMES[kind]``): icons shipped as real files (not
+    links) at every size, ``ICONS_PER_CATEGORY`` a category, drawn at random; one is left out when its 48 px
     drawing is the artwork of one already taken (``_same_artwork``: Oxygen ships some artwork under two names,
     e.g. tools-rip-audio-cd and media-optical-audio: the same icon, not a look-alike)."""
-    folder = out / "icons-oxygen"
+    root, sizes = THEMES[kind]
+    folder = out / kind
     folder.mkdir(parents=True, exist_ok=True)
     taken: list[np.ndarray] = []
     for category in ICON_CATEGORIES:
-        names = sorted(p.name for p in (OXYGEN_ROOT / "16x16" / category).glob("*.png")
-                       if all(_real(OXYGEN_ROOT / f"{size}x{size}" / category / p.name) for size in OXYGEN_SIZES))
+        names = sorted(p.name for p in (root / "16x16" / category).glob("*.png")
+                       if all(_real(root / f"{size}x{size}" / category / p.name) for size in sizes))
         chosen = 0
         for name in rng.sample(names, len(names)):
             if chosen == ICONS_PER_CATEGORY:
                 break
-            pixels = np.asarray(Image.open(OXYGEN_ROOT / "48x48" / category / name).convert("RGBA"), np.int16)
+            pixels = np.asarray(Image.open(root / "48x48" / category / name).convert("RGBA"), np.int16)
             if any(_same_artwork(pixels, other) for other in taken):
                 continue
             taken.append(pixels)
             chosen += 1
             group = f"{category}-{Path(name).stem}"
-            for size in OXYGEN_SIZES:
-                png = OXYGEN_ROOT / f"{size}x{size}" / category / name
-                _save(_on_white(Image.open(png).convert("RGBA")), folder / f"{group}--{size}.png", labels,
-                      "icons-oxygen", group, f"{size}px")
+            for size in sizes:
+                png = root / f"{size}x{size}" / category / name
+                _save(_on_white(Image.open(png).convert("RGBA")), folder / f"{group}--{size}.png", labels, kind,
+                      group, f"{size}px")
 
 
 def _same_artwork(a: np.ndarray, b: np.ndarray) -> bool:
@@ -246,9 +255,10 @@ def main(out: Path, seed: int = 14) -> None:
     labels: dict[str, dict[str, str]] = {}
     build_photos(out, labels, rng)
     build_icons(out, labels, rng)
-    build_oxygen(out, labels, random.Random(seed))
+    for kind in THEMES:
+        build_theme(out, labels, random.Random(seed), kind)
     (out / "labels.json").write_text(json.dumps(labels, indent=1, sort_keys=True))
-    counts = {k: sum(1 for v in labels.values() if v["set"] == k) for k in ("photos", "icons", "icons-oxygen")}
+    counts = {k: sum(1 for v in labels.values() if v["set"] == k) for k in ("photos", "icons", *THEMES)}
     print(f"{len(labels)} files in {out}: {counts}", file=sys.stderr)
 
 

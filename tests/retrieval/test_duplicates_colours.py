@@ -4,29 +4,20 @@ edits (no margin around them, so the icon colour test does not apply)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
-from pg import in_ci
+from icon_themes import dup_items, icon, needs
 from PIL import Image, ImageEnhance, ImageOps
 
 from mmrag.ingest.hashes import compute_signature
-from mmrag.retrieval.dedup_groups import DupItem, group_duplicates
+from mmrag.retrieval.dedup_groups import group_duplicates
 from mmrag.retrieval.dedup_icons import other_colour_icons
 
-OXYGEN = Path("/usr/share/icons/oxygen/base")
 COLOURS = ("folder", "folder-red", "folder-grey", "folder-violet", "folder-green")
-# CI installs the theme (.ci/run), so there a missing theme fails the tests instead of skipping them
-needs_oxygen = pytest.mark.skipif(not OXYGEN.is_dir() and not in_ci(),
-                                  reason="Debian oxygen-icon-theme is not installed")
+needs_oxygen = needs("oxygen")
 
 
 def _icon(size: int, name: str) -> Image.Image:
-    image = Image.open(OXYGEN / f"{size}x{size}" / "places" / f"{name}.png").convert("RGBA")
-    flat = Image.new("RGB", image.size, (255, 255, 255))
-    flat.paste(image, mask=image.getchannel("A"))
-    return flat
+    return icon("oxygen", size, "places", name)
 
 
 @needs_oxygen
@@ -34,8 +25,7 @@ def test_colour_variants_of_a_folder_stay_apart() -> None:
     """Five colours of Oxygen's folder at 16-64 px: no group mixes two colours (before the colour test, all
     colours at 32-64 px were one group, and all at 16-22 px another), and each colour's sizes are grouped."""
     images = [(f"{name}@{size}", _icon(size, name)) for name in COLOURS for size in (16, 22, 32, 48, 64)]
-    items = [DupItem(n, name, f"sha-{name}", compute_signature(image), image.width, image.height, 1000, "PNG")
-             for n, (name, image) in enumerate(images)]
+    items = dup_items(images)
     groups = [{path.split("@")[0] for path in group.paths} for group in group_duplicates(items)]
     assert groups and all(len(colours) == 1 for colours in groups)
     assert {colour for colours in groups for colour in colours} == set(COLOURS)

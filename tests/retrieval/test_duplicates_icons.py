@@ -3,36 +3,23 @@ other sizes through the icon candidates and the icon score, and icons of one siz
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
-from pg import in_ci
+from icon_themes import dup_items, icon, needs
 from PIL import Image, ImageEnhance
 
 from mmrag.ingest.hashes import compute_signature
-from mmrag.retrieval import dedup_candidates
+from mmrag.retrieval import dedup_icon_pairs
 from mmrag.retrieval.dedup_groups import DupItem, group_duplicates
 from mmrag.retrieval.dedup_verify import ICON_SAME, icon_verdict
 
-TANGO = Path("/usr/share/icons/Tango")
 # Tango devices whose 16 px and 32 px drawings differ (hand-drawn at each size): no pixel test relates them.
 DEVICES = ("battery", "camera-photo", "camera-video", "computer", "input-gaming", "input-keyboard", "media-flash",
            "media-optical", "network-wireless", "video-display")
-# CI installs the theme (.ci/run), so there a missing theme fails the tests instead of skipping them
-needs_tango = pytest.mark.skipif(not TANGO.is_dir() and not in_ci(), reason="Debian tango-icon-theme is not installed")
+needs_tango = needs("tango")
 
 
-def _icon(size: int, name: str, category: str = "devices") -> Image.Image:
-    image = Image.open(TANGO / f"{size}x{size}" / category / f"{name}.png").convert("RGBA")
-    flat = Image.new("RGB", image.size, (255, 255, 255))
-    flat.paste(image, mask=image.getchannel("A"))
-    return flat
-
-
-def _items(images: list[tuple[str, Image.Image]]) -> list[DupItem]:
-    return [DupItem(n, name, f"sha-{name}", compute_signature(image), image.width, image.height, 1000, "PNG")
-            for n, (name, image) in enumerate(images)]
+def _icon(size: int, name: str) -> Image.Image:
+    return icon("tango", size, "devices", name)
 
 
 def _groups(items: list[DupItem]) -> list[set[str]]:
@@ -48,9 +35,9 @@ def test_redrawn_sizes_of_each_icon_are_one_group() -> None:
         large = _icon(32, name)
         images += [(f"{name}-16", _icon(16, name)), (f"{name}-32", large),
                    (f"{name}-64", large.resize((64, 64), Image.Resampling.LANCZOS))]
-    groups = _groups(_items(images))
+    groups = _groups(dup_items(images))
     assert sorted(groups, key=sorted) == sorted(({f"{n}-16", f"{n}-32", f"{n}-64"} for n in DEVICES), key=sorted)
-    (pair,) = [p for g in group_duplicates(_items(images[:3])) for p in g.pairs if p.a == 0]
+    (pair,) = [p for g in group_duplicates(dup_items(images[:3])) for p in g.pairs if p.a == 0]
     assert pair.label == "resized/re-encoded" and 0.5 <= pair.confidence <= 1.0
 
 
@@ -65,21 +52,22 @@ def test_recoloured_and_scaled_sizes_of_a_tiny_icon_are_found() -> None:
 
     images += [("computer-32-edited-48", recolour(_icon(32, "computer")).resize((48, 48), Image.Resampling.LANCZOS)),
                ("computer-16-edited-24", recolour(_icon(16, "computer")).resize((24, 24), Image.Resampling.LANCZOS))]
-    assert _groups(_items(images)) == [{"computer-16", "computer-32-edited-48", "computer-16-edited-24"}]
+    assert _groups(dup_items(images)) == [{"computer-16", "computer-32-edited-48", "computer-16-edited-24"}]
 
 
 @needs_tango
 def test_icon_candidates_take_the_nearest_other_size_only() -> None:
-    """A 16 px query gets its nearest image of another size (its own 32 px drawing), never an icon of its own size,
-    and only images at most ICON_SIDE a side query at all."""
+    """A 16 px query gets its nearest icon of another size (its own 32 px drawing), never an icon of its own size;
+    a plain 200 px image pairs with none, and images not of icon size (no size given) never pair."""
     smalls = [compute_signature(image).small for image in (
         _icon(16, "computer"), _icon(16, "video-display"), _icon(32, "computer"), _icon(32, "battery"),
         Image.new("RGB", (200, 200), (30, 90, 160)))]
-    pairs = dedup_candidates.icon_candidates(smalls, ICON_SAME)
+    sizes = [(16, 16), (16, 16), (32, 32), (32, 32), (200, 200)]
+    pairs = dedup_icon_pairs.icon_candidates(smalls, sizes, ICON_SAME)
     assert (0, 2) in pairs and pairs[(0, 2)] >= ICON_SAME
     assert (0, 1) not in pairs  # same size: look-alikes, not copies
     assert all(4 not in pair for pair in pairs)
-    assert len([pair for pair in pairs if 0 in pair]) <= dedup_candidates.ICON_NEIGHBOURS
+    assert dedup_icon_pairs.icon_candidates(smalls, [None] * len(smalls), ICON_SAME) == {}
 
 
 def test_icon_vectors_score_is_layout_and_colour() -> None:
@@ -96,7 +84,7 @@ def test_icon_vectors_score_is_layout_and_colour() -> None:
     red_disc = drawing(disc, (200, 30, 30))
     half = np.ascontiguousarray(red_disc[::2, ::2])
     blank = np.full((64, 64, 3), 255, np.uint8)
-    vectors, boxes = dedup_candidates.icon_vectors(
+    vectors, boxes = dedup_icon_pairs.icon_vectors(
         [red_disc, half, drawing(disc, (30, 30, 200)), drawing(bar, (200, 30, 30)), blank])
     scores = vectors @ vectors[0]
     assert scores[1] > 0.98 and scores[2] < ICON_SAME and scores[3] < ICON_SAME
@@ -111,9 +99,9 @@ def test_icon_vectors_batched_equal_one_by_one() -> None:
     framed = np.full((24, 24, 3), 255, np.uint8)
     framed[3:20, 5:22] = rng.integers(0, 200, (17, 17, 3))
     smalls += [framed, np.full((32, 32, 3), 7, np.uint8), rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)]
-    vectors, boxes = dedup_candidates.icon_vectors(smalls)
+    vectors, boxes = dedup_icon_pairs.icon_vectors(smalls)
     for n, small in enumerate(smalls):
-        single, box = dedup_candidates.icon_vectors([small])
+        single, box = dedup_icon_pairs.icon_vectors([small])
         assert np.allclose(single[0], vectors[n], atol=1e-6) and (box[0] == boxes[n]).all()
     assert tuple(boxes[3]) == (17, 17)
     assert np.allclose(np.linalg.norm(vectors[[0, 1, 2, 3, 5]], axis=1), 1.0, atol=1e-4)

@@ -5,18 +5,15 @@ of one size, so look-alikes linked through their small redrawn sizes stay apart 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-import pytest
-from pg import in_ci
+from icon_themes import dup_items, icon, needs
 from PIL import Image, ImageEnhance
 
 from mmrag.ingest.hashes import compute_signature
-from mmrag.retrieval.dedup_groups import DupItem, group_duplicates
+from mmrag.retrieval.dedup_groups import group_duplicates
 from mmrag.retrieval.dedup_icons import other_drawing_same_size
 from mmrag.retrieval.dedup_verify import verify_pair
 
-TANGO = Path("/usr/share/icons/Tango")
 # look-alikes whose drawings of one size differ in a few per cent of their pixels (measured on the Tango set)
 LOOKALIKES = {
     ("places", "folder", "user-home"): (16, 22, 24, 32),  # a house emblem
@@ -24,26 +21,17 @@ LOOKALIKES = {
     ("actions", "format-justify-center", "format-justify-left"): (16, 22, 24),  # the lines aligned otherwise
 }
 FOLDERS = ("folder", "folder-remote", "folder-saved-search", "user-home")
-# CI installs the theme (.ci/run), so there a missing theme fails the tests instead of skipping them
-needs_tango = pytest.mark.skipif(not TANGO.is_dir() and not in_ci(), reason="Debian tango-icon-theme is not installed")
+needs_tango = needs("tango")
 
 
 def _icon(size: int, category: str, name: str) -> Image.Image:
-    image = Image.open(TANGO / f"{size}x{size}" / category / f"{name}.png").convert("RGBA")
-    flat = Image.new("RGB", image.size, (255, 255, 255))
-    flat.paste(image, mask=image.getchannel("A"))
-    return flat
+    return icon("tango", size, category, name)
 
 
 def _jpeg(image: Image.Image, quality: int) -> Image.Image:
     data = io.BytesIO()
     image.save(data, "JPEG", quality=quality)
     return Image.open(data).convert("RGB")
-
-
-def _items(images: list[tuple[str, Image.Image]]) -> list[DupItem]:
-    return [DupItem(n, name, f"sha-{name}", compute_signature(image), image.width, image.height, 1000, "PNG")
-            for n, (name, image) in enumerate(images)]
 
 
 @needs_tango
@@ -79,7 +67,7 @@ def _folders() -> list[tuple[str, Image.Image]]:
 def test_look_alike_folders_never_share_a_group() -> None:
     """No group mixes two of the four folders (before: folder and user-home were one group of 8, linked by their
     16 and 22 px drawings)."""
-    groups = [{path.split("@")[0] for path in group.paths} for group in group_duplicates(_items(_folders()))]
+    groups = [{path.split("@")[0] for path in group.paths} for group in group_duplicates(dup_items(_folders()))]
     assert groups and all(len(names) == 1 for names in groups)
     assert {"folder", "user-home"} <= {name for names in groups for name in names}
 
@@ -89,7 +77,7 @@ def test_small_drawings_reach_their_larger_sizes() -> None:
     """Each folder's four files are one group: the 16 and 22 px drawings, each other's nearest other size, also
     link to their nearest larger image (before: folder, folder-remote and folder-saved-search each split into
     16+22 and 32+64)."""
-    groups = sorted(sorted(group.paths) for group in group_duplicates(_items(_folders())))
+    groups = sorted(sorted(group.paths) for group in group_duplicates(dup_items(_folders())))
     assert groups == sorted([f"{name}@{size}" for size in (16, 22, 32, 64)] for name in FOLDERS)
 
 
@@ -101,5 +89,5 @@ def test_copies_of_one_size_join_a_group_of_its_other_sizes() -> None:
     images = [("folder@32", folder), ("folder@32-copy", folder.copy()), ("folder@32.jpg", _jpeg(folder, 75)),
               ("folder@16", _icon(16, "places", "folder")), ("folder@22", _icon(22, "places", "folder")),
               ("user-home@32", _icon(32, "places", "user-home"))]
-    groups = [set(group.paths) for group in group_duplicates(_items(images))]
+    groups = [set(group.paths) for group in group_duplicates(dup_items(images))]
     assert groups == [{"folder@32", "folder@32-copy", "folder@32.jpg", "folder@16", "folder@22"}]

@@ -1,0 +1,149 @@
+"""Icon candidates: icons drawn again by hand at each size of a theme (other pixels, other margins, an emblem moved)
+that the pixel tests cannot relate, paired by a coarse description of their content.
+
+An icon here is any image of at most ``dedup_icons.ICON_MAX_SIDE`` px a side by its own size (the caller,
+``dedup_groups.icon_pairs``, passes the sizes; a 16 px drawing often fills its canvas, so no margin is asked
+for), described by ``icon_vectors`` (colour layout and colour histogram of its content). Its own drawing at
+another size is usually its best match among the icons of that size, but its look-alikes (the same category's
+folders, documents, discs) score nearly as high, so no absolute score separates them, and only a best match is
+kept, never every close one:
+
+- each icon of at most ``ICON_SIDE`` px (the 16-32 px drawings, furthest from the large one) with its nearest
+  icon of another size and its nearest larger icon (the 16 and 22 px drawings are often each other's nearest,
+  and then neither would reach the 32+ px ones);
+- any two icons of other sizes that are each other's best match among the icons of the other's size (mutual),
+  with a lead of ``ICON_MARGIN`` over the runner-up of that size in both directions: a theme draws each icon
+  once a size, so a clear, mutual first choice is its own drawing, and an ambiguous one is left out.
+
+``dedup_groups`` then never lets a link join two groups that both hold an icon of one size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .dedup_candidates import area_weights, nearest_rows, shape_batches
+from .dedup_pixels import FRAME_TOLERANCE
+
+ICON_SIDE = 32  # icons up to this size (px a side) also take their nearest other size and nearest larger icon
+ICON_NEIGHBOURS = 24  # nearest icons searched per icon (best and runner-up of each other size among them)
+ICON_MARGIN = 0.15  # lead of a mutual best match over the runner-up of its size (chosen on Tango and GNOME)
+ICON_GRID = 8  # colour layout cells per side
+ICON_LEVELS = 4  # histogram levels per channel (64 colour bins)
+
+
+def icon_candidates(smalls: Sequence[np.ndarray], sizes: Sequence[tuple[int, int] | None],
+                    min_score: float) -> dict[tuple[int, int], float]:
+    """{(i, j): icon score} (i < j) over the images whose ``sizes`` entry (their icon size) is set, at or above
+    ``min_score``: the pairs of the module docstring, between icons of other sizes (of the canvas and of the
+    content box: Tango's 24 px icon is its 22 px drawing with a margin, which the pixel tests find). ``sizes``:
+    each image's own (width, height), None for an image that is not an icon."""
+    members = [(n, sorted(size)) for n, size in enumerate(sizes) if size]
+    if len(members) < 2:
+        return {}
+    icons = np.asarray([n for n, _ in members], np.int64)
+    own = np.asarray([size for _, size in members], np.int64)
+    vectors, boxes = icon_vectors([smalls[n] for n in icons])
+    codes = np.unique(own, axis=0, return_inverse=True)[1].ravel()
+    rows, cols, scores = nearest_rows(vectors, np.arange(len(icons)), ICON_NEIGHBOURS)
+    floor = _lowest_per_query(rows, scores, len(icons))
+    other = (codes[rows] != codes[cols]) & (boxes[rows] != boxes[cols]).any(axis=1)
+    rows, cols, scores = rows[other], cols[other], scores[other]
+    order = np.lexsort((-scores, rows))  # nearest first per query (the scores are exact, also after a PCA)
+    rows, cols, scores = rows[order], cols[order], scores[order]
+    best = _best_per_size(rows, cols, scores, codes, floor)
+    nearest = _nearest_of_small_icons(rows, cols, own.max(axis=1))
+    found = {pair: score for pair, (score, lead) in best.items()
+             if pair in nearest or (pair[::-1] in best and min(lead, best[pair[::-1]][1]) >= ICON_MARGIN)}
+    return {(int(icons[min(r, c)]), int(icons[max(r, c)])): score
+            for (r, c), score in found.items() if score >= min_score}
+
+
+def _nearest_of_small_icons(rows: np.ndarray, cols: np.ndarray, side: np.ndarray) -> set[tuple[int, int]]:
+    """(query, neighbour): each icon of at most ``ICON_SIDE`` with its nearest neighbour and its nearest larger
+    neighbour (rows grouped by query, nearest first)."""
+    small = side[rows] <= ICON_SIDE
+    keep = small & _first_of(rows)
+    larger = np.flatnonzero(small & (side[cols] > side[rows]))
+    keep[larger[_first_of(rows[larger])]] = True
+    return set(zip(rows[keep].tolist(), cols[keep].tolist(), strict=True))
+
+
+def _best_per_size(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, codes: np.ndarray,
+                   floor: np.ndarray) -> dict[tuple[int, int], tuple[float, float]]:
+    """{(query, neighbour): (score, lead)} for each query's best match of each other size, and its lead over the
+    runner-up of that size (a size missing from a query's neighbours has its runner-up at most the query's
+    lowest neighbour score, ``floor``)."""
+    order = np.lexsort((-scores, codes[cols], rows))
+    rows, cols, scores = rows[order], cols[order], scores[order]
+    slot = rows * (int(codes.max()) + 1) + codes[cols]
+    first = np.flatnonzero(_first_of(slot))
+    second = np.minimum(first + 1, len(slot) - 1)
+    runner_up = np.where((first + 1 < len(slot)) & (slot[second] == slot[first]), scores[second], floor[rows[first]])
+    return dict(zip(zip(rows[first].tolist(), cols[first].tolist(), strict=True),
+                    zip(scores[first].tolist(), (scores[first] - runner_up).tolist(), strict=True), strict=True))
+
+
+def _first_of(keys: np.ndarray) -> np.ndarray:
+    """Whether each entry is the first of its run of equal keys."""
+    return np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, bool)
+
+
+def _lowest_per_query(rows: np.ndarray, scores: np.ndarray, queries: int) -> np.ndarray:
+    """Each query's lowest neighbour score: an upper bound of any icon not among its neighbours."""
+    lowest = np.full(queries, np.inf, np.float32)
+    np.minimum.at(lowest, rows, scores)
+    lowest[np.isinf(lowest)] = -1.0
+    return lowest
+
+
+def icon_vectors(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit rows whose dot product is the mean of two similarities of the images' content (the box around the
+    pixels that differ from the corner colour): the correlation of its colour layout (area means on an
+    ``ICON_GRID`` x ``ICON_GRID`` grid, each channel centred) and the Bhattacharyya coefficient of its colour
+    histograms (``ICON_LEVELS`` levels a channel). A redrawn size of an icon keeps both; a look-alike of its
+    category (another emblem, other colours) loses some of either. Also the (height, width) of each content
+    box. Computed per shape in batches; only images with a margin are cut to their box one by one."""
+    cells = 3 * ICON_GRID * ICON_GRID
+    rows = np.zeros((len(smalls), cells + ICON_LEVELS**3), np.float32)
+    boxes = np.zeros((len(smalls), 2), np.int64)
+    for part, batch in shape_batches(smalls):
+        content = np.abs(batch.astype(np.int16) - batch[:, :1, :1].astype(np.int16)).max(axis=3) > FRAME_TOLERANCE
+        content[~content.any(axis=(1, 2))] = True  # one colour: all of it is the content
+        rows[part, cells:] = _colour_histograms(batch, content)
+        top, bottom = _extent(content.any(axis=2))
+        left, right = _extent(content.any(axis=1))
+        boxes[part] = np.stack([bottom - top, right - left], axis=1)
+        whole = (boxes[part] == batch.shape[1:3]).all(axis=1)
+        if whole.any():
+            rows[part[whole], :cells] = _layouts(batch[whole])
+        for k in np.flatnonzero(~whole).tolist():
+            rows[part[k], :cells] = _layouts(batch[k, top[k] : bottom[k], left[k] : right[k]][None])[0]
+    return rows / np.sqrt(2.0), boxes
+
+
+def _extent(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last + 1) index of True along axis 1 of a (m, size) array with a True in every row."""
+    return found.argmax(axis=1), found.shape[1] - found[:, ::-1].argmax(axis=1)
+
+
+def _layouts(batch: np.ndarray) -> np.ndarray:
+    """(m, 3 * ICON_GRID**2) unit rows: area means of m RGB images of one shape, each channel centred."""
+    grid = np.einsum("gh,mhwc,kw->mgkc", area_weights(batch.shape[1], ICON_GRID), batch.astype(np.float32),
+                     area_weights(batch.shape[2], ICON_GRID), optimize=True).reshape(len(batch), -1, 3)
+    grid = (grid - grid.mean(axis=1, keepdims=True)).reshape(len(batch), -1)
+    return grid / (np.linalg.norm(grid, axis=1, keepdims=True) + 1e-6)
+
+
+def _colour_histograms(batch: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """(m, ICON_LEVELS**3) square roots of the colour histograms (shares) of the content pixels."""
+    levels = batch.astype(np.int64) * ICON_LEVELS // 256
+    bins = ((levels[..., 0] * ICON_LEVELS + levels[..., 1]) * ICON_LEVELS + levels[..., 2]).reshape(len(batch), -1)
+    bins += (np.arange(len(batch)) * ICON_LEVELS**3)[:, None]
+    counts = np.bincount(bins.ravel(), weights=content.reshape(-1), minlength=len(batch) * ICON_LEVELS**3)
+    counts = counts.reshape(len(batch), -1)
+    return np.sqrt(counts / counts.sum(axis=1, keepdims=True))
+
+
