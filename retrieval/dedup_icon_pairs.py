@@ -29,9 +29,12 @@ from .dedup_pixels import FRAME_TOLERANCE
 
 ICON_SIDE = 32  # icons up to this size (px a side) also take their nearest other size and nearest larger icon
 ICON_NEIGHBOURS = 24  # nearest icons searched per icon (best and runner-up of each other size among them)
-ICON_MARGIN = 0.15  # lead of a mutual best match over the runner-up of its size (chosen on Tango and GNOME)
+ICON_MARGIN = 0.10  # lead of a mutual best match over the runner-up of its size (chosen on Tango and GNOME)
 ICON_GRID = 8  # colour layout cells per side
 ICON_LEVELS = 4  # histogram levels per channel (64 colour bins)
+EDGE_SIDE = 32  # the content is compared in grey at this size for its edge layout
+EDGE_CELLS = 4  # edge layout cells per side
+EDGE_ORIENTATIONS = 8  # orientation bins (of 180 degrees) per cell
 
 
 def icon_candidates(smalls: Sequence[np.ndarray], sizes: Sequence[tuple[int, int] | None],
@@ -100,19 +103,21 @@ def _lowest_per_query(rows: np.ndarray, scores: np.ndarray, queries: int) -> np.
 
 
 def icon_vectors(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Unit rows whose dot product is the mean of two similarities of the images' content (the box around the
+    """Unit rows whose dot product is the mean of three similarities of the images' content (the box around the
     pixels that differ from the corner colour): the correlation of its colour layout (area means on an
-    ``ICON_GRID`` x ``ICON_GRID`` grid, each channel centred) and the Bhattacharyya coefficient of its colour
-    histograms (``ICON_LEVELS`` levels a channel). A redrawn size of an icon keeps both; a look-alike of its
-    category (another emblem, other colours) loses some of either. Also the (height, width) of each content
-    box. Computed per shape in batches; only images with a margin are cut to their box one by one."""
+    ``ICON_GRID`` x ``ICON_GRID`` grid, each channel centred), the Bhattacharyya coefficient of its colour
+    histograms (``ICON_LEVELS`` levels a channel) and the cosine of its edge layout (``_edge_layouts``). A
+    redrawn size of an icon keeps all three; a look-alike of its category (another emblem, other colours, other
+    lines) loses some of one. Also the (height, width) of each content box. Computed per shape in batches; only
+    images with a margin are cut to their box one by one."""
     cells = 3 * ICON_GRID * ICON_GRID
-    rows = np.zeros((len(smalls), cells + ICON_LEVELS**3), np.float32)
+    colours = cells + ICON_LEVELS**3
+    rows = np.zeros((len(smalls), colours + EDGE_CELLS**2 * EDGE_ORIENTATIONS), np.float32)
     boxes = np.zeros((len(smalls), 2), np.int64)
     for part, batch in shape_batches(smalls):
         content = np.abs(batch.astype(np.int16) - batch[:, :1, :1].astype(np.int16)).max(axis=3) > FRAME_TOLERANCE
         content[~content.any(axis=(1, 2))] = True  # one colour: all of it is the content
-        rows[part, cells:] = _colour_histograms(batch, content)
+        rows[part, cells:colours] = _colour_histograms(batch, content)
         top, bottom = _extent(content.any(axis=2))
         left, right = _extent(content.any(axis=1))
         boxes[part] = np.stack([bottom - top, right - left], axis=1)
@@ -121,7 +126,33 @@ def icon_vectors(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             rows[part[whole], :cells] = _layouts(batch[whole])
         for k in np.flatnonzero(~whole).tolist():
             rows[part[k], :cells] = _layouts(batch[k, top[k] : bottom[k], left[k] : right[k]][None])[0]
-    return rows / np.sqrt(2.0), boxes
+        crops = [batch[k, top[k] : bottom[k], left[k] : right[k]] for k in range(len(batch))]
+        rows[part, colours:] = _edge_layouts(crops)
+    return rows / np.sqrt(3.0), boxes
+
+
+def _edge_layouts(crops: list[np.ndarray]) -> np.ndarray:
+    """(m, EDGE_CELLS**2 * EDGE_ORIENTATIONS) unit rows: each crop in grey at ``EDGE_SIDE`` px, its Sobel
+    gradients' orientations (mod 180 degrees, so dark-on-light and light-on-dark lines agree) histogrammed per
+    cell of an ``EDGE_CELLS`` x ``EDGE_CELLS`` grid, weighted by magnitude, square-rooted (a HOG-like layout of
+    the lines: a redrawn size keeps where its outlines run, whatever its pixels)."""
+    import cv2
+
+    grey = np.stack([cv2.resize(crop.astype(np.float32).mean(axis=2), (EDGE_SIDE, EDGE_SIDE),
+                                interpolation=cv2.INTER_AREA) for crop in crops])
+    padded = np.pad(grey, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # OpenCV's default border
+    across, down = padded[:, :, 2:] - padded[:, :, :-2], padded[:, 2:, :] - padded[:, :-2, :]
+    gx = across[:, :-2] + 2 * across[:, 1:-1] + across[:, 2:]
+    gy = down[:, :, :-2] + 2 * down[:, :, 1:-1] + down[:, :, 2:]
+    orientation = np.minimum((np.arctan2(gy, gx) % np.pi / np.pi * EDGE_ORIENTATIONS).astype(np.int64),
+                             EDGE_ORIENTATIONS - 1)
+    cell = np.arange(EDGE_SIDE) * EDGE_CELLS // EDGE_SIDE
+    bins = (cell[:, None] * EDGE_CELLS + cell[None, :]) * EDGE_ORIENTATIONS + orientation
+    per_image = EDGE_CELLS**2 * EDGE_ORIENTATIONS
+    bins += (np.arange(len(crops)) * per_image)[:, None, None]
+    histograms = np.sqrt(np.bincount(bins.ravel(), np.hypot(gx, gy).ravel(), len(crops) * per_image))
+    histograms = histograms.reshape(len(crops), per_image).astype(np.float32)
+    return histograms / (np.linalg.norm(histograms, axis=1, keepdims=True) + 1e-6)
 
 
 def _extent(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
