@@ -126,32 +126,34 @@ def icon_vectors(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             rows[part[whole], :cells] = _layouts(batch[whole])
         for k in np.flatnonzero(~whole).tolist():
             rows[part[k], :cells] = _layouts(batch[k, top[k] : bottom[k], left[k] : right[k]][None])[0]
-        crops = [batch[k, top[k] : bottom[k], left[k] : right[k]] for k in range(len(batch))]
+        grey = batch.astype(np.float32).mean(axis=3)
+        crops = [grey[k, top[k] : bottom[k], left[k] : right[k]] for k in range(len(batch))]
         rows[part, colours:] = _edge_layouts(crops)
     return rows / np.sqrt(3.0), boxes
 
 
-def _edge_layouts(crops: list[np.ndarray]) -> np.ndarray:
-    """(m, EDGE_CELLS**2 * EDGE_ORIENTATIONS) unit rows: each crop in grey at ``EDGE_SIDE`` px, its Sobel
-    gradients' orientations (mod 180 degrees, so dark-on-light and light-on-dark lines agree) histogrammed per
-    cell of an ``EDGE_CELLS`` x ``EDGE_CELLS`` grid, weighted by magnitude, square-rooted (a HOG-like layout of
-    the lines: a redrawn size keeps where its outlines run, whatever its pixels)."""
+def _edge_layouts(greys: list[np.ndarray]) -> np.ndarray:
+    """(m, EDGE_CELLS**2 * EDGE_ORIENTATIONS) unit rows: each grey crop at ``EDGE_SIDE`` px, its Sobel gradients'
+    orientations (mod 180 degrees, so dark-on-light and light-on-dark lines agree) histogrammed per cell of an
+    ``EDGE_CELLS`` x ``EDGE_CELLS`` grid, weighted by magnitude, square-rooted (a HOG-like layout of the lines: a
+    redrawn size keeps where its outlines run, whatever its pixels). All crops go through OpenCV at once, as
+    one tall image of crops each padded with its own mirrored border (OpenCV's default), so no filter crosses
+    from one crop into the next."""
     import cv2
 
-    grey = np.stack([cv2.resize(crop.astype(np.float32).mean(axis=2), (EDGE_SIDE, EDGE_SIDE),
-                                interpolation=cv2.INTER_AREA) for crop in crops])
-    padded = np.pad(grey, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # OpenCV's default border
-    across, down = padded[:, :, 2:] - padded[:, :, :-2], padded[:, 2:, :] - padded[:, :-2, :]
-    gx = across[:, :-2] + 2 * across[:, 1:-1] + across[:, 2:]
-    gy = down[:, :, :-2] + 2 * down[:, :, 1:-1] + down[:, :, 2:]
-    orientation = np.minimum((np.arctan2(gy, gx) % np.pi / np.pi * EDGE_ORIENTATIONS).astype(np.int64),
-                             EDGE_ORIENTATIONS - 1)
-    cell = np.arange(EDGE_SIDE) * EDGE_CELLS // EDGE_SIDE
-    bins = (cell[:, None] * EDGE_CELLS + cell[None, :]) * EDGE_ORIENTATIONS + orientation
+    side, count = EDGE_SIDE, len(greys)
+    resized = np.stack([cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA) for grey in greys])
+    tall = np.pad(resized, ((0, 0), (1, 1), (1, 1)), mode="reflect").reshape(count * (side + 2), side + 2)
+    gx, gy = (np.ascontiguousarray(cv2.Sobel(tall, cv2.CV_32F, dx, 1 - dx).reshape(count, side + 2, side + 2)
+                                   [:, 1:-1, 1:-1]).reshape(count * side, side) for dx in (1, 0))
+    magnitude, degrees = cv2.cartToPolar(gx, gy, angleInDegrees=True)
+    orientation = (degrees * (EDGE_ORIENTATIONS / 180.0)).astype(np.int32) % EDGE_ORIENTATIONS
+    cell = np.arange(side, dtype=np.int32) * EDGE_CELLS // side
     per_image = EDGE_CELLS**2 * EDGE_ORIENTATIONS
-    bins += (np.arange(len(crops)) * per_image)[:, None, None]
-    histograms = np.sqrt(np.bincount(bins.ravel(), np.hypot(gx, gy).ravel(), len(crops) * per_image))
-    histograms = histograms.reshape(len(crops), per_image).astype(np.float32)
+    bins = (((cell[:, None] * EDGE_CELLS + cell[None, :]) * EDGE_ORIENTATIONS)[None]
+            + orientation.reshape(count, side, side) + (np.arange(count, dtype=np.int32) * per_image)[:, None, None])
+    histograms = np.sqrt(np.bincount(bins.ravel(), magnitude.ravel(), count * per_image))
+    histograms = histograms.reshape(count, per_image).astype(np.float32)
     return histograms / (np.linalg.norm(histograms, axis=1, keepdims=True) + 1e-6)
 
 
