@@ -16,8 +16,7 @@
 - Tiny images: each image's grey copy at ``TINY_SIDE`` x ``TINY_SIDE`` (block means, brightness and contrast
   normalised) as a vector; the ``TINY_NEIGHBOURS`` nearest above ``MIN_TINY_COSINE`` (same framing, other
   pixels: an icon drawn again at another size, a heavy edit); k-nearest neighbours as in ``vector_candidates``.
-- Icons: each icon with the icons of other sizes that it and they pick as their best match
-  (``dedup_icon_pairs``).
+- Icons drawn again at each size are paired by ``dedup_icon_pairs``, which uses this module's neighbour search.
 - Embeddings (where a real model made them): the k nearest neighbours above ``MIN_COSINE``.
 """
 
