@@ -38,7 +38,7 @@ from .dedup_pixels import FRAME_TOLERANCE, MIN_GRID, SMALL_GRID, luma, turn
 GRID = 64  # largest aligned comparison size (pixels per side)
 ALIGNED_SAME = 0.85  # correlation of the aligned copies at the decision threshold
 ALIGNED_CERTAIN = 0.97
-ALIGNED_SAME_TINY = 0.70  # under SMALL_GRID a side, a redrawn small icon size correlates less with the large drawing
+ALIGNED_SAME_TINY = 0.70  # under SMALL_GRID a side, a small icon redrawn at another size correlates less with it
 DETAIL_SAME = 0.72  # detail correlation at the decision threshold (two different smooth wallpapers: < 0.67)
 DETAIL_SAME_TINY = 0.50
 DIFFERENT_PIXEL = 1.0  # mean absolute difference (standard deviations, 3x3 smoothed) of a differing pixel
@@ -105,7 +105,7 @@ def icon_verdict(score: float) -> Verdict | None:
 
 def aligned_verdict(a: ImageSignature, b: ImageSignature, symmetry: int) -> Verdict | None:
     correlation, detail, differing = aligned_scores(a.small, b.small, symmetry)
-    tiny = min(*a.small.shape[:2], *b.small.shape[:2]) < SMALL_GRID
+    tiny = min(*a.small.shape[:2], *b.small.shape[:2]) < SMALL_GRID and _other_shapes(a.small, b.small)
     confidence = min(_confidence(correlation, ALIGNED_SAME_TINY if tiny else ALIGNED_SAME, ALIGNED_CERTAIN),
                      _confidence(detail, DETAIL_SAME_TINY if tiny else DETAIL_SAME, ALIGNED_CERTAIN),
                      _confidence(-differing, -MAX_DIFFERING, -CERTAIN_DIFFERING))
@@ -118,6 +118,14 @@ def aligned_verdict(a: ImageSignature, b: ImageSignature, symmetry: int) -> Verd
     else:
         label = EDITED
     return Verdict(label, confidence)
+
+
+def _other_shapes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two small copies differ in shape (turns aside). The lower ``ALIGNED_SAME_TINY`` is for a small
+    icon redrawn at another size; a copy at the same small size (a 16 px icon re-encoded) needs no leniency,
+    and two 16 px drawings that pass only the lenient test are look-alikes (a folder and the folder with an
+    emblem)."""
+    return sorted(a.shape[:2]) != sorted(b.shape[:2])
 
 
 def aligned_scores(small_a: np.ndarray, small_b: np.ndarray, symmetry: int) -> tuple[float, float, float]:
