@@ -29,6 +29,7 @@ from .hits import DuplicateGroup, DuplicatePair
 
 DEFAULT_MIN_CONFIDENCE = 0.5
 LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP", "GIF", "PPM", "QOI"})
+EXACT_RESAVE_FORMATS = LOSSLESS_FORMATS - {"GIF"}  # re-saving keeps every pixel (a GIF may get a new palette)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def verified_pairs(items: Sequence[DupItem], unique: list[int],
     verdicts: dict[tuple[int, int], Verdict] = {}
     for (i, j), symmetry in pairs.items():
         verdict = verify_pair(items[i].signature, items[j].signature, symmetry, icons.get((i, j)),
-                              (_own_size(items[i]), _own_size(items[j])))
+                              (_own_size(items[i]), _own_size(items[j])), _exact_resaves(items[i], items[j]))
         if verdict is not None:
             verdicts[(i, j)] = verdict
     return verdicts
@@ -130,6 +131,16 @@ def verified_pairs(items: Sequence[DupItem], unique: list[int],
 
 def _own_size(item: DupItem) -> tuple[int, int] | None:
     return (item.width, item.height) if item.width and item.height else None
+
+
+def _exact_resaves(a: DupItem, b: DupItem) -> bool:
+    """Both files in one format whose re-saving keeps every pixel (two such files that differ were edited or
+    drawn apart; see ``dedup_icons.other_drawing_same_size``)."""
+    return _format(a) == _format(b) and _format(a) in EXACT_RESAVE_FORMATS
+
+
+def _format(item: DupItem) -> str:
+    return (item.format or "").upper()
 
 
 def _inverse(symmetry: int) -> int:
@@ -142,7 +153,7 @@ def best_original(members: Sequence[DupItem]) -> DupItem:
     (less compressed); then the oldest (EXIF date taken, else file time); then the lowest id."""
     def key(item: DupItem) -> tuple[int, int, float, float, int]:
         pixels = max(1, item.width * item.height)
-        lossy = 0 if (item.format or "").upper() in LOSSLESS_FORMATS else 1
+        lossy = 0 if _format(item) in LOSSLESS_FORMATS else 1
         taken = item.taken_at.timestamp() if item.taken_at else float("inf")
         return (-pixels, lossy, -item.size / pixels, taken, item.id)
 

@@ -17,6 +17,7 @@ ICON_HUE_DEGREES = 35.0  # two icons' hues this far apart are colour variants (T
 SAME_DRAWING_BLUR = 0.7  # Gaussian sigma (pixels) before comparing one drawing size's colours: JPEG noise fades
 SAME_DRAWING_LEVEL = 32  # a colour this far (0..255, any channel) from the fitted one differs
 SAME_DRAWING_SHARE = 0.02  # share of differing content pixels above which two same-size icons are two icons
+SAME_DRAWING_SHARE_LOSSLESS = 0.005  # the same for two PNG files (chosen on Tango and GNOME): no noise to allow for
 
 
 def other_colour_icons(a: ImageSignature, b: ImageSignature,
@@ -53,13 +54,16 @@ def _both_icons(a: ImageSignature, b: ImageSignature, sizes: tuple[tuple[int, in
 
 
 def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
-                            sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> bool:
+                            sizes: tuple[tuple[int, int], tuple[int, int]] | None = None,
+                            lossless: bool = False) -> bool:
     """Two icons drawn at one size (the same small-copy shape, or content boxes of one size, e.g. Tango's 24 px
     icon is its 22 px drawing with a margin) whose colours differ in more than ``SAME_DRAWING_SHARE`` of the
-    content: another drawing (an emblem, another arrow highlighted, one more sound wave), not a copy. The colours
-    of ``a`` (turned by ``symmetry``) are first fitted to ``b``'s (each channel from itself and the grey level,
-    so brightness, contrast and saturation edits fit) after a slight blur (``SAME_DRAWING_BLUR``: JPEG noise);
-    a pixel differs by more than ``SAME_DRAWING_LEVEL``. Redrawn sizes (16 vs 32 px) are left to the other tests."""
+    content: another drawing (an emblem, another arrow highlighted, one more sound wave, a badge), not a copy.
+    ``SAME_DRAWING_SHARE_LOSSLESS`` applies instead when both are ``lossless`` files of one format: re-saving a
+    PNG changes no pixel, so what differs was edited or drawn apart. The colours of ``a`` (turned by
+    ``symmetry``) are first fitted to ``b``'s (each channel from itself and the grey level, so brightness,
+    contrast and saturation edits fit) after a slight blur (``SAME_DRAWING_BLUR``: JPEG noise); a pixel differs
+    by more than ``SAME_DRAWING_LEVEL``. Redrawn sizes (16 vs 32 px) are left to the other tests."""
     if not _both_icons(a, b, sizes):
         return False
     own_a, own_b = sizes or (a.analysis_size, b.analysis_size)
@@ -82,7 +86,7 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
         coefficients, *_ = np.linalg.lstsq(terms[content], fb[..., channel][content], rcond=None)
         fitted[..., channel] = terms @ coefficients
     differing = np.abs(fitted - fb).max(axis=2)[content] > SAME_DRAWING_LEVEL
-    return bool(differing.mean() > SAME_DRAWING_SHARE)
+    return bool(differing.mean() > (SAME_DRAWING_SHARE_LOSSLESS if lossless else SAME_DRAWING_SHARE))
 
 
 def _same_size_drawings(a: np.ndarray, b: np.ndarray, same_size: bool,

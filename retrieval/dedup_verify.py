@@ -78,15 +78,18 @@ class Verdict:
 
 
 def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None, icon_score: float | None = None,
-                sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> Verdict | None:
+                sizes: tuple[tuple[int, int], tuple[int, int]] | None = None,
+                lossless: bool = False) -> Verdict | None:
     """The verdict on a pair, or None when the tests find no relation. ``symmetry`` (index into
     ``ingest.hashes.DIHEDRAL``) is the turn of ``a`` that made the hashes agree, when a hash found the pair;
     ``icon_score``, for an icon candidate: judged by it when the pixel and geometry tests do not confirm it, and
     its confidence kept when higher than theirs (groups are joined from the most confident pair down);
-    ``sizes``: the two images' own (width, height), when known (see ``icon_size``)."""
+    ``sizes``: the two images' own (width, height), when known (see ``icon_size``); ``lossless``: both files
+    are in a lossless format (see ``other_drawing_same_size``)."""
     if a.pixel_sha == b.pixel_sha:
         return Verdict(SAME_PIXELS, 1.0)
-    if other_colour_icons(a, b, sizes) or (symmetry is not None and other_drawing_same_size(a, b, symmetry, sizes)):
+    if other_colour_icons(a, b, sizes) or (symmetry is not None
+                                           and other_drawing_same_size(a, b, symmetry, sizes, lossless)):
         return None
     verdict = aligned_verdict(a, b, symmetry) if symmetry is not None else None
     if verdict is None or verdict.confidence < 0.5:
