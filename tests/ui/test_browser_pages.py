@@ -152,6 +152,9 @@ def generate(tab: Any, url: str, library: Path) -> None:
     tab.locator('[data-testid="stFormSubmitButton"] button', has_text="Search").click()
     _settled(tab)
     _click(tab, "Use")
+    # the click's rerun may not have started when the settle check first looks: its "Picked" button shows it ran
+    tab.get_by_role("button", name="Picked").first.wait_for(timeout=STEP_TIMEOUT_MS)
+    _settled(tab)
     mode = tab.locator('[data-testid="stSelectbox"]').filter(has_text="Mode")
     shown = mode.inner_text() + " ".join(i.input_value() for i in mode.locator("input").all())
     shown += " ".join(mode.locator("[value]").evaluate_all("nodes => nodes.map(n => n.getAttribute('value'))"))
