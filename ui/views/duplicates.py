@@ -25,14 +25,26 @@ GROUPS = "dup.groups"
 MOVED = "dup.moved"  # the trash entries of the last "keep this" (for Undo)
 NOTICE = "dup.notice"
 EXACT = "exact bytes"
-THRESHOLDS = """Two tests decide whether two images are the same picture; each pair gets a **confidence**:
+def thresholds() -> str:
+    """How the tests decide, with the thresholds the code uses (``retrieval.dedup_verify``, ``dedup_icon_pairs``)."""
+    from mmrag.retrieval.dedup_icon_pairs import ICON_MARGIN
+    from mmrag.retrieval.dedup_icons import ICON_MAX_SIDE
+    from mmrag.retrieval.dedup_verify import ALIGNED_SAME, ICON_SAME, MAX_DIFFERING, MIN_INLIERS, OVERLAP_SAME
+
+    return f"""Two tests decide whether two images are the same picture; each pair gets a **confidence**:
 **0.5** means it just passed the test's threshold, **1.0** that it is certain.
 
-- **Aligned pixels** (resized, re-encoded, colour-edited, grey, blurred, quarter-turned or mirrored copies): the
-  small grey copies must correlate at **0.85** or more, with at most **10 %** of the pixels differing (a
-  watermark covers about 5 %).
-- **Geometry** (crops, small rotations, borders): at least **10** matching keypoints consistent with one
-  rotation/scale/shift, spread over the picture, and the overlapping parts must correlate at **0.85** or more.
+- **Aligned pixels** (resized, re-encoded, colour-edited, grey, blurred, quarter-turned or mirrored copies):
+  the small grey copies must correlate at **{ALIGNED_SAME:.2f}** or more, with at most
+  **{MAX_DIFFERING * 100:.0f} %** of the pixels differing (a watermark covers about 5 %).
+- **Geometry** (crops, small rotations, borders): at least **{MIN_INLIERS}** matching keypoints consistent with
+  one rotation/scale/shift, spread over the picture, and the overlapping parts must correlate at
+  **{OVERLAP_SAME:.2f}** or more.
+- **Icons** (at most {ICON_MAX_SIDE} px; a theme draws each icon again at each size): two icons of other sizes
+  pair when each is the other's clear best match by colour layout, colours and outlines (icon score
+  **{ICON_SAME:.2f}** or more, **{ICON_MARGIN:.2f}** ahead of the runner-up). Icons of one size that differ by
+  an emblem or a badge are two icons. An icon group can still join two look-alike icons: check it before you
+  keep one.
 
 **Min confidence** 0.5 shows every pair the thresholds accept; raise it to see only the surest pairs; 1.0 leaves
 only certain ones. **Exact copy** means the files are byte for byte identical. The best original (most pixels,
@@ -50,7 +62,7 @@ def render() -> None:
                                        help="Only images under this folder (a glob such as photos/2024/*).")
         submitted = st.form_submit_button("Find duplicates", type="primary", icon=":material/content_copy:")
     with st.expander("How duplicates are found", icon=":material/help:"):
-        st.markdown(THRESHOLDS)
+        st.markdown(thresholds())
     if submitted or GROUPS not in st.session_state:  # runs on arrival
         find(lib, confidence, folder)
     locked = access.write_refusal(lib)  # a read-only key: Keep this / Undo / Restore are off, and refused
