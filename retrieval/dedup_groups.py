@@ -23,7 +23,7 @@ import numpy as np
 from ..catalog.features import ImageSignature
 from . import dedup_candidates as candidates
 from .dedup_icon_pairs import icon_candidates
-from .dedup_icons import ICON_MAX_SIDE, icon_size
+from .dedup_icons import icon_size, icon_sized
 from .dedup_verify import EXACT_BYTES, ICON_SAME, SAME_PIXELS, Verdict, verify_pair
 from .hits import DuplicateGroup, DuplicatePair
 
@@ -105,11 +105,10 @@ def candidate_pairs(items: Sequence[DupItem], unique: list[int],
 
 
 def icon_pairs(items: Sequence[DupItem], unique: list[int]) -> dict[tuple[int, int], float]:
-    """{(i, j): icon score} over item positions (``dedup_icon_pairs``; images of at most ``ICON_MAX_SIDE`` a side
+    """{(i, j): icon score} over item positions (``dedup_icon_pairs``; images of icon size, ``icon_sized``,
     by their own size)."""
-    sizes = [_own_size(items[p]) or items[p].signature.analysis_size for p in unique]
     found = icon_candidates([items[p].signature.small for p in unique],
-                            [size if max(size) <= ICON_MAX_SIDE else None for size in sizes], ICON_SAME)
+                            [icon_sized(items[p].signature, _own_size(items[p])) for p in unique], ICON_SAME)
     return {(unique[i], unique[j]): score for (i, j), score in found.items()}
 
 

@@ -19,9 +19,12 @@ SAME_DRAWING_LEVEL = 32  # a colour this far (0..255, any channel) from the fitt
 SAME_DRAWING_SHARE = 0.02  # share of differing content pixels above which two same-size icons are two icons
 SAME_DRAWING_SHARE_LOSSLESS = 0.005  # the same for two PNG files (chosen on Tango and GNOME): no noise to allow for
 
+# The two images' own (width, height), each None when not known (a catalog row without them; see ``own_size``).
+PairSizes = tuple[tuple[int, int] | None, tuple[int, int] | None]
+
 
 def other_colour_icons(a: ImageSignature, b: ImageSignature,
-                       sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> bool:
+                       sizes: PairSizes | None = None) -> bool:
     """Two icons (at most ``ICON_MAX_SIDE`` pixels a side, each on a background, ``_on_background``) drawn in
     other colours: the mean chroma (CIELAB a*, b*) of their content points in hues more than
     ``ICON_HUE_DEGREES`` apart, or one is grey (under ``ICON_GREY_RATIO`` of the other's chroma) while the
@@ -40,21 +43,32 @@ def other_colour_icons(a: ImageSignature, b: ImageSignature,
     return bool(float(ca @ cb) / (low * high) < np.cos(np.radians(ICON_HUE_DEGREES)))
 
 
+def own_size(signature: ImageSignature, size: tuple[int, int] | None = None) -> tuple[int, int]:
+    """``size``, the image's own (width, height) when known (a large JPEG's signature may come from a reduced
+    decode, e.g. a 512 px photo decoded at 256 px), else the size the signature was computed at."""
+    return size or signature.analysis_size
+
+
+def icon_sized(signature: ImageSignature, size: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """(width, height) (``own_size``) of an image of at most ``ICON_MAX_SIDE`` a side, None for a larger one."""
+    size = own_size(signature, size)
+    return size if max(size) <= ICON_MAX_SIDE else None
+
+
 def icon_size(signature: ImageSignature, size: tuple[int, int] | None = None) -> tuple[int, int] | None:
-    """(width, height) of an icon (at most ``ICON_MAX_SIDE`` a side, on a background: ``_on_background``), None
-    for any other image. ``size``: the image's own size when known (a large JPEG's signature may come from a
-    reduced decode, e.g. a 512 px photo decoded at 256 px), else the size the signature was computed at."""
-    size = size or signature.analysis_size
-    return size if max(size) <= ICON_MAX_SIDE and _on_background(signature.small) else None
+    """(width, height) of an icon (``icon_sized``, on a background: ``_on_background``), None for any other
+    image."""
+    size = icon_sized(signature, size)
+    return size if size and _on_background(signature.small) else None
 
 
-def _both_icons(a: ImageSignature, b: ImageSignature, sizes: tuple[tuple[int, int], tuple[int, int]] | None) -> bool:
+def _both_icons(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None) -> bool:
     own_a, own_b = sizes or (None, None)
     return icon_size(a, own_a) is not None and icon_size(b, own_b) is not None
 
 
 def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
-                            sizes: tuple[tuple[int, int], tuple[int, int]] | None = None,
+                            sizes: PairSizes | None = None,
                             lossless: bool = False) -> bool:
     """Two icons drawn at one size (the same small-copy shape, or content boxes of one size, e.g. Tango's 24 px
     icon is its 22 px drawing with a margin) whose colours differ in more than ``SAME_DRAWING_SHARE`` of the
@@ -66,7 +80,7 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     by more than ``SAME_DRAWING_LEVEL``. Redrawn sizes (16 vs 32 px) are left to the other tests."""
     if not _both_icons(a, b, sizes):
         return False
-    own_a, own_b = sizes or (a.analysis_size, b.analysis_size)
+    own_a, own_b = own_size(a, sizes[0] if sizes else None), own_size(b, sizes[1] if sizes else None)
     turned = turn(a.small, symmetry)
     pair = _same_size_drawings(turned, b.small, sorted(own_a) == sorted(own_b),
                                _at_own_scale(a.small, own_a) and _at_own_scale(b.small, own_b))

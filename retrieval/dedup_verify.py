@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog.features import ImageSignature
-from .dedup_icons import other_colour_icons, other_drawing_same_size
+from .dedup_icons import PairSizes, other_colour_icons, other_drawing_same_size
 from .dedup_pixels import FRAME_TOLERANCE, MIN_GRID, SMALL_GRID, luma, turn
 
 GRID = 64  # largest aligned comparison size (pixels per side)
@@ -78,7 +78,7 @@ class Verdict:
 
 
 def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None, icon_score: float | None = None,
-                sizes: tuple[tuple[int, int], tuple[int, int]] | None = None,
+                sizes: PairSizes | None = None,
                 lossless: bool = False) -> Verdict | None:
     """The verdict on a pair, or None when the tests find no relation. ``symmetry`` (index into
     ``ingest.hashes.DIHEDRAL``) is the turn of ``a`` that made the hashes agree, when a hash found the pair;

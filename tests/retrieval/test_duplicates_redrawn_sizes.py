@@ -88,3 +88,13 @@ def test_two_png_drawings_of_one_size_that_differ_a_little_are_two_icons() -> No
     brighter = compute_signature(ImageEnhance.Brightness(empty).enhance(1.2))
     verdict = verify_pair(a, brighter, 0, None, sizes, lossless=True)
     assert verdict is not None and verdict.confidence >= 0.5
+
+
+@needs("tango")
+def test_an_image_without_a_known_size_is_judged_by_its_signature() -> None:
+    """A catalog row without width and height gives no own size for that image (``sizes`` holds None for it):
+    the one-size test then takes the size its signature was computed at, and folder / user-home at 16 px are
+    still two drawings (before: a TypeError ended the whole duplicate search)."""
+    a, b = (compute_signature(icon("tango", 16, "places", name)) for name in ("folder", "user-home"))
+    assert other_drawing_same_size(a, b, 0, (None, (16, 16)))
+    assert verify_pair(a, b, 0, None, (None, (16, 16))) is None
