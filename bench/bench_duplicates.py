@@ -137,12 +137,12 @@ def sparse_quality(items: list[DupItem], labels: dict[str, dict[str, str]], kind
     """The cascade on icon sets where each icon keeps only 1-3 of its sizes (drawn at random, ``SPARSE_DRAWS``
     times): a library holding an icon's look-alike but not the icon's own other sizes, where a best match of
     another size is more often a look-alike. Means over the draws; look-alike groups per draw."""
+    families: dict[str, list[DupItem]] = defaultdict(list)
+    for item in items:
+        families[labels[item.path]["group"]].append(item)
     runs = []
     for seed in range(SPARSE_DRAWS):
         rng = np.random.default_rng(seed)
-        families: dict[str, list[DupItem]] = defaultdict(list)
-        for item in items:
-            families[labels[item.path]["group"]].append(item)
         kept = [members[k] for _, members in sorted(families.items())
                 for k in sorted(rng.choice(len(members), int(rng.integers(1, 4)), replace=False))]
         position = {item.id: n for n, item in enumerate(kept)}
