@@ -12,7 +12,11 @@ Scale (``--scale N``): N synthetic images (random hashes, 16-px small copies, OR
 through the whole cascade, timed per stage (every image is then an icon of a size drawn from ``ICON_SIDES``: the
 worst case for the icon stage).
 
+Grid (``--grid SAME:MARGIN ...``): how ``ICON_SAME`` and ``ICON_MARGIN`` were chosen, on the tuning sets only
+(full and sparse F1 of Tango and GNOME, and their mean).
+
     python bench/bench_duplicates.py --data /tmp/dup_eval --scale 100000
+    python bench/bench_duplicates.py --sets --grid 0.75:0.10 0.80:0.05 0.80:0.10 0.80:0.15 0.85:0.10
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from mmrag.retrieval.dedup_verify import ICON_SAME, verify_pair  # noqa: E402
 
 BASELINE_RADIUS = 10
 ICON_SIDES = (16, 22, 24, 32, 48, 64, 128, 256)  # the scale part's icon sizes, one drawn at random per image
+TUNING_SETS = ("icons", "icons-gnome")  # the icon numbers are chosen on these (``--grid``); the others are held out
 SPARSE_DRAWS = 3  # the sparse reading of an icon set: each icon at 1-3 of its sizes, drawn at random 3 times
 
 
@@ -244,6 +249,29 @@ def scale(n: int) -> dict:
     return result
 
 
+def grid(root: Path, cells: list[str]) -> list[dict]:
+    """The choice of ``ICON_SAME`` and ``ICON_MARGIN`` on the tuning sets: for each "same:margin" cell, F1 of the
+    full and the sparse reading of Tango and GNOME, and their mean (the criterion the numbers were chosen by).
+    The module constants are set for the run (dedup_groups holds its own name for ICON_SAME)."""
+    from mmrag.retrieval import dedup_icon_pairs, dedup_verify
+
+    sets = {kind: load_items(root, kind)[:2] for kind in TUNING_SETS}
+    rows = []
+    for cell in cells:
+        same, margin = (float(x) for x in cell.split(":"))
+        dedup_verify.ICON_SAME = dedup_groups.ICON_SAME = same  # type: ignore[misc]
+        dedup_icon_pairs.ICON_MARGIN = margin  # type: ignore[misc]
+        row: dict = {"icon_same": same, "icon_margin": margin}
+        for kind, (items, labels) in sets.items():
+            position = {item.id: n for n, item in enumerate(items)}
+            full = scores([[position[i] for i in g.ids] for g in group_duplicates(items)], items, labels, kind)
+            row[kind] = {"full_f1": full["f1"], "sparse_f1": sparse_quality(items, labels, kind)["f1"]}
+        row["mean_f1"] = round(statistics.mean(v for k in TUNING_SETS for v in row[k].values()), 4)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/tmp/dup_eval"))
@@ -251,6 +279,8 @@ def main() -> None:
                         help="icons (Tango) and icons-gnome: the sets the icon parameters were chosen on; "
                              "icons-oxygen and icons-mate: held out")
     parser.add_argument("--scale", type=int, default=0, help="synthetic images for the timing part (0: skip)")
+    parser.add_argument("--grid", nargs="*", default=[], metavar="SAME:MARGIN",
+                        help="ICON_SAME:ICON_MARGIN cells to score on the tuning sets (e.g. 0.80:0.10)")
     args = parser.parse_args()
     report: dict = {}
     if args.sets:
@@ -261,6 +291,8 @@ def main() -> None:
         for kind in args.sets:
             report[kind] = quality(args.data, kind)
             print(json.dumps({kind: report[kind]}, indent=1), flush=True)
+    if args.grid:
+        report["grid"] = grid(args.data, args.grid)
     if args.scale:
         report["scale"] = scale(args.scale)
         print(json.dumps({"scale": report["scale"]}, indent=1), flush=True)
