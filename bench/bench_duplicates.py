@@ -15,21 +15,29 @@ worst case for the icon stage).
 Grid (``--grid SAME:MARGIN ...``): how ``ICON_SAME`` and ``ICON_MARGIN`` were chosen, on the tuning sets only
 (full and sparse F1 of Tango and GNOME, and their mean).
 
+Edits (``--edits``): what the icon rules cost in copies: the share of brightened, saturated, JPEG,
+JPEG-then-PNG and turned copies of the tuning sets' icons (of at most 48 px, and all) that verification does not
+take for copies.
+
     python bench/bench_duplicates.py --data /tmp/dup_eval --scale 100000
     python bench/bench_duplicates.py --sets --grid 0.75:0.10 0.80:0.05 0.80:0.10 0.80:0.15 0.85:0.10
+    python bench/bench_duplicates.py --sets --edits
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageEnhance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -157,6 +165,42 @@ def sparse_quality(items: list[DupItem], labels: dict[str, dict[str, str]], kind
             "lookalike_groups": [r["lookalike_groups"] for r in runs]}
 
 
+ICON_EDITS = {  # name -> (edit, JPEG quality or None, read as a lossless file)
+    "brighter 1.3, PNG": (lambda im: ImageEnhance.Brightness(im).enhance(1.3), None, True),
+    "brighter 1.2 + saturated 1.5, PNG": (
+        lambda im: ImageEnhance.Color(ImageEnhance.Brightness(im).enhance(1.2)).enhance(1.5), None, True),
+    "contrast 1.3, PNG": (lambda im: ImageEnhance.Contrast(im).enhance(1.3), None, True),
+    "JPEG 75": (lambda im: im, 75, False),
+    "JPEG 75 saved as PNG": (lambda im: im, 75, True),
+    "brighter 1.3, JPEG 75 saved as PNG": (lambda im: ImageEnhance.Brightness(im).enhance(1.3), 75, True),
+    "turned 10 degrees, PNG": (
+        lambda im: im.rotate(10, Image.Resampling.BICUBIC, fillcolor=im.getpixel((0, 0))), None, True),
+}
+
+
+def icon_edit_misses(root: Path, kind: str, max_side: int) -> dict[str, float]:
+    """Share of edited copies of the set's icons of at most ``max_side`` px that the cascade does not group with
+    their original (each original and its copy alone, as PNG or JPEG files, through ``group_duplicates``)."""
+    from mmrag.ingest.hashes import compute_signature
+
+    items, _, _ = load_items(root, kind)
+    misses: dict[str, list[bool]] = defaultdict(list)
+    for item in items:
+        if max(item.width, item.height) > max_side:
+            continue
+        image = Image.open(root / item.path).convert("RGB")
+        for name, (edit, quality, lossless) in ICON_EDITS.items():
+            copy = edit(image)
+            if quality:
+                data = io.BytesIO()
+                copy.save(data, "JPEG", quality=quality)
+                copy = Image.open(data).convert("RGB")
+            edited = DupItem(1, f"{item.path}.copy", "copy", compute_signature(copy), copy.width, copy.height,
+                             item.size, "PNG" if lossless else "JPEG")
+            misses[name].append(not group_duplicates([replace(item, id=0), edited]))
+    return {name: round(statistics.mean(found), 3) for name, found in misses.items()}
+
+
 def _label_counts(groups: list) -> dict[str, int]:  # type: ignore[type-arg]
     counts: dict[str, int] = defaultdict(int)
     for group in groups:
@@ -281,6 +325,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0, help="synthetic images for the timing part (0: skip)")
     parser.add_argument("--grid", nargs="*", default=[], metavar="SAME:MARGIN",
                         help="ICON_SAME:ICON_MARGIN cells to score on the tuning sets (e.g. 0.80:0.10)")
+    parser.add_argument("--edits", action="store_true",
+                        help="share of edited copies of the tuning sets' icons not found (at most 48 and 256 px)")
     args = parser.parse_args()
     report: dict = {}
     if args.sets:
@@ -293,6 +339,12 @@ def main() -> None:
             print(json.dumps({kind: report[kind]}, indent=1), flush=True)
     if args.grid:
         report["grid"] = grid(args.data, args.grid)
+    if args.edits:
+        for kind in TUNING_SETS:
+            for side in (48, 256):
+                key = f"{kind} edits missed, icons of at most {side} px"
+                report[key] = icon_edit_misses(args.data, kind, side)
+                print(json.dumps({key: report[key]}), flush=True)
     if args.scale:
         report["scale"] = scale(args.scale)
         print(json.dumps({"scale": report["scale"]}, indent=1), flush=True)

@@ -10,7 +10,9 @@ kept, never every close one:
 
 - each icon of at most ``ICON_SIDE`` px (the 16-32 px drawings, furthest from the large one) with its nearest
   icon of another size and its nearest larger icon (the 16 and 22 px drawings are often each other's nearest,
-  and then neither would reach the 32+ px ones);
+  and then neither would reach the 32+ px ones), unless another icon of that size among its neighbours scores
+  within ``NEAREST_LEAD`` (two drawings that differ in a detail, such as one arrow's shade: the small one cannot
+  tell which is its own);
 - any two icons of other sizes that are each other's best match among the icons of the other's size (mutual),
   with a lead of ``ICON_MARGIN`` over the runner-up of that size in both directions: a theme draws each icon
   once a size, so a clear, mutual first choice is its own drawing, and an ambiguous one is left out.
@@ -30,6 +32,7 @@ from .dedup_pixels import FRAME_TOLERANCE
 ICON_SIDE = 32  # icons up to this size (px a side) also take their nearest other size and nearest larger icon
 ICON_NEIGHBOURS = 24  # nearest icons searched per icon (best and runner-up of each other size among them)
 ICON_MARGIN = 0.10  # lead of a mutual best match over the runner-up of its size (chosen on Tango and GNOME)
+NEAREST_LEAD = 0.005  # lead of a small icon's nearest (larger) icon over the runner-up of that size: a near tie
 ICON_GRID = 8  # colour layout cells per side
 ICON_LEVELS = 4  # histogram levels per channel (64 colour bins)
 EDGE_SIDE = 32  # the content is compared in grey at this size for its edge layout
@@ -58,8 +61,9 @@ def icon_candidates(smalls: Sequence[np.ndarray], sizes: Sequence[tuple[int, int
     rows, cols, scores = rows[order], cols[order], scores[order]
     best = _best_per_size(rows, cols, scores, codes, floor)
     nearest = _nearest_of_small_icons(rows, cols, own.max(axis=1))
-    found = {pair: score for pair, (score, lead) in best.items()
-             if pair in nearest or (pair[::-1] in best and min(lead, best[pair[::-1]][1]) >= ICON_MARGIN)}
+    found = {pair: score for pair, (score, lead, tie) in best.items()
+             if (pair in nearest and not (tie and lead < NEAREST_LEAD))
+             or (pair[::-1] in best and min(lead, best[pair[::-1]][1]) >= ICON_MARGIN)}
     return {(int(icons[min(r, c)]), int(icons[max(r, c)])): score
             for (r, c), score in found.items() if score >= min_score}
 
@@ -75,18 +79,20 @@ def _nearest_of_small_icons(rows: np.ndarray, cols: np.ndarray, side: np.ndarray
 
 
 def _best_per_size(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, codes: np.ndarray,
-                   floor: np.ndarray) -> dict[tuple[int, int], tuple[float, float]]:
-    """{(query, neighbour): (score, lead)} for each query's best match of each other size, and its lead over the
-    runner-up of that size (a size missing from a query's neighbours has its runner-up at most the query's
-    lowest neighbour score, ``floor``)."""
+                   floor: np.ndarray) -> dict[tuple[int, int], tuple[float, float, bool]]:
+    """{(query, neighbour): (score, lead, found)} for each query's best match of each other size, its lead over
+    the runner-up of that size, and whether that runner-up is among the query's neighbours (if not, it scores
+    at most the query's lowest neighbour score, ``floor``, which the lead is taken from)."""
     order = np.lexsort((-scores, codes[cols], rows))
     rows, cols, scores = rows[order], cols[order], scores[order]
     slot = rows * (int(codes.max()) + 1) + codes[cols]
     first = np.flatnonzero(_first_of(slot))
     second = np.minimum(first + 1, len(slot) - 1)
-    runner_up = np.where((first + 1 < len(slot)) & (slot[second] == slot[first]), scores[second], floor[rows[first]])
+    found = (first + 1 < len(slot)) & (slot[second] == slot[first])
+    runner_up = np.where(found, scores[second], floor[rows[first]])
     return dict(zip(zip(rows[first].tolist(), cols[first].tolist(), strict=True),
-                    zip(scores[first].tolist(), (scores[first] - runner_up).tolist(), strict=True), strict=True))
+                    zip(scores[first].tolist(), (scores[first] - runner_up).tolist(), found.tolist(), strict=True),
+                    strict=True))
 
 
 def _first_of(keys: np.ndarray) -> np.ndarray:

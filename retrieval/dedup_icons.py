@@ -17,7 +17,13 @@ ICON_HUE_DEGREES = 35.0  # two icons' hues this far apart are colour variants (T
 SAME_DRAWING_BLUR = 0.7  # Gaussian sigma (pixels) before comparing one drawing size's colours: JPEG noise fades
 SAME_DRAWING_LEVEL = 32  # a colour this far (0..255, any channel) from the fitted one differs
 SAME_DRAWING_SHARE = 0.02  # share of differing content pixels above which two same-size icons are two icons
-SAME_DRAWING_SHARE_LOSSLESS = 0.005  # the same for two PNG files (chosen on Tango and GNOME): no noise to allow for
+# Two PNG files, which re-saving never changes (chosen on Tango and GNOME): over this share differing is another
+# drawing; and when most of their content is identical (SAME_DRAWING_UNTOUCHED), a colour this far differs, unblurred.
+SAME_DRAWING_SHARE_LOSSLESS = 0.005
+SAME_DRAWING_LEVEL_LOSSLESS = 24
+SAME_DRAWING_UNTOUCHED = 0.6  # identical share of two PNG files' content above which the rest was redrawn (a JPEG
+# copy saved as PNG keeps at most 0.47 of its icon's pixels exactly; look-alikes drawn from one another, 0.60-0.96)
+CLIPPED = 2  # a channel within this of 0 or 255 may have been clipped by a colour edit
 
 # The two images' own (width, height), each None when not known (a catalog row without them; see ``own_size``).
 PairSizes = tuple[tuple[int, int] | None, tuple[int, int] | None]
@@ -62,6 +68,13 @@ def icon_size(signature: ImageSignature, size: tuple[int, int] | None = None) ->
     return size if size and _on_background(signature.small) else None
 
 
+def icons_of_one_size(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None = None) -> bool:
+    """Both icons (``icon_size``) of one size, turns aside."""
+    own_a, own_b = sizes or (None, None)
+    size_a, size_b = icon_size(a, own_a), icon_size(b, own_b)
+    return size_a is not None and size_b is not None and sorted(size_a) == sorted(size_b)
+
+
 def _both_icons(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None) -> bool:
     own_a, own_b = sizes or (None, None)
     return icon_size(a, own_a) is not None and icon_size(b, own_b) is not None
@@ -73,34 +86,68 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     """Two icons drawn at one size (the same small-copy shape, or content boxes of one size, e.g. Tango's 24 px
     icon is its 22 px drawing with a margin) whose colours differ in more than ``SAME_DRAWING_SHARE`` of the
     content: another drawing (an emblem, another arrow highlighted, one more sound wave, a badge), not a copy.
-    ``SAME_DRAWING_SHARE_LOSSLESS`` applies instead when both are ``lossless`` files of one format: re-saving a
-    PNG changes no pixel, so what differs was edited or drawn apart. The colours of ``a`` (turned by
-    ``symmetry``) are first fitted to ``b``'s (each channel from itself and the grey level, so brightness,
-    contrast and saturation edits fit) after a slight blur (``SAME_DRAWING_BLUR``: JPEG noise); a pixel differs
-    by more than ``SAME_DRAWING_LEVEL``. Redrawn sizes (16 vs 32 px) are left to the other tests."""
-    if not _both_icons(a, b, sizes):
-        return False
+    The colours of each are fitted to the other's (``_unfitted_share``) after a slight blur
+    (``SAME_DRAWING_BLUR``: JPEG noise); a pixel differs by more than ``SAME_DRAWING_LEVEL``. When both are
+    ``lossless`` files of one format, re-saving changes no pixel, so what differs was edited or drawn apart:
+    ``SAME_DRAWING_SHARE_LOSSLESS`` applies. When, moreover, the small copies hold the files' own pixels (icons
+    no larger than a small copy) and over ``SAME_DRAWING_UNTOUCHED`` of the content is identical, the rest was
+    redrawn (one arrow drawn in another shade): no blur, ``SAME_DRAWING_LEVEL_LOSSLESS``, and such a pair needs
+    no background, only icon size (``icon_sized``; a 16 px icon may fill its frame). Redrawn sizes (16 vs
+    32 px) are left to the other tests."""
     own_a, own_b = own_size(a, sizes[0] if sizes else None), own_size(b, sizes[1] if sizes else None)
+    if not (icon_sized(a, own_a) and icon_sized(b, own_b)):
+        return False
     turned = turn(a.small, symmetry)
-    pair = _same_size_drawings(turned, b.small, sorted(own_a) == sorted(own_b),
-                               _at_own_scale(a.small, own_a) and _at_own_scale(b.small, own_b))
+    own_scale = _at_own_scale(a.small, own_a) and _at_own_scale(b.small, own_b)
+    pair = _same_size_drawings(turned, b.small, sorted(own_a) == sorted(own_b), own_scale)
     if pair is None:
         return False
-    import cv2
-
-    fa, fb = (cv2.GaussianBlur(x.astype(np.float32), (0, 0), SAME_DRAWING_BLUR).reshape(x.shape) for x in pair)
-    content = ((np.abs(fa - turned[0, 0].astype(np.float32)).max(axis=2) > FRAME_TOLERANCE)
-               | (np.abs(fb - b.small[0, 0].astype(np.float32)).max(axis=2) > FRAME_TOLERANCE))
+    exact = lossless and own_scale and _untouched_share(*pair) >= SAME_DRAWING_UNTOUCHED
+    if not (exact or _both_icons(a, b, sizes)):
+        return False
+    fa, fb = (x.astype(np.float32) if exact else _blurred(x) for x in pair)
+    content = _content(fa, turned[0, 0]) | _content(fb, b.small[0, 0])
     if content.sum() < MIN_GRID:
         return False
-    grey = luma(fa)[..., 0]
-    fitted = np.empty_like(fb)
+    level = SAME_DRAWING_LEVEL_LOSSLESS if exact else SAME_DRAWING_LEVEL
+    share = SAME_DRAWING_SHARE_LOSSLESS if lossless else SAME_DRAWING_SHARE
+    return min(_unfitted_share(fa, fb, content, level), _unfitted_share(fb, fa, content, level)) > share
+
+
+def _content(image: np.ndarray, corner: np.ndarray) -> np.ndarray:
+    """Pixels off the corner colour."""
+    return np.abs(image.astype(np.float32) - corner.astype(np.float32)).max(axis=2) > FRAME_TOLERANCE
+
+
+def _untouched_share(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of the content pixels (of either image) that two images of one shape hold unchanged."""
+    content = _content(a, a[0, 0]) | _content(b, b[0, 0])
+    return float((a == b).all(axis=2)[content].mean()) if content.any() else 1.0
+
+
+def _blurred(small: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(small.astype(np.float32), (0, 0), SAME_DRAWING_BLUR).reshape(small.shape)
+
+
+def _unfitted_share(source: np.ndarray, target: np.ndarray, content: np.ndarray, level: float) -> float:
+    """Share of the ``content`` pixels whose colour in ``target`` is more than ``level`` from ``source``'s
+    fitted to it: each channel from itself and the grey level, by least squares (a brightness, contrast or
+    saturation edit fits). A colour edit clips: the fit leaves out target channels near 0 or 255 (``CLIPPED``),
+    and such a channel differs only when the fit says it should lie inside. Read both ways, since either image
+    may be the edited one."""
+    grey = luma(source)[..., 0]
+    unclipped = content & (target.min(axis=2) > CLIPPED) & (target.max(axis=2) < 255 - CLIPPED)
+    fit_on = unclipped if unclipped.sum() >= MIN_GRID else content
+    gap = np.empty_like(target)
     for channel in range(3):
-        terms = np.stack([fa[..., channel], grey, np.ones_like(grey)], axis=-1)
-        coefficients, *_ = np.linalg.lstsq(terms[content], fb[..., channel][content], rcond=None)
-        fitted[..., channel] = terms @ coefficients
-    differing = np.abs(fitted - fb).max(axis=2)[content] > SAME_DRAWING_LEVEL
-    return bool(differing.mean() > (SAME_DRAWING_SHARE_LOSSLESS if lossless else SAME_DRAWING_SHARE))
+        terms = np.stack([source[..., channel], grey, np.ones_like(grey)], axis=-1)
+        coefficients, *_ = np.linalg.lstsq(terms[fit_on], target[..., channel][fit_on], rcond=None)
+        gap[..., channel] = terms @ coefficients - target[..., channel]
+    gap[(target >= 255 - CLIPPED) & (gap > 0)] = 0  # fitted above a clipped white: clipped as fitted
+    gap[(target <= CLIPPED) & (gap < 0)] = 0
+    return float((np.abs(gap).max(axis=2)[content] > level).mean())
 
 
 def _same_size_drawings(a: np.ndarray, b: np.ndarray, same_size: bool,

@@ -13,7 +13,8 @@ Two tests, on the stored signatures (``catalog.features``), never on the files:
 2. Geometry (everything else, e.g. crops, small rotations, borders): ORB keypoints matched with a ratio
    test, a similarity transform (rotation, scale, shift) fitted by RANSAC; enough inliers, and the overlap of
    the two images, warped onto each other, must correlate above ``OVERLAP_SAME`` (a different shot of the
-   same scene has consistent keypoints but does not match pixel for pixel).
+   same scene has consistent keypoints but does not match pixel for pixel). Two icons of one size must fit
+   canvas onto canvas (``ICON_REFRAME``): one picture drawn again smaller or moved inside another is no copy.
 
 3. Icon score (icon candidates only, ``dedup_icon_pairs.icon_candidates``): an icon drawn again by hand at
    each size has other pixels than its other drawings, so neither test above holds; its score (colour layout and
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog.features import ImageSignature
-from .dedup_icons import PairSizes, other_colour_icons, other_drawing_same_size
+from .dedup_icons import PairSizes, icons_of_one_size, other_colour_icons, other_drawing_same_size
 from .dedup_pixels import FRAME_TOLERANCE, MIN_GRID, SMALL_GRID, luma, turn
 
 GRID = 64  # largest aligned comparison size (pixels per side)
@@ -53,6 +54,7 @@ CERTAIN_ERROR = 0.5  # shot of the same scene (parallax) fits a similarity trans
 OVERLAP_SAME = 0.85  # correlation of the warped overlap at the decision threshold
 OVERLAP_CERTAIN = 0.95
 MAX_DIFFERING_OVERLAP = 0.10
+ICON_REFRAME = 0.05  # icons of one size fitting only zoomed or moved by more are two drawings (copies: < 0.04)
 ICON_SAME = 0.80  # icon score at the decision threshold (chosen on Tango and GNOME with ICON_MARGIN; only best
 ICON_CERTAIN = 0.95  # matches of another size are scored, as a look-alike's score overlaps a redrawn size's)
 RATIO_TEST = 0.8
@@ -88,12 +90,14 @@ def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None, icon
     are in a lossless format (see ``other_drawing_same_size``)."""
     if a.pixel_sha == b.pixel_sha:
         return Verdict(SAME_PIXELS, 1.0)
-    if other_colour_icons(a, b, sizes) or (symmetry is not None
-                                           and other_drawing_same_size(a, b, symmetry, sizes, lossless)):
+    if other_colour_icons(a, b, sizes):
         return None
-    verdict = aligned_verdict(a, b, symmetry) if symmetry is not None else None
+    redrawn = other_drawing_same_size(a, b, symmetry or 0, sizes, lossless)  # as the hash aligned them, or upright
+    verdict = aligned_verdict(a, b, symmetry) if symmetry is not None and not redrawn else None
     if verdict is None or verdict.confidence < 0.5:
-        verdict = geometric_verdict(a, b)
+        verdict = geometric_verdict(a, b, icons_of_one_size(a, b, sizes))
+        if redrawn and (verdict is None or verdict.label != ROTATION):
+            return None  # a second drawing of one size, unless a small turn explains the pixels that differ
     icon = icon_verdict(icon_score) if icon_score is not None else None
     if icon is None or verdict is None or verdict.confidence < 0.5:
         return icon or verdict
@@ -188,12 +192,18 @@ def _background(image: np.ndarray) -> np.ndarray:
     return np.abs(image - image[0, 0]).max(axis=2) <= FRAME_TOLERANCE
 
 
-def geometric_verdict(a: ImageSignature, b: ImageSignature) -> Verdict | None:
+def geometric_verdict(a: ImageSignature, b: ImageSignature, in_place: bool = False) -> Verdict | None:
+    """The geometry test (module docstring, 2). ``in_place``: the two are icons of one size, whose fit must map
+    one canvas onto the other (turned, but zoomed and moved by at most ``ICON_REFRAME``): a theme draws one
+    icon's picture again inside another, smaller or moved (a computer in a network icon, a drive in a
+    removable-media icon), which is no copy."""
     fit = fit_similarity(a, b)
     if fit is None:
         return None
     matrix, inliers, ratio, error, spread = fit
     if inliers < MIN_INLIERS // 2 or ratio < MIN_INLIER_RATIO or spread < MIN_SPREAD:
+        return None
+    if in_place and _reframed(matrix, b.analysis_size):
         return None
     overlap, differing, covered = overlap_scores(a, b, matrix)
     confidence = min(_confidence(inliers, MIN_INLIERS, CERTAIN_INLIERS),
@@ -208,6 +218,14 @@ def geometric_verdict(a: ImageSignature, b: ImageSignature) -> Verdict | None:
     else:
         label = EDITED
     return Verdict(label, confidence)
+
+
+def _reframed(matrix: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether ``matrix`` zooms by more than ``ICON_REFRAME`` or moves the centre of a ``size`` canvas by more
+    than ``ICON_REFRAME`` of its longer side."""
+    centre = np.asarray(size, np.float64) / 2
+    moved = float(np.linalg.norm(matrix[:, :2] @ centre + matrix[:, 2] - centre)) / max(size)
+    return abs(float(np.hypot(matrix[0, 0], matrix[1, 0])) - 1.0) > ICON_REFRAME or moved > ICON_REFRAME
 
 
 def fit_similarity(a: ImageSignature, b: ImageSignature) -> tuple[np.ndarray, int, float, float, float] | None:

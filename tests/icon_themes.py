@@ -35,6 +35,8 @@ def icon(theme: str, size: int, category: str, name: str) -> Image.Image:
 
 
 def dup_items(images: list[tuple[str, Image.Image]]) -> list[DupItem]:
-    """One duplicate-cascade item per (name, image), with the image's own size, as PNG files."""
-    return [DupItem(n, name, f"sha-{name}", compute_signature(image), image.width, image.height, 1000, "PNG")
+    """One duplicate-cascade item per (name, image), with the image's own size, as PNG files (JPEG files for
+    names ending in .jpg)."""
+    return [DupItem(n, name, f"sha-{name}", compute_signature(image), image.width, image.height, 1000,
+                    "JPEG" if name.endswith(".jpg") else "PNG")
             for n, (name, image) in enumerate(images)]

@@ -185,9 +185,10 @@ def test_the_url_drives_the_search_and_follows_it(ui_library: Path, monkeypatch:
 def test_the_duplicates_explanation_shows_the_thresholds_the_code_uses() -> None:
     """The Duplicates page's "How duplicates are found" is built from the constants, so it cannot go stale."""
     from mmrag.retrieval.dedup_icon_pairs import ICON_MARGIN
-    from mmrag.retrieval.dedup_verify import ALIGNED_SAME, ICON_SAME, MIN_INLIERS
+    from mmrag.retrieval.dedup_verify import ALIGNED_SAME, ICON_REFRAME, ICON_SAME, MIN_INLIERS
     from mmrag.ui.views.duplicates import thresholds
 
     text = thresholds()
-    for shown in (f"**{ALIGNED_SAME:.2f}**", f"**{MIN_INLIERS}**", f"**{ICON_SAME:.2f}**", f"**{ICON_MARGIN:.2f}**"):
+    for shown in (f"**{ALIGNED_SAME:.2f}**", f"**{MIN_INLIERS}**", f"**{ICON_SAME:.2f}**", f"**{ICON_MARGIN:.2f}**",
+                  f"**{ICON_REFRAME * 100:.0f} %**"):
         assert shown in text

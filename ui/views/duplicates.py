@@ -29,7 +29,14 @@ def thresholds() -> str:
     """How the tests decide, with the thresholds the code uses (``retrieval.dedup_verify``, ``dedup_icon_pairs``)."""
     from mmrag.retrieval.dedup_icon_pairs import ICON_MARGIN
     from mmrag.retrieval.dedup_icons import ICON_MAX_SIDE
-    from mmrag.retrieval.dedup_verify import ALIGNED_SAME, ICON_SAME, MAX_DIFFERING, MIN_INLIERS, OVERLAP_SAME
+    from mmrag.retrieval.dedup_verify import (
+        ALIGNED_SAME,
+        ICON_REFRAME,
+        ICON_SAME,
+        MAX_DIFFERING,
+        MIN_INLIERS,
+        OVERLAP_SAME,
+    )
 
     return f"""Two tests decide whether two images are the same picture; each pair gets a **confidence**:
 **0.5** means it just passed the test's threshold, **1.0** that it is certain.
@@ -43,8 +50,9 @@ def thresholds() -> str:
 - **Icons** (at most {ICON_MAX_SIDE} px; a theme draws each icon again at each size): two icons of other sizes
   pair when each is the other's clear best match by colour layout, colours and outlines (icon score
   **{ICON_SAME:.2f}** or more, **{ICON_MARGIN:.2f}** ahead of the runner-up). Icons of one size that differ by
-  an emblem or a badge are two icons. An icon group can still join two look-alike icons: check it before you
-  keep one.
+  an emblem, a badge or an arrow's shade are two icons, and so are two whose picture is zoomed or moved by over
+  **{ICON_REFRAME * 100:.0f} %** (one icon drawn again inside another). An icon group can still join two
+  look-alike icons: check it before you keep one.
 
 **Min confidence** 0.5 shows every pair the thresholds accept; raise it to see only the surest pairs; 1.0 leaves
 only certain ones. **Exact copy** means the files are byte for byte identical. The best original (most pixels,
