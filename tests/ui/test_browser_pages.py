@@ -138,7 +138,7 @@ def ask(tab: Any, url: str) -> None:
     assert QUESTION in tab.locator(".st-key-answer").inner_text()
     tab.get_by_label("Your question").fill("What is the airspeed velocity of an unladen swallow?")
     tab.locator('[data-testid="stFormSubmitButton"] button', has_text="Ask").click()
-    tab.get_by_text("airspeed velocity", exact=False).first.wait_for(timeout=SLOW_MS)
+    answer.get_by_text("airspeed velocity", exact=False).wait_for(timeout=SLOW_MS)  # the new answer, not the old
     _settled(tab)
     text = tab.locator('[data-testid="stMain"]').inner_text()
     assert "closest passages are below" not in text
