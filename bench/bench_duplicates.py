@@ -16,8 +16,9 @@ Grid (``--grid SAME:MARGIN ...``): how ``ICON_SAME`` and ``ICON_MARGIN`` were ch
 (full and sparse F1 of Tango and GNOME, and their mean).
 
 Edits (``--edits``): what the icon rules cost in copies: the share of brightened, saturated, JPEG,
-JPEG-then-PNG and turned copies of the tuning sets' icons (of at most 48 px, and all) that verification does not
-take for copies.
+JPEG-then-PNG and turned copies of the tuning sets' icons (of at most 48 px, and all) that the cascade does not
+group with their original; and what they catch: the share of same-size look-alikes grouped, both as PNG and
+with one saved as JPEG.
 
     python bench/bench_duplicates.py --data /tmp/dup_eval --scale 100000
     python bench/bench_duplicates.py --sets --grid 0.75:0.10 0.80:0.05 0.80:0.10 0.80:0.15 0.85:0.10
@@ -201,6 +202,35 @@ def icon_edit_misses(root: Path, kind: str, max_side: int) -> dict[str, float]:
     return {name: round(statistics.mean(found), 3) for name, found in misses.items()}
 
 
+def jpeg_lookalikes(root: Path, kind: str, max_side: int = 64) -> dict[str, float | int]:
+    """Look-alikes of one size that the aligned test accepts (icons of at most ``max_side`` px of other
+    families), one of them saved as JPEG (quality 75): the share the cascade groups, against both as PNG."""
+    from mmrag.ingest.hashes import compute_signature
+    from mmrag.retrieval.dedup_verify import aligned_verdict
+
+    items, labels, _ = load_items(root, kind)
+    by_size: dict[tuple[int, int], list[DupItem]] = defaultdict(list)
+    for item in items:
+        if max(item.width, item.height) <= max_side:
+            by_size[(item.width, item.height)].append(item)
+    grouped = {"both PNG": 0, "one JPEG 75": 0}
+    pairs = 0
+    for members in by_size.values():
+        for n, a in enumerate(members):
+            for b in members[n + 1:]:
+                verdict = aligned_verdict(a.signature, b.signature, 0)
+                if labels[a.path]["group"] == labels[b.path]["group"] or verdict is None or verdict.confidence < 0.5:
+                    continue
+                pairs += 1
+                data = io.BytesIO()
+                Image.open(root / b.path).convert("RGB").save(data, "JPEG", quality=75)
+                jpeg = Image.open(data).convert("RGB")
+                lossy = replace(b, id=1, sha256="jpeg", signature=compute_signature(jpeg), format="JPEG")
+                grouped["both PNG"] += bool(group_duplicates([replace(a, id=0), replace(b, id=1)]))
+                grouped["one JPEG 75"] += bool(group_duplicates([replace(a, id=0), lossy]))
+    return {"pairs": pairs, **{k: round(v / max(1, pairs), 3) for k, v in grouped.items()}}
+
+
 def _label_counts(groups: list) -> dict[str, int]:  # type: ignore[type-arg]
     counts: dict[str, int] = defaultdict(int)
     for group in groups:
@@ -326,7 +356,7 @@ def main() -> None:
     parser.add_argument("--grid", nargs="*", default=[], metavar="SAME:MARGIN",
                         help="ICON_SAME:ICON_MARGIN cells to score on the tuning sets (e.g. 0.80:0.10)")
     parser.add_argument("--edits", action="store_true",
-                        help="share of edited copies of the tuning sets' icons not found (at most 48 and 256 px)")
+                        help="tuning sets: edited icon copies not grouped, look-alikes (one as JPEG) grouped")
     args = parser.parse_args()
     report: dict = {}
     if args.sets:
@@ -345,6 +375,8 @@ def main() -> None:
                 key = f"{kind} edits missed, icons of at most {side} px"
                 report[key] = icon_edit_misses(args.data, kind, side)
                 print(json.dumps({key: report[key]}), flush=True)
+            report[f"{kind} look-alikes grouped"] = jpeg_lookalikes(args.data, kind)
+            print(json.dumps({f"{kind} look-alikes grouped": report[f"{kind} look-alikes grouped"]}), flush=True)
     if args.scale:
         report["scale"] = scale(args.scale)
         print(json.dumps({"scale": report["scale"]}, indent=1), flush=True)

@@ -80,6 +80,11 @@ def _both_icons(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None) -
     return icon_size(a, own_a) is not None and icon_size(b, own_b) is not None
 
 
+def _either_icon(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None) -> bool:
+    own_a, own_b = sizes or (None, None)
+    return icon_size(a, own_a) is not None or icon_size(b, own_b) is not None
+
+
 def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
                             sizes: PairSizes | None = None,
                             lossless: bool = False) -> bool:
@@ -103,7 +108,7 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     if pair is None:
         return False
     exact = lossless and own_scale and _untouched_share(*pair) >= SAME_DRAWING_UNTOUCHED
-    if not (exact or _both_icons(a, b, sizes)):
+    if not (exact or _both_icons(a, b, sizes) or not lossless and _either_icon(a, b, sizes)):
         return False
     fa, fb = (x.astype(np.float32) if exact else _blurred(x) for x in pair)
     content = _content(fa, turned[0, 0]) | _content(fb, b.small[0, 0])
