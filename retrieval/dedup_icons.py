@@ -38,7 +38,7 @@ def other_colour_icons(a: ImageSignature, b: ImageSignature,
     (folder-red, folder-grey) with otherwise the same pixels, which the aligned test, blind to colour edits,
     would take for one picture. A brighter or more saturated copy keeps its hue; photos (larger, mostly without
     a margin) keep their greyscale edits, also a wallpaper whose motif sits on a plain background."""
-    if not _both_icons(a, b, sizes):
+    if not all(_icons(a, b, sizes)):
         return False
     ca, cb = _content_chroma(a.small), _content_chroma(b.small)
     low, high = sorted((float(np.linalg.norm(ca)), float(np.linalg.norm(cb))))
@@ -75,14 +75,10 @@ def icons_of_one_size(a: ImageSignature, b: ImageSignature, sizes: PairSizes | N
     return size_a is not None and size_b is not None and sorted(size_a) == sorted(size_b)
 
 
-def _both_icons(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None) -> bool:
+def _icons(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None) -> tuple[bool, bool]:
+    """Whether each of the two is an icon (``icon_size``)."""
     own_a, own_b = sizes or (None, None)
-    return icon_size(a, own_a) is not None and icon_size(b, own_b) is not None
-
-
-def _either_icon(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None) -> bool:
-    own_a, own_b = sizes or (None, None)
-    return icon_size(a, own_a) is not None or icon_size(b, own_b) is not None
+    return icon_size(a, own_a) is not None, icon_size(b, own_b) is not None
 
 
 def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
@@ -92,7 +88,8 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     icon is its 22 px drawing with a margin) whose colours differ in more than ``SAME_DRAWING_SHARE`` of the
     content: another drawing (an emblem, another arrow highlighted, one more sound wave, a badge), not a copy.
     The colours of each are fitted to the other's (``_unfitted_share``) after a slight blur
-    (``SAME_DRAWING_BLUR``: JPEG noise); a pixel differs by more than ``SAME_DRAWING_LEVEL``. When both are
+    (``SAME_DRAWING_BLUR``: JPEG noise); a pixel differs by more than ``SAME_DRAWING_LEVEL``; one of the two
+    on its background is enough there (JPEG noise may reach the other's margin). When both are
     ``lossless`` files of one format, re-saving changes no pixel, so what differs was edited or drawn apart:
     ``SAME_DRAWING_SHARE_LOSSLESS`` applies. When, moreover, the small copies hold the files' own pixels (icons
     no larger than a small copy) and over ``SAME_DRAWING_UNTOUCHED`` of the content is identical, the rest was
@@ -108,7 +105,8 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     if pair is None:
         return False
     exact = lossless and own_scale and _untouched_share(*pair) >= SAME_DRAWING_UNTOUCHED
-    if not (exact or _both_icons(a, b, sizes) or not lossless and _either_icon(a, b, sizes)):
+    icons = _icons(a, b, sizes)
+    if not (exact or all(icons) or not lossless and any(icons)):
         return False
     fa, fb = (x.astype(np.float32) if exact else _blurred(x) for x in pair)
     content = _content(fa, turned[0, 0]) | _content(fb, b.small[0, 0])

@@ -96,8 +96,8 @@ def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None, icon
     verdict = aligned_verdict(a, b, symmetry) if symmetry is not None and not redrawn else None
     if verdict is None or verdict.confidence < 0.5:
         verdict = geometric_verdict(a, b, icons_of_one_size(a, b, sizes))
-        if redrawn and (verdict is None or verdict.label != ROTATION):
-            return None  # a second drawing of one size, unless a small turn explains the pixels that differ
+        if redrawn and (verdict is None or verdict.label != ROTATION or verdict.confidence < 0.5):
+            return None  # a second drawing of one size, unless a turn it confirms explains the pixels that differ
     icon = icon_verdict(icon_score) if icon_score is not None else None
     if icon is None or verdict is None or verdict.confidence < 0.5:
         return icon or verdict
