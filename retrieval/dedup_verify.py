@@ -95,7 +95,7 @@ def verify_pair(a: ImageSignature, b: ImageSignature, symmetry: int | None, icon
     redrawn = other_drawing_same_size(a, b, symmetry or 0, sizes, lossless)  # as the hash aligned them, or upright
     verdict = aligned_verdict(a, b, symmetry) if symmetry is not None and not redrawn else None
     if verdict is None or verdict.confidence < 0.5:
-        verdict = geometric_verdict(a, b, icons_of_one_size(a, b, sizes))
+        verdict = _geometric_either_way(a, b, icons_of_one_size(a, b, sizes))
         if redrawn and (verdict is None or verdict.label != ROTATION or verdict.confidence < 0.5):
             return None  # a second drawing of one size, unless a turn it confirms explains the pixels that differ
     icon = icon_verdict(icon_score) if icon_score is not None else None
@@ -218,6 +218,19 @@ def geometric_verdict(a: ImageSignature, b: ImageSignature, in_place: bool = Fal
     else:
         label = EDITED
     return Verdict(label, confidence)
+
+
+def _geometric_either_way(a: ImageSignature, b: ImageSignature, in_place: bool) -> Verdict | None:
+    """``geometric_verdict`` of a onto b, and when that is under 0.5, of b onto a: the ratio test matches one
+    image's keypoints against the other's, so the two readings differ, and a pair's verdict must not depend on
+    which image came first (in a library, which was ingested first)."""
+    verdict = geometric_verdict(a, b, in_place)
+    if verdict is not None and verdict.confidence >= 0.5:
+        return verdict
+    other = geometric_verdict(b, a, in_place)
+    if other is None or (verdict is not None and verdict.confidence >= other.confidence):
+        return verdict
+    return other
 
 
 def _reframed(matrix: np.ndarray, size: tuple[int, int]) -> bool:

@@ -101,13 +101,15 @@ def test_a_picture_drawn_again_inside_another_icon_is_no_copy() -> None:
 def test_a_turned_copy_of_an_icon_is_not_taken_for_another_drawing() -> None:
     """A 256 px icon turned by 10 degrees: a hash finds the pair upright, where the one-size test sees another
     drawing; the geometry test then finds the turn, which explains the pixels that differ, so the two are one
-    group (before: none, for these two icons)."""
+    group (before: none, for these two icons), whichever comes first (the keypoints of one image are matched
+    against the other's: the trash's turn fits at 0.57 one way and 0.46 the other)."""
     for category, name in (("places", "user-trash"), ("actions", "document-print")):
         original = icon("gnome", 256, category, name)
         turned = original.rotate(10, Image.Resampling.BICUBIC, fillcolor=original.getpixel((0, 0)))
-        groups = group_duplicates(dup_items([("original", original), ("turned", turned)]))
-        assert [sorted(group.paths) for group in groups] == [["original", "turned"]], name
-        assert groups[0].pairs[0].label == ROTATION
+        for images in ([("original", original), ("turned", turned)], [("turned", turned), ("original", original)]):
+            groups = group_duplicates(dup_items(images))
+            assert [sorted(group.paths) for group in groups] == [["original", "turned"]], name
+            assert groups[0].pairs[0].label == ROTATION
 
 
 @needs("tango")
