@@ -204,7 +204,7 @@ def icon_edit_misses(root: Path, kind: str, max_side: int) -> dict[str, float]:
 
 def jpeg_lookalikes(root: Path, kind: str, max_side: int = 64) -> dict[str, float | int]:
     """Look-alikes of one size that the aligned test accepts (icons of at most ``max_side`` px of other
-    families), one of them saved as JPEG (quality 75): the share the cascade groups, against both as PNG."""
+    families), as PNG, one or both saved as JPEG (quality 75): the share the cascade groups, each pair alone."""
     from mmrag.ingest.hashes import compute_signature
     from mmrag.retrieval.dedup_verify import aligned_verdict
 
@@ -213,7 +213,13 @@ def jpeg_lookalikes(root: Path, kind: str, max_side: int = 64) -> dict[str, floa
     for item in items:
         if max(item.width, item.height) <= max_side:
             by_size[(item.width, item.height)].append(item)
-    grouped = {"both PNG": 0, "one JPEG 75": 0}
+    def as_jpeg(item: DupItem, new_id: int) -> DupItem:
+        data = io.BytesIO()
+        Image.open(root / item.path).convert("RGB").save(data, "JPEG", quality=75)
+        signature = compute_signature(Image.open(data).convert("RGB"))
+        return replace(item, id=new_id, sha256=f"jpeg{new_id}", signature=signature, format="JPEG")
+
+    grouped = {"both PNG": 0, "one JPEG 75": 0, "both JPEG 75": 0}
     pairs = 0
     for members in by_size.values():
         for n, a in enumerate(members):
@@ -222,12 +228,9 @@ def jpeg_lookalikes(root: Path, kind: str, max_side: int = 64) -> dict[str, floa
                 if labels[a.path]["group"] == labels[b.path]["group"] or verdict is None or verdict.confidence < 0.5:
                     continue
                 pairs += 1
-                data = io.BytesIO()
-                Image.open(root / b.path).convert("RGB").save(data, "JPEG", quality=75)
-                jpeg = Image.open(data).convert("RGB")
-                lossy = replace(b, id=1, sha256="jpeg", signature=compute_signature(jpeg), format="JPEG")
                 grouped["both PNG"] += bool(group_duplicates([replace(a, id=0), replace(b, id=1)]))
-                grouped["one JPEG 75"] += bool(group_duplicates([replace(a, id=0), lossy]))
+                grouped["one JPEG 75"] += bool(group_duplicates([replace(a, id=0), as_jpeg(b, 1)]))
+                grouped["both JPEG 75"] += bool(group_duplicates([as_jpeg(a, 0), as_jpeg(b, 1)]))
     return {"pairs": pairs, **{k: round(v / max(1, pairs), 3) for k, v in grouped.items()}}
 
 

@@ -24,6 +24,7 @@ SAME_DRAWING_LEVEL_LOSSLESS = 24
 SAME_DRAWING_UNTOUCHED = 0.6  # identical share of two PNG files' content above which the rest was redrawn (a JPEG
 # copy saved as PNG keeps at most 0.47 of its icon's pixels exactly; look-alikes drawn from one another, 0.60-0.96)
 CLIPPED = 2  # a channel within this of 0 or 255 may have been clipped by a colour edit
+LOSSY_TOLERANCE = 24  # background tolerance for a pair with a lossy file: JPEG noise reaches an icon's margin
 
 # The two images' own (width, height), each None when not known (a catalog row without them; see ``own_size``).
 PairSizes = tuple[tuple[int, int] | None, tuple[int, int] | None]
@@ -61,11 +62,12 @@ def icon_sized(signature: ImageSignature, size: tuple[int, int] | None = None) -
     return size if max(size) <= ICON_MAX_SIDE else None
 
 
-def icon_size(signature: ImageSignature, size: tuple[int, int] | None = None) -> tuple[int, int] | None:
-    """(width, height) of an icon (``icon_sized``, on a background: ``_on_background``), None for any other
-    image."""
+def icon_size(signature: ImageSignature, size: tuple[int, int] | None = None,
+              tolerance: int = FRAME_TOLERANCE) -> tuple[int, int] | None:
+    """(width, height) of an icon (``icon_sized``, on a background: ``_on_background``, within ``tolerance`` of
+    its colour), None for any other image."""
     size = icon_sized(signature, size)
-    return size if size and _on_background(signature.small) else None
+    return size if size and _on_background(signature.small, tolerance) else None
 
 
 def icons_of_one_size(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None = None) -> bool:
@@ -75,10 +77,11 @@ def icons_of_one_size(a: ImageSignature, b: ImageSignature, sizes: PairSizes | N
     return size_a is not None and size_b is not None and sorted(size_a) == sorted(size_b)
 
 
-def _icons(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None) -> tuple[bool, bool]:
+def _icons(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None,
+           tolerance: int = FRAME_TOLERANCE) -> tuple[bool, bool]:
     """Whether each of the two is an icon (``icon_size``)."""
     own_a, own_b = sizes or (None, None)
-    return icon_size(a, own_a) is not None, icon_size(b, own_b) is not None
+    return icon_size(a, own_a, tolerance) is not None, icon_size(b, own_b, tolerance) is not None
 
 
 def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
@@ -89,7 +92,7 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     content: another drawing (an emblem, another arrow highlighted, one more sound wave, a badge), not a copy.
     The colours of each are fitted to the other's (``_unfitted_share``) after a slight blur
     (``SAME_DRAWING_BLUR``: JPEG noise); a pixel differs by more than ``SAME_DRAWING_LEVEL``; one of the two
-    on its background is enough there (JPEG noise may reach the other's margin). When both are
+    on its background, within ``LOSSY_TOLERANCE``, is enough there (JPEG noise reaches an icon's margin). When both are
     ``lossless`` files of one format, re-saving changes no pixel, so what differs was edited or drawn apart:
     ``SAME_DRAWING_SHARE_LOSSLESS`` applies. When, moreover, the small copies hold the files' own pixels (icons
     no larger than a small copy) and over ``SAME_DRAWING_UNTOUCHED`` of the content is identical, the rest was
@@ -105,7 +108,7 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     if pair is None:
         return False
     exact = lossless and own_scale and _untouched_share(*pair) >= SAME_DRAWING_UNTOUCHED
-    icons = _icons(a, b, sizes)
+    icons = _icons(a, b, sizes) if lossless else _icons(a, b, sizes, LOSSY_TOLERANCE)
     if not (exact or all(icons) or not lossless and any(icons)):
         return False
     fa, fb = (x.astype(np.float32) if exact else _blurred(x) for x in pair)
@@ -174,14 +177,14 @@ def _at_own_scale(small: np.ndarray, size: tuple[int, int]) -> bool:
     return (small.shape[1], small.shape[0]) == tuple(size)
 
 
-def _on_background(small: np.ndarray) -> bool:
+def _on_background(small: np.ndarray, tolerance: int = FRAME_TOLERANCE) -> bool:
     """A margin in the corner colour around the content, and three corners or four in that colour (an icon on
     its background, which a shadow may reach at one corner; a photo with a uniform sky has other colours at its
     lower corners) or an image of icon size (at most ``SMALL_GRID`` a side: a 16 px drawing's shadow may fill
     its lower corners)."""
     corners = small[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.int16)
-    same = int((np.abs(corners - corners[0]).max(axis=1) <= FRAME_TOLERANCE).sum())
-    return (same >= 3 or max(small.shape[:2]) <= SMALL_GRID) and content_box(small) is not None
+    same = int((np.abs(corners - corners[0]).max(axis=1) <= tolerance).sum())
+    return (same >= 3 or max(small.shape[:2]) <= SMALL_GRID) and content_box(small, tolerance) is not None
 
 
 def _content_chroma(small: np.ndarray) -> np.ndarray:

@@ -10,9 +10,10 @@ SMALL_GRID = 32  # icon size: an image at most this many pixels a side (a 16-32 
 FRAME_TOLERANCE = 12  # a frame's pixels are within this of the corner colour (0..255, any channel)
 
 
-def content_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) of the pixels off the corner colour, None without a margin or content."""
-    content = np.abs(image.astype(np.int16) - image[0, 0].astype(np.int16)).max(axis=-1) > FRAME_TOLERANCE
+def content_box(image: np.ndarray, tolerance: int = FRAME_TOLERANCE) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the pixels more than ``tolerance`` off the corner colour, None without a
+    margin or content."""
+    content = np.abs(image.astype(np.int16) - image[0, 0].astype(np.int16)).max(axis=-1) > tolerance
     rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
     if len(rows) < MIN_GRID // 2 or len(cols) < MIN_GRID // 2:
         return None
