@@ -179,27 +179,36 @@ ICON_EDITS = {  # name -> (edit, JPEG quality or None, read as a lossless file)
 }
 
 
-def icon_edit_misses(root: Path, kind: str, max_side: int) -> dict[str, float]:
-    """Share of edited copies of the set's icons of at most ``max_side`` px that the cascade does not group with
-    their original (each original and its copy alone, as PNG or JPEG files, through ``group_duplicates``)."""
+def icon_edit_misses(root: Path, kind: str, sides: tuple[int, ...]) -> dict[int, dict[str, float]]:
+    """For each side in ``sides``: the share of edited copies of the set's icons of at most that many px that the
+    cascade does not group with their original (each original and its copy alone, as PNG or JPEG files, through
+    ``group_duplicates``). Each copy is judged once, for every side it falls under."""
     from mmrag.ingest.hashes import compute_signature
 
     items, _, _ = load_items(root, kind)
-    misses: dict[str, list[bool]] = defaultdict(list)
+    misses: dict[int, dict[str, list[bool]]] = {side: defaultdict(list) for side in sides}
     for item in items:
-        if max(item.width, item.height) > max_side:
+        largest = max(item.width, item.height)
+        if largest > max(sides):
             continue
         image = Image.open(root / item.path).convert("RGB")
         for name, (edit, quality, lossless) in ICON_EDITS.items():
-            copy = edit(image)
-            if quality:
-                data = io.BytesIO()
-                copy.save(data, "JPEG", quality=quality)
-                copy = Image.open(data).convert("RGB")
+            copy = _jpeg_round_trip(edit(image), quality) if quality else edit(image)
             edited = DupItem(1, f"{item.path}.copy", "copy", compute_signature(copy), copy.width, copy.height,
                              item.size, "PNG" if lossless else "JPEG")
-            misses[name].append(not group_duplicates([replace(item, id=0), edited]))
-    return {name: round(statistics.mean(found), 3) for name, found in misses.items()}
+            missed = not group_duplicates([replace(item, id=0), edited])
+            for side in sides:
+                if largest <= side:
+                    misses[side][name].append(missed)
+    return {side: {name: round(statistics.mean(found), 3) for name, found in by_edit.items()}
+            for side, by_edit in misses.items()}
+
+
+def _jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
+    """``image`` as a JPEG file of ``quality`` would decode."""
+    data = io.BytesIO()
+    image.save(data, "JPEG", quality=quality)
+    return Image.open(data).convert("RGB")
 
 
 def jpeg_lookalikes(root: Path, kind: str, max_side: int = 64) -> dict[str, float | int]:
@@ -214,9 +223,7 @@ def jpeg_lookalikes(root: Path, kind: str, max_side: int = 64) -> dict[str, floa
         if max(item.width, item.height) <= max_side:
             by_size[(item.width, item.height)].append(item)
     def as_jpeg(item: DupItem, new_id: int) -> DupItem:
-        data = io.BytesIO()
-        Image.open(root / item.path).convert("RGB").save(data, "JPEG", quality=75)
-        signature = compute_signature(Image.open(data).convert("RGB"))
+        signature = compute_signature(_jpeg_round_trip(Image.open(root / item.path).convert("RGB"), 75))
         return replace(item, id=new_id, sha256=f"jpeg{new_id}", signature=signature, format="JPEG")
 
     grouped = {"both PNG": 0, "one JPEG 75": 0, "both JPEG 75": 0}
@@ -374,10 +381,9 @@ def main() -> None:
         report["grid"] = grid(args.data, args.grid)
     if args.edits:
         for kind in TUNING_SETS:
-            for side in (48, 256):
-                key = f"{kind} edits missed, icons of at most {side} px"
-                report[key] = icon_edit_misses(args.data, kind, side)
-                print(json.dumps({key: report[key]}), flush=True)
+            for side, missed in icon_edit_misses(args.data, kind, (48, 256)).items():
+                report[f"{kind} edits missed, icons of at most {side} px"] = missed
+                print(json.dumps({f"{kind} edits missed, icons of at most {side} px": missed}), flush=True)
             report[f"{kind} look-alikes grouped"] = jpeg_lookalikes(args.data, kind)
             print(json.dumps({f"{kind} look-alikes grouped": report[f"{kind} look-alikes grouped"]}), flush=True)
     if args.scale:

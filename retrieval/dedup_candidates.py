@@ -29,7 +29,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .dedup_pixels import FRAME_TOLERANCE
+from .dedup_pixels import off_corner
 from .dedup_verify import trim_frame
 
 HASH_RADIUS = 12
@@ -284,7 +284,7 @@ def area_weights(size: int, side: int = TINY_SIDE) -> np.ndarray:
 
 def _maybe_framed(batch: np.ndarray) -> np.ndarray:
     """Images of the batch with an edge row or column all in the corner colour (``trim_frame`` may cut them)."""
-    content = np.abs(batch.astype(np.int16) - batch[:, :1, :1].astype(np.int16)).max(axis=3) > FRAME_TOLERANCE
+    content = off_corner(batch)
     edges = (content[:, 0, :].any(axis=1) & content[:, -1, :].any(axis=1)
              & content[:, :, 0].any(axis=1) & content[:, :, -1].any(axis=1))
     return ~edges

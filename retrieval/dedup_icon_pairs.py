@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .dedup_candidates import area_weights, nearest_rows, shape_batches
-from .dedup_pixels import FRAME_TOLERANCE
+from .dedup_pixels import off_corner
 
 ICON_SIDE = 32  # icons up to this size (px a side) also take their nearest other size and nearest larger icon
 ICON_NEIGHBOURS = 24  # nearest icons searched per icon (best and runner-up of each other size among them)
@@ -121,7 +121,7 @@ def icon_vectors(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     rows = np.zeros((len(smalls), colours + EDGE_CELLS**2 * EDGE_ORIENTATIONS), np.float32)
     boxes = np.zeros((len(smalls), 2), np.int64)
     for part, batch in shape_batches(smalls):
-        content = np.abs(batch.astype(np.int16) - batch[:, :1, :1].astype(np.int16)).max(axis=3) > FRAME_TOLERANCE
+        content = off_corner(batch)
         content[~content.any(axis=(1, 2))] = True  # one colour: all of it is the content
         rows[part, cells:colours] = _colour_histograms(batch, content)
         top, bottom = _extent(content.any(axis=2))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..catalog.features import ImageSignature
-from .dedup_pixels import FRAME_TOLERANCE, MIN_GRID, SMALL_GRID, content_box, luma, turn
+from .dedup_pixels import FRAME_TOLERANCE, MIN_GRID, SMALL_GRID, content_box, luma, off_corner, turn
 
 ICON_MAX_SIDE = 256  # largest icon size of the themes (Tango, Oxygen); the colour test is for icons only
 ICON_CHROMA = 10.0  # mean content chroma (CIELAB, 8-bit) below which an icon counts as grey
@@ -73,8 +73,7 @@ def icon_size(signature: ImageSignature, size: tuple[int, int] | None = None,
 def icons_of_one_size(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None = None) -> bool:
     """Both icons (``icon_size``) of one size, turns aside."""
     own_a, own_b = sizes or (None, None)
-    size_a, size_b = icon_size(a, own_a), icon_size(b, own_b)
-    return size_a is not None and size_b is not None and sorted(size_a) == sorted(size_b)
+    return all(_icons(a, b, sizes)) and sorted(own_size(a, own_a)) == sorted(own_size(b, own_b))
 
 
 def _icons(a: ImageSignature, b: ImageSignature, sizes: PairSizes | None,
@@ -99,7 +98,8 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     redrawn (one arrow drawn in another shade): no blur, ``SAME_DRAWING_LEVEL_LOSSLESS``, and such a pair needs
     no background, only icon size (``icon_sized``; a 16 px icon may fill its frame). Redrawn sizes (16 vs
     32 px) are left to the other tests."""
-    own_a, own_b = own_size(a, sizes[0] if sizes else None), own_size(b, sizes[1] if sizes else None)
+    known_a, known_b = sizes or (None, None)
+    own_a, own_b = own_size(a, known_a), own_size(b, known_b)
     if not (icon_sized(a, own_a) and icon_sized(b, own_b)):
         return False
     turned = turn(a.small, symmetry)
@@ -112,22 +112,18 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     if not (exact or all(icons) or not lossless and any(icons)):
         return False
     fa, fb = (x.astype(np.float32) if exact else _blurred(x) for x in pair)
-    content = _content(fa, turned[0, 0]) | _content(fb, b.small[0, 0])
+    content = off_corner(fa, turned[0, 0]) | off_corner(fb, b.small[0, 0])
     if content.sum() < MIN_GRID:
         return False
     level = SAME_DRAWING_LEVEL_LOSSLESS if exact else SAME_DRAWING_LEVEL
     share = SAME_DRAWING_SHARE_LOSSLESS if lossless else SAME_DRAWING_SHARE
-    return min(_unfitted_share(fa, fb, content, level), _unfitted_share(fb, fa, content, level)) > share
-
-
-def _content(image: np.ndarray, corner: np.ndarray) -> np.ndarray:
-    """Pixels off the corner colour."""
-    return np.abs(image.astype(np.float32) - corner.astype(np.float32)).max(axis=2) > FRAME_TOLERANCE
+    # either image may be the edited one: another drawing only when neither fits the other
+    return _unfitted_share(fa, fb, content, level) > share and _unfitted_share(fb, fa, content, level) > share
 
 
 def _untouched_share(a: np.ndarray, b: np.ndarray) -> float:
     """Share of the content pixels (of either image) that two images of one shape hold unchanged."""
-    content = _content(a, a[0, 0]) | _content(b, b[0, 0])
+    content = off_corner(a) | off_corner(b)
     return float((a == b).all(axis=2)[content].mean()) if content.any() else 1.0
 
 
@@ -141,8 +137,7 @@ def _unfitted_share(source: np.ndarray, target: np.ndarray, content: np.ndarray,
     """Share of the ``content`` pixels whose colour in ``target`` is more than ``level`` from ``source``'s
     fitted to it: each channel from itself and the grey level, by least squares (a brightness, contrast or
     saturation edit fits). A colour edit clips: the fit leaves out target channels near 0 or 255 (``CLIPPED``),
-    and such a channel differs only when the fit says it should lie inside. Read both ways, since either image
-    may be the edited one."""
+    and such a channel differs only when the fit says it should lie inside."""
     grey = luma(source)[..., 0]
     unclipped = content & (target.min(axis=2) > CLIPPED) & (target.max(axis=2) < 255 - CLIPPED)
     fit_on = unclipped if unclipped.sum() >= MIN_GRID else content
@@ -192,5 +187,5 @@ def _content_chroma(small: np.ndarray) -> np.ndarray:
     import cv2
 
     lab = cv2.cvtColor(np.ascontiguousarray(small, np.uint8), cv2.COLOR_RGB2LAB).reshape(-1, 3)
-    content = (np.abs(small.astype(np.int16) - small[0, 0].astype(np.int16)).max(axis=-1) > FRAME_TOLERANCE).ravel()
+    content = off_corner(small).ravel()
     return lab[content, 1:].astype(np.float32).mean(axis=0) - 128.0

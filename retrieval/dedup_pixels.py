@@ -10,10 +10,18 @@ SMALL_GRID = 32  # icon size: an image at most this many pixels a side (a 16-32 
 FRAME_TOLERANCE = 12  # a frame's pixels are within this of the corner colour (0..255, any channel)
 
 
+def off_corner(images: np.ndarray, corner: np.ndarray | None = None, tolerance: float = FRAME_TOLERANCE) -> np.ndarray:
+    """Which pixels of ``images`` (..., height, width, channels: one image or a batch) are more than ``tolerance``
+    (in any channel) from the corner colour: each image's top-left pixel, or ``corner`` when given."""
+    kind = np.int16 if np.issubdtype(images.dtype, np.integer) else np.float32
+    reference = images[..., :1, :1, :] if corner is None else np.asarray(corner)
+    return np.abs(images.astype(kind) - reference.astype(kind)).max(axis=-1) > tolerance
+
+
 def content_box(image: np.ndarray, tolerance: int = FRAME_TOLERANCE) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) of the pixels more than ``tolerance`` off the corner colour, None without a
     margin or content."""
-    content = np.abs(image.astype(np.int16) - image[0, 0].astype(np.int16)).max(axis=-1) > tolerance
+    content = off_corner(image, tolerance=tolerance)
     rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
     if len(rows) < MIN_GRID // 2 or len(cols) < MIN_GRID // 2:
         return None

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..catalog.features import ImageSignature
 from .dedup_icons import PairSizes, icons_of_one_size, other_colour_icons, other_drawing_same_size
-from .dedup_pixels import FRAME_TOLERANCE, MIN_GRID, SMALL_GRID, luma, turn
+from .dedup_pixels import MIN_GRID, SMALL_GRID, luma, off_corner, turn
 
 GRID = 64  # largest aligned comparison size (pixels per side)
 ALIGNED_SAME = 0.85  # correlation of the aligned copies at the decision threshold
@@ -189,7 +189,7 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _background(image: np.ndarray) -> np.ndarray:
-    return np.abs(image - image[0, 0]).max(axis=2) <= FRAME_TOLERANCE
+    return ~off_corner(image)
 
 
 def geometric_verdict(a: ImageSignature, b: ImageSignature, in_place: bool = False) -> Verdict | None:
@@ -299,8 +299,7 @@ def overlap_scores(a: ImageSignature, b: ImageSignature, matrix: np.ndarray) -> 
 def trim_frame(small: np.ndarray) -> np.ndarray:
     """``small`` without a uniform frame (a border, a matte) in its corner colour, when the frame is thin:
     a frame would otherwise dominate the comparison of two framed pictures."""
-    corner = small[0, 0].astype(np.int16)
-    content = np.abs(small.astype(np.int16) - corner).max(axis=-1) > FRAME_TOLERANCE
+    content = off_corner(small)
     rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
     if not len(rows) or not len(cols):
         return small
