@@ -8,8 +8,8 @@
 3. Verification (``dedup_verify``): aligned pixels for hash candidates, else ORB + RANSAC geometry; an icon
    candidate that fails both is judged by its icon score.
 4. Groups are the connected components of pairs with confidence >= ``min_confidence``, joined from the most
-   confident pair down, never joining two groups that both hold an icon of one size (``build_groups``); each
-   names its best original (``best_original``).
+   confident pair down, never joining two groups that both hold, at one drawing size, two images that are no
+   pair (``build_groups``); each names its best original (``best_original``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ..catalog.features import ImageSignature
 from . import dedup_candidates as candidates
 from .dedup_icon_pairs import icon_candidates
 from .dedup_icons import icon_size, icon_sized
+from .dedup_pixels import SMALL_GRID
 from .dedup_verify import EXACT_BYTES, ICON_SAME, SAME_PIXELS, Verdict, verify_pair
 from .hits import DuplicateGroup, DuplicatePair
 
@@ -148,28 +149,32 @@ def _inverse(symmetry: int) -> int:
 
 
 def best_original(members: Sequence[DupItem]) -> DupItem:
-    """The copy to keep: most pixels; then a lossless format over a lossy one; then more bytes per pixel
-    (less compressed); then the oldest (EXIF date taken, else file time); then the lowest id."""
+    """The copy to keep: most pixels; then a lossless format over a lossy one; then, between lossy files, more
+    bytes per pixel (less compressed; a lossless file's bytes say how well it was packed, not its quality);
+    then the oldest (EXIF date taken, else file time); then the lowest id."""
     def key(item: DupItem) -> tuple[int, int, float, float, int]:
         pixels = max(1, item.width * item.height)
-        lossy = 0 if _format(item) in LOSSLESS_FORMATS else 1
+        lossy = _format(item) not in LOSSLESS_FORMATS
         taken = item.taken_at.timestamp() if item.taken_at else float("inf")
-        return (-pixels, lossy, -item.size / pixels, taken, item.id)
+        return (-pixels, int(lossy), -item.size / pixels if lossy else 0.0, taken, item.id)
 
     return min(members, key=key)
 
 
 def build_groups(items: Sequence[DupItem], pairs: list[DuplicatePair]) -> list[DuplicateGroup]:
     """Connected components of ``pairs``, joined from the most confident pair down. A pair that would join two
-    groups which both hold an icon of one size (``dedup_icons.icon_size``), other than the pair itself, is left
-    out: a theme draws each icon once a size, so two drawings of one size in a group are two icons, joined
-    through a look-alike (a folder and the folder with a home emblem, linked by their redrawn 16 px sizes)."""
+    groups which both hold an icon of one size (``drawing_size``) is left out unless every two such icons of
+    that size are a pair themselves: a theme draws each icon once a size, so two unrelated drawings of one size
+    in a group are two icons, joined through a look-alike (a folder and the folder with a home emblem, linked
+    by their redrawn 16 px sizes), while copies of one size (a JPEG copy, an edited copy) are related pairs."""
     by_id = {item.id: item for item in items}
+    pixels = {item.id: item.signature.pixel_sha for item in items}
+    related = {(pixels[p.a], pixels[p.b]) for p in pairs} | {(pixels[p.b], pixels[p.a]) for p in pairs}
     parent: dict[int, int] = {}
-    icons: dict[int, dict[tuple[int, int], set[str]]] = {}  # group root -> icon size -> its drawings' pixels
+    sized: dict[int, dict[tuple[int, int], set[str]]] = {}  # group root -> drawing size -> its pixel contents
     for item in items:
-        size = icon_size(item.signature, _own_size(item))
-        icons[item.id] = {size: {item.signature.pixel_sha}} if size else {}
+        size = drawing_size(item)
+        sized[item.id] = {size: {pixels[item.id]}} if size else {}
 
     def find(x: int) -> int:
         parent.setdefault(x, x)
@@ -182,13 +187,12 @@ def build_groups(items: Sequence[DupItem], pairs: list[DuplicatePair]) -> list[D
     for pair in sorted(pairs, key=lambda p: -p.confidence):
         ra, rb = find(pair.a), find(pair.b)
         if ra != rb:
-            if _icon_of_one_size_in_both(icons[ra], icons[rb], {by_id[pair.a].signature.pixel_sha,
-                                                                 by_id[pair.b].signature.pixel_sha}):
+            if _unrelated_of_one_size(sized[ra], sized[rb], related):
                 continue
             root, other = min(ra, rb), max(ra, rb)
             parent[other] = root
-            for size, ids in icons.pop(other).items():
-                icons[root].setdefault(size, set()).update(ids)
+            for size, ids in sized.pop(other).items():
+                sized[root].setdefault(size, set()).update(ids)
         kept.append(pair)
     members: dict[int, list[int]] = {}
     for node in list(parent):
@@ -200,13 +204,24 @@ def build_groups(items: Sequence[DupItem], pairs: list[DuplicatePair]) -> list[D
     return sorted(groups, key=lambda g: (-len(g.ids), g.ids[0]))
 
 
-def _icon_of_one_size_in_both(ours: dict[tuple[int, int], set[str]], theirs: dict[tuple[int, int], set[str]],
-                              linked: set[str]) -> bool:
-    """Whether two groups hold icons of one size that are other drawings (pixel contents) than those the pair
-    links (the same drawing twice, or a same-size copy linked directly, may join)."""
+def drawing_size(item: DupItem) -> tuple[int, int] | None:
+    """The size at which a theme draws an image once: an icon's (``dedup_icons.icon_size``), or the own size of
+    any image of at most ``SMALL_GRID`` a side (a 16 px drawing may fill its canvas, with no margin); None
+    for other images."""
+    own = _own_size(item)
+    size = icon_size(item.signature, own)
+    if size is None and own and max(own) <= SMALL_GRID:
+        size = own
+    return tuple(sorted(size)) if size else None
+
+
+def _unrelated_of_one_size(ours: dict[tuple[int, int], set[str]], theirs: dict[tuple[int, int], set[str]],
+                           related: set[tuple[str, str]]) -> bool:
+    """Whether two groups hold, at one drawing size, two pixel contents that are no pair (of ``related``)."""
     if len(ours) > len(theirs):
         ours, theirs = theirs, ours
-    return any(size in theirs and not (drawings | theirs[size]) <= linked for size, drawings in ours.items())
+    return any(x != y and (x, y) not in related for size, drawings in ours.items() if size in theirs
+               for x in drawings for y in theirs[size])
 
 
 def _group(members: list[DupItem], pairs: list[DuplicatePair]) -> DuplicateGroup:

@@ -17,6 +17,9 @@ kept, never every close one:
   with a lead of ``ICON_MARGIN`` over the runner-up of that size in both directions: a theme draws each icon
   once a size, so a clear, mutual first choice is its own drawing, and an ambiguous one is left out.
 
+Of two icons of one size that take the same icon as their best match of its size, only one keeps it
+(``_best_per_size``): the pairs between two sizes are one to one.
+
 ``dedup_groups`` then never lets a link join two groups that both hold an icon of one size.
 """
 
@@ -33,6 +36,8 @@ ICON_SIDE = 32  # icons up to this size (px a side) also take their nearest othe
 ICON_NEIGHBOURS = 24  # nearest icons searched per icon (best and runner-up of each other size among them)
 ICON_MARGIN = 0.10  # lead of a mutual best match over the runner-up of its size (chosen on Tango and GNOME)
 NEAREST_LEAD = 0.005  # lead of a small icon's nearest (larger) icon over the runner-up of that size: a near tie
+CONTEST_MARGIN = 0.03  # lead by which another icon of one size takes a shared best match (Tango, GNOME: true
+# pairs lost it by under 0.017, look-alikes by over 0.05)
 ICON_GRID = 8  # colour layout cells per side
 ICON_LEVELS = 4  # histogram levels per channel (64 colour bins)
 EDGE_SIDE = 32  # the content is compared in grey at this size for its edge layout
@@ -61,9 +66,9 @@ def icon_candidates(smalls: Sequence[np.ndarray], sizes: Sequence[tuple[int, int
     rows, cols, scores = rows[order], cols[order], scores[order]
     best = _best_per_size(rows, cols, scores, codes, floor)
     nearest = _nearest_of_small_icons(rows, cols, own.max(axis=1))
-    found = {pair: score for pair, (score, lead, tie) in best.items()
-             if (pair in nearest and not (tie and lead < NEAREST_LEAD))
-             or (pair[::-1] in best and min(lead, best[pair[::-1]][1]) >= ICON_MARGIN)}
+    found = {pair: score for pair, (score, lead, tie, contested) in best.items() if not contested
+             and ((pair in nearest and not (tie and lead < NEAREST_LEAD))
+                  or (pair[::-1] in best and min(lead, best[pair[::-1]][1]) >= ICON_MARGIN))}
     return {(int(icons[min(r, c)]), int(icons[max(r, c)])): score
             for (r, c), score in found.items() if score >= min_score}
 
@@ -79,19 +84,28 @@ def _nearest_of_small_icons(rows: np.ndarray, cols: np.ndarray, side: np.ndarray
 
 
 def _best_per_size(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, codes: np.ndarray,
-                   floor: np.ndarray) -> dict[tuple[int, int], tuple[float, float, bool]]:
-    """{(query, neighbour): (score, lead, found)} for each query's best match of each other size, its lead over
-    the runner-up of that size, and whether that runner-up is among the query's neighbours (if not, it scores
-    at most the query's lowest neighbour score, ``floor``, which the lead is taken from)."""
+                   floor: np.ndarray) -> dict[tuple[int, int], tuple[float, float, bool, bool]]:
+    """{(query, neighbour): (score, lead, found, contested)} for each query's best match of each other size: its
+    lead over the runner-up of that size; whether that runner-up is among the query's neighbours (if not, it
+    scores at most the query's lowest neighbour score, ``floor``, which the lead is taken from); and whether
+    the match is also the best match of another query of the query's size whose lead is larger by over
+    ``CONTEST_MARGIN``. A theme draws each icon once a size, so of two icons of one size that take the same
+    icon as their best match, only one is its drawing, and the one that would lose more by taking its
+    runner-up keeps it (a 16 px speaker with two waves is nearest the 24 px one with three, 0.026 ahead of its
+    own 24 px drawing; the 16 px speaker with three waves is 0.115 ahead)."""
     order = np.lexsort((-scores, codes[cols], rows))
     rows, cols, scores = rows[order], cols[order], scores[order]
     slot = rows * (int(codes.max()) + 1) + codes[cols]
     first = np.flatnonzero(_first_of(slot))
     second = np.minimum(first + 1, len(slot) - 1)
     found = (first + 1 < len(slot)) & (slot[second] == slot[first])
-    runner_up = np.where(found, scores[second], floor[rows[first]])
+    lead = scores[first] - np.where(found, scores[second], floor[rows[first]])
+    claims = np.unique(cols[first] * (int(codes.max()) + 1) + codes[rows[first]], return_inverse=True)[1].ravel()
+    leader = np.full(int(claims.max(initial=-1)) + 1, -np.inf, np.float32)
+    np.maximum.at(leader, claims, lead)
+    contested = leader[claims] > lead + CONTEST_MARGIN
     return dict(zip(zip(rows[first].tolist(), cols[first].tolist(), strict=True),
-                    zip(scores[first].tolist(), (scores[first] - runner_up).tolist(), found.tolist(), strict=True),
+                    zip(scores[first].tolist(), lead.tolist(), found.tolist(), contested.tolist(), strict=True),
                     strict=True))
 
 

@@ -23,6 +23,8 @@ SAME_DRAWING_SHARE_LOSSLESS = 0.005
 SAME_DRAWING_LEVEL_LOSSLESS = 24
 SAME_DRAWING_UNTOUCHED = 0.6  # identical share of two PNG files' content above which the rest was redrawn (a JPEG
 # copy saved as PNG keeps at most 0.47 of its icon's pixels exactly; look-alikes drawn from one another, 0.60-0.96)
+SAME_DRAWING_SHARE_UNMARGINED = 0.15  # two PNG files of at most SMALL_GRID px, not both with a clean margin: a
+# brightened copy saved through JPEG differs in up to 12 % (Tango, GNOME); Oxygen's laptop and display in 46 %
 CLIPPED = 2  # a channel within this of 0 or 255 may have been clipped by a colour edit
 LOSSY_TOLERANCE = 24  # background tolerance for a pair with a lossy file: JPEG noise reaches an icon's margin
 
@@ -96,8 +98,10 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
     ``SAME_DRAWING_SHARE_LOSSLESS`` applies. When, moreover, the small copies hold the files' own pixels (icons
     no larger than a small copy) and over ``SAME_DRAWING_UNTOUCHED`` of the content is identical, the rest was
     redrawn (one arrow drawn in another shade): no blur, ``SAME_DRAWING_LEVEL_LOSSLESS``, and such a pair needs
-    no background, only icon size (``icon_sized``; a 16 px icon may fill its frame). Redrawn sizes (16 vs
-    32 px) are left to the other tests."""
+    no background, only icon size (``icon_sized``; a 16 px icon may fill its frame). Any other such pair of at
+    most ``SMALL_GRID`` a side without a clean margin is tested too, with the blur and over
+    ``SAME_DRAWING_SHARE_UNMARGINED`` differing (one may hold a brightened JPEG copy's pixels, whose noise also
+    spoils the margin). Redrawn sizes (16 vs 32 px) are left to the other tests."""
     known_a, known_b = sizes or (None, None)
     own_a, own_b = own_size(a, known_a), own_size(b, known_b)
     if not (icon_sized(a, own_a) and icon_sized(b, own_b)):
@@ -109,14 +113,17 @@ def other_drawing_same_size(a: ImageSignature, b: ImageSignature, symmetry: int,
         return False
     exact = lossless and own_scale and _untouched_share(*pair) >= SAME_DRAWING_UNTOUCHED
     icons = _icons(a, b, sizes) if lossless else _icons(a, b, sizes, LOSSY_TOLERANCE)
-    if not (exact or all(icons) or not lossless and any(icons)):
+    # two small PNG files without a clean margin (a 16 px drawing filling its canvas, or a JPEG copy's pixels)
+    unmargined = lossless and own_scale and max(*own_a, *own_b) <= SMALL_GRID and not (exact or all(icons))
+    if not (exact or unmargined or all(icons) or not lossless and any(icons)):
         return False
     fa, fb = (x.astype(np.float32) if exact else _blurred(x) for x in pair)
     content = off_corner(fa, turned[0, 0]) | off_corner(fb, b.small[0, 0])
     if content.sum() < MIN_GRID:
         return False
     level = SAME_DRAWING_LEVEL_LOSSLESS if exact else SAME_DRAWING_LEVEL
-    share = SAME_DRAWING_SHARE_LOSSLESS if lossless else SAME_DRAWING_SHARE
+    share = SAME_DRAWING_SHARE_UNMARGINED if unmargined else (
+        SAME_DRAWING_SHARE_LOSSLESS if lossless else SAME_DRAWING_SHARE)
     # either image may be the edited one: another drawing only when neither fits the other
     return _unfitted_share(fa, fb, content, level) > share and _unfitted_share(fb, fa, content, level) > share
 

@@ -160,13 +160,16 @@ def _fake(item_id: int, width: int, height: int, size: int, fmt: str, taken: dat
 
 
 def test_best_original_rule() -> None:
-    """Most pixels, then lossless over lossy, then more bytes per pixel, then oldest, then lowest id."""
+    """Most pixels, then lossless over lossy, then (lossy files only) more bytes per pixel, then oldest, then
+    lowest id."""
     old, new = datetime(2020, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)
     assert best_original([_fake(1, 100, 100, 9000, "PNG", old), _fake(2, 200, 100, 1000, "JPEG", new)]).id == 2
     assert best_original([_fake(1, 100, 100, 1000, "JPEG", old), _fake(2, 100, 100, 900, "PNG", new)]).id == 2
     assert best_original([_fake(1, 100, 100, 1000, "JPEG", old), _fake(2, 100, 100, 3000, "JPEG", new)]).id == 2
     assert best_original([_fake(1, 100, 100, 1000, "JPEG", new), _fake(2, 100, 100, 1000, "JPEG", old)]).id == 2
     assert best_original([_fake(2, 100, 100, 1000, "JPEG", None), _fake(1, 100, 100, 1000, "JPEG", None)]).id == 1
+    assert best_original([_fake(1, 100, 100, 1000, "PNG", old), _fake(2, 100, 100, 3000, "PNG", new)]).id == 1
+    assert best_original([_fake(2, 100, 100, 3000, "PNG", None), _fake(1, 100, 100, 1000, "PNG", None)]).id == 1
 
 
 def test_min_confidence_is_checked(astronaut: tuple[Path, DupItem]) -> None:

@@ -51,8 +51,9 @@ def thresholds() -> str:
   pair when each is the other's clear best match by colour layout, colours and outlines (icon score
   **{ICON_SAME:.2f}** or more, **{ICON_MARGIN:.2f}** ahead of the runner-up). Icons of one size that differ by
   an emblem, a badge or an arrow's shade are two icons, and so are two whose picture is zoomed or moved by over
-  **{ICON_REFRAME * 100:.0f} %** (one icon drawn again inside another). An icon group can still join two
-  look-alike icons: check it before you keep one.
+  **{ICON_REFRAME * 100:.0f} %** (one icon drawn again inside another). Of two icons of one size that take the
+  same icon as their best match, only the clearer keeps it, and a group never holds two icons of one size that
+  are not copies of each other. An icon group can still join two look-alike icons: check it before you keep one.
 
 **Min confidence** 0.5 shows every pair the thresholds accept; raise it to see only the surest pairs; 1.0 leaves
 only certain ones. **Exact copy** means the files are byte for byte identical. The best original (most pixels,
