@@ -20,7 +20,8 @@ kept, never every close one:
 Of two icons of one size that take the same icon as their best match of its size, only one keeps it
 (``_best_per_size``): the pairs between two sizes are one to one.
 
-``dedup_groups`` then never lets a link join two groups that both hold an icon of one size.
+``dedup_groups`` then never lets a link join two groups that both hold, at one drawing size, two images that are
+no pair.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ICON_NEIGHBOURS = 24  # nearest icons searched per icon (best and runner-up of e
 ICON_MARGIN = 0.10  # lead of a mutual best match over the runner-up of its size (chosen on Tango and GNOME)
 NEAREST_LEAD = 0.005  # lead of a small icon's nearest (larger) icon over the runner-up of that size: a near tie
 CONTEST_MARGIN = 0.03  # lead by which another icon of one size takes a shared best match (Tango, GNOME: true
-# pairs lost it by under 0.017, look-alikes by over 0.05)
+# links were outbid by 0.017 or less, look-alike links by 0.050 or more)
 ICON_GRID = 8  # colour layout cells per side
 ICON_LEVELS = 4  # histogram levels per channel (64 colour bins)
 EDGE_SIDE = 32  # the content is compared in grey at this size for its edge layout
