@@ -4,6 +4,7 @@ skipping them."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,13 @@ def icon(theme: str, size: int, category: str, name: str) -> Image.Image:
     flat = Image.new("RGB", image.size, (255, 255, 255))
     flat.paste(image, mask=image.getchannel("A"))
     return flat
+
+
+def jpeg_round_trip(image: Image.Image, quality: int = 75) -> Image.Image:
+    """``image`` as a JPEG file of ``quality`` decodes it."""
+    data = io.BytesIO()
+    image.save(data, "JPEG", quality=quality)
+    return Image.open(data).convert("RGB")
 
 
 def dup_items(images: list[tuple[str, Image.Image]]) -> list[DupItem]:

@@ -5,9 +5,7 @@ JPEG and turned copies still are, and a turned copy is no longer taken for anoth
 
 from __future__ import annotations
 
-import io
-
-from icon_themes import dup_items, icon, needs
+from icon_themes import dup_items, icon, jpeg_round_trip, needs
 from PIL import Image, ImageEnhance
 
 from mmrag.ingest.hashes import compute_signature
@@ -27,13 +25,6 @@ def _network(size: int, name: str) -> Image.Image:
     return _tango_icon(size, "status", name)
 
 
-def _jpeg_round_trip(image: Image.Image) -> Image.Image:
-    """The image after a JPEG round trip (quality 75), as decoded pixels."""
-    data = io.BytesIO()
-    image.save(data, "JPEG", quality=75)
-    return Image.open(data).convert("RGB")
-
-
 @needs("tango")
 def test_an_arrow_in_another_shade_is_another_drawing() -> None:
     """At 16-32 px the two network icons keep 75-85 % of their pixels and differ by under 48 levels in one arrow:
@@ -47,7 +38,7 @@ def test_an_arrow_in_another_shade_is_another_drawing() -> None:
         assert not other_drawing_same_size(a, b, 0, sizes, lossless=False), size
         assert verify_pair(a, b, 0, None, sizes, lossless=True) is None, size
         original = _network(size, NETWORK[0])
-        for copy in (ImageEnhance.Brightness(original).enhance(1.3), _jpeg_round_trip(original)):
+        for copy in (ImageEnhance.Brightness(original).enhance(1.3), jpeg_round_trip(original)):
             verdict = verify_pair(a, compute_signature(copy), 0, None, sizes, lossless=True)
             assert verdict is not None and verdict.confidence >= 0.5, size
 
@@ -122,9 +113,9 @@ def test_a_look_alike_saved_as_jpeg_is_still_another_drawing() -> None:
         sizes = ((size, size), (size, size))
         folder = _tango_icon(size, "places", "folder")
         a = compute_signature(folder)
-        look_alike = compute_signature(_jpeg_round_trip(_tango_icon(size, "places", "user-home")))
+        look_alike = compute_signature(jpeg_round_trip(_tango_icon(size, "places", "user-home")))
         assert verify_pair(a, look_alike, 0, None, sizes, lossless=False) is None, size
-        verdict = verify_pair(a, compute_signature(_jpeg_round_trip(folder)), 0, None, sizes, lossless=False)
+        verdict = verify_pair(a, compute_signature(jpeg_round_trip(folder)), 0, None, sizes, lossless=False)
         assert verdict is not None and verdict.confidence >= 0.5, size
 
 
@@ -136,7 +127,7 @@ def test_two_jpeg_files_of_look_alikes_are_two_drawings() -> None:
     takes the background within ``LOSSY_TOLERANCE``: one group, the folder's two files."""
     for size in (22, 32):
         folder = _tango_icon(size, "places", "folder")
-        images = [("folder.png", folder), ("folder-copy.jpg", _jpeg_round_trip(folder)),
-                  ("user-home.jpg", _jpeg_round_trip(_tango_icon(size, "places", "user-home")))]
+        images = [("folder.png", folder), ("folder-copy.jpg", jpeg_round_trip(folder)),
+                  ("user-home.jpg", jpeg_round_trip(_tango_icon(size, "places", "user-home")))]
         groups = [sorted(group.paths) for group in group_duplicates(dup_items(images))]
         assert groups == [["folder-copy.jpg", "folder.png"]], size

@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import io
-
-from icon_themes import dup_items, icon, needs
+from icon_themes import dup_items, icon, jpeg_round_trip, needs
 from PIL import Image, ImageEnhance
 
 from mmrag.ingest.hashes import compute_signature
@@ -48,10 +46,9 @@ def test_small_drawings_filling_their_canvas_are_compared_at_one_size() -> None:
         assert icon_size(b, (size, size)) is None
         assert other_drawing_same_size(a, b, 0, sizes, lossless=True), size
         assert verify_pair(a, b, 0, None, sizes, lossless=True) is None, size
-        data = io.BytesIO()
-        display.save(data, "JPEG", quality=75)
-        jpeg = Image.open(data).convert("RGB")
-        for copy in (ImageEnhance.Brightness(display).enhance(1.3), ImageEnhance.Contrast(display).enhance(1.3), jpeg):
+        copies = (ImageEnhance.Brightness(display).enhance(1.3), ImageEnhance.Contrast(display).enhance(1.3),
+                  jpeg_round_trip(display))
+        for copy in copies:
             verdict = verify_pair(b, compute_signature(copy), 0, None, sizes, lossless=True)
             assert verdict is not None and verdict.confidence >= 0.5, size
 

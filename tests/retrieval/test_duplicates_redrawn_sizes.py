@@ -4,9 +4,7 @@ of look-alikes stays apart, and two sizes reduced to one small copy are not take
 
 from __future__ import annotations
 
-import io
-
-from icon_themes import dup_items, icon, needs
+from icon_themes import dup_items, icon, jpeg_round_trip, needs
 from PIL import Image, ImageEnhance
 
 from mmrag.ingest.hashes import compute_signature
@@ -66,9 +64,7 @@ def test_two_drawings_of_one_small_size_need_the_full_aligned_test() -> None:
     document, drawing = (icon("gnome", 16, "mimetypes", f"x-office-{k}-template") for k in ("document", "drawing"))
     a, b = compute_signature(document), compute_signature(drawing)
     assert verify_pair(a, b, 0, None, ((16, 16), (16, 16))) is None
-    data = io.BytesIO()
-    document.save(data, "JPEG", quality=75)
-    for copy in (Image.open(data).convert("RGB"), ImageEnhance.Brightness(document).enhance(1.2)):
+    for copy in (jpeg_round_trip(document), ImageEnhance.Brightness(document).enhance(1.2)):
         verdict = verify_pair(a, compute_signature(copy), 0, None, ((16, 16), (16, 16)))
         assert verdict is not None and verdict.confidence >= 0.5
 

@@ -4,9 +4,7 @@ of one size, so look-alikes linked through their small redrawn sizes stay apart 
 
 from __future__ import annotations
 
-import io
-
-from icon_themes import dup_items, icon, needs
+from icon_themes import dup_items, icon, jpeg_round_trip, needs
 from PIL import Image, ImageEnhance
 
 from mmrag.ingest.hashes import compute_signature
@@ -28,12 +26,6 @@ def _icon(size: int, category: str, name: str) -> Image.Image:
     return icon("tango", size, category, name)
 
 
-def _jpeg(image: Image.Image, quality: int) -> Image.Image:
-    data = io.BytesIO()
-    image.save(data, "JPEG", quality=quality)
-    return Image.open(data).convert("RGB")
-
-
 @needs_tango
 def test_two_drawings_of_one_size_are_two_icons_and_copies_stay_copies() -> None:
     """Each look-alike pair at each listed size is another drawing (no verdict; before this test the aligned check
@@ -46,7 +38,7 @@ def test_two_drawings_of_one_size_are_two_icons_and_copies_stay_copies() -> None
             assert verify_pair(a, b, 0) is None, (name, other, size)
             image = _icon(size, category, name)
             recoloured = ImageEnhance.Color(ImageEnhance.Brightness(image).enhance(1.2)).enhance(1.5)
-            for copy in (_jpeg(image, 75), recoloured):
+            for copy in (jpeg_round_trip(image), recoloured):
                 signature = compute_signature(copy)
                 assert not other_drawing_same_size(a, signature, 0), (name, size)
                 verdict = verify_pair(a, signature, 0)
@@ -86,7 +78,7 @@ def test_copies_of_one_size_join_a_group_of_its_other_sizes() -> None:
     """The folder at 32 px twice (same pixels), as a JPEG, and its 16 and 22 px drawings: one group, though it then
     holds three files of one size; user-home stays apart."""
     folder = _icon(32, "places", "folder")
-    images = [("folder@32", folder), ("folder@32-copy", folder.copy()), ("folder@32.jpg", _jpeg(folder, 75)),
+    images = [("folder@32", folder), ("folder@32-copy", folder.copy()), ("folder@32.jpg", jpeg_round_trip(folder)),
               ("folder@16", _icon(16, "places", "folder")), ("folder@22", _icon(22, "places", "folder")),
               ("user-home@32", _icon(32, "places", "user-home"))]
     groups = [set(group.paths) for group in group_duplicates(dup_items(images))]
