@@ -96,12 +96,14 @@ def _best_per_size(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, codes
     own 24 px drawing; the 16 px speaker with three waves is 0.115 ahead)."""
     order = np.lexsort((-scores, codes[cols], rows))
     rows, cols, scores = rows[order], cols[order], scores[order]
-    slot = rows * (int(codes.max()) + 1) + codes[cols]
+    size_count = int(codes.max()) + 1
+    slot = rows * size_count + codes[cols]  # (query, size of the match)
     first = np.flatnonzero(_first_of(slot))
     second = np.minimum(first + 1, len(slot) - 1)
     found = (first + 1 < len(slot)) & (slot[second] == slot[first])
     lead = scores[first] - np.where(found, scores[second], floor[rows[first]])
-    claims = np.unique(cols[first] * (int(codes.max()) + 1) + codes[rows[first]], return_inverse=True)[1].ravel()
+    claim = cols[first] * size_count + codes[rows[first]]  # (match, size of the query)
+    claims = np.unique(claim, return_inverse=True)[1].ravel()
     leader = np.full(int(claims.max(initial=-1)) + 1, -np.inf, np.float32)
     np.maximum.at(leader, claims, lead)
     contested = leader[claims] > lead + CONTEST_MARGIN
