@@ -20,9 +20,14 @@ JPEG-then-PNG and turned copies of the tuning sets' icons (of at most 48 px, and
 group with their original; and what they catch: the share of same-size look-alikes grouped, both as PNG and
 with one saved as JPEG.
 
+Unmargined (``--unmargined``): how ``SAME_DRAWING_SHARE_UNMARGINED`` was chosen (the differing share of small PNG
+copies without a clean margin, on the tuning sets; shown for all four icon sets with their same-size look-alikes),
+and the share of same-size look-alikes grouped on every icon set, the held-out ones included.
+
     python bench/bench_duplicates.py --data /tmp/dup_eval --scale 100000
     python bench/bench_duplicates.py --sets --grid 0.75:0.10 0.80:0.05 0.80:0.10 0.80:0.15 0.85:0.10
     python bench/bench_duplicates.py --sets --edits
+    python bench/bench_duplicates.py --sets --unmargined
 """
 
 from __future__ import annotations
@@ -35,9 +40,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dup_eval.icon_edits import icon_edit_misses, jpeg_lookalikes  # noqa: E402
+from dup_eval.icon_edits import icon_edit_misses, jpeg_lookalikes, unmargined_shares  # noqa: E402
 from dup_eval.scale import scale  # noqa: E402
-from dup_eval.scoring import TUNING_SETS, load_items, quality, scores, sparse_quality  # noqa: E402
+from dup_eval.scoring import ICON_SETS, TUNING_SETS, load_items, quality, scores, sparse_quality  # noqa: E402
 
 from mmrag.retrieval import dedup_groups  # noqa: E402
 from mmrag.retrieval.dedup_groups import group_duplicates  # noqa: E402
@@ -69,7 +74,7 @@ def grid(root: Path, cells: list[str]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/tmp/dup_eval"))
-    parser.add_argument("--sets", nargs="*", default=["photos", "icons", "icons-gnome", "icons-oxygen", "icons-mate"],
+    parser.add_argument("--sets", nargs="*", default=["photos", *ICON_SETS],
                         help="icons (Tango) and icons-gnome: the sets the icon parameters were chosen on; "
                              "icons-oxygen and icons-mate: held out")
     parser.add_argument("--scale", type=int, default=0, help="synthetic images for the timing part (0: skip)")
@@ -77,6 +82,8 @@ def main() -> None:
                         help="ICON_SAME:ICON_MARGIN cells to score on the tuning sets (e.g. 0.80:0.10)")
     parser.add_argument("--edits", action="store_true",
                         help="tuning sets: edited icon copies not grouped, look-alikes (one as JPEG) grouped")
+    parser.add_argument("--unmargined", action="store_true",
+                        help="icon sets: differing share of small PNG copies and look-alikes without a clean margin")
     args = parser.parse_args()
     report: dict = {}
     if args.sets:
@@ -96,6 +103,11 @@ def main() -> None:
                 print(json.dumps({f"{kind} edits missed, icons of at most {side} px": missed}), flush=True)
             report[f"{kind} look-alikes grouped"] = jpeg_lookalikes(args.data, kind)
             print(json.dumps({f"{kind} look-alikes grouped": report[f"{kind} look-alikes grouped"]}), flush=True)
+    if args.unmargined:
+        for kind in ICON_SETS:
+            report[f"{kind} unmargined"] = {**unmargined_shares(args.data, kind),
+                                             "look-alikes grouped": jpeg_lookalikes(args.data, kind)}
+            print(json.dumps({f"{kind} unmargined": report[f"{kind} unmargined"]}), flush=True)
     if args.scale:
         report["scale"] = scale(args.scale)
         print(json.dumps({"scale": report["scale"]}, indent=1), flush=True)

@@ -88,3 +88,52 @@ def jpeg_lookalikes(root: Path, kind: str, max_side: int = 64) -> dict[str, floa
                 grouped["one JPEG 75"] += bool(group_duplicates([replace(a, id=0), as_jpeg(b, 1)]))
                 grouped["both JPEG 75"] += bool(group_duplicates([as_jpeg(a, 0), as_jpeg(b, 1)]))
     return {"pairs": pairs, **{k: round(v / max(1, pairs), 3) for k, v in grouped.items()}}
+
+
+def unmargined_shares(root: Path, kind: str) -> dict[str, object]:
+    """How ``SAME_DRAWING_SHARE_UNMARGINED`` was chosen: for PNG icons of at most ``SMALL_GRID`` px and their
+    lossless copies, where the two are not both icons with a clean margin, the share of content that differs
+    under the blurred one-size test (the lower of the two fitting directions), its 99th percentile and largest
+    value per kind of copy; and the same share for the same-size look-alikes (other icons) that the aligned
+    test accepts."""
+    import numpy as np
+
+    from mmrag.ingest.hashes import compute_signature
+    from mmrag.retrieval.dedup_icons import SAME_DRAWING_LEVEL, _blurred, _unfitted_share, icon_size
+    from mmrag.retrieval.dedup_pixels import SMALL_GRID, off_corner
+    from mmrag.retrieval.dedup_verify import aligned_verdict
+
+    def share(a: np.ndarray, b: np.ndarray) -> float:
+        fa, fb = _blurred(a), _blurred(b)
+        content = off_corner(fa, a[0, 0]) | off_corner(fb, b[0, 0])
+        return min(_unfitted_share(fa, fb, content, SAME_DRAWING_LEVEL),
+                   _unfitted_share(fb, fa, content, SAME_DRAWING_LEVEL))
+
+    def unmargined(a: DupItem, signature: object, size: tuple[int, int]) -> bool:
+        return icon_size(a.signature, size) is None or icon_size(signature, size) is None  # type: ignore[arg-type]
+
+    items, labels, _ = load_items(root, kind)
+    small = [item for item in items if max(item.width, item.height) <= SMALL_GRID]
+    copies: dict[str, list[float]] = defaultdict(list)
+    for item in small:
+        image = Image.open(root / item.path).convert("RGB")
+        for name, (edit, quality, lossless) in ICON_EDITS.items():
+            if not lossless or name.startswith("turned"):
+                continue
+            copy = compute_signature(_jpeg_round_trip(edit(image), quality) if quality else edit(image))
+            if unmargined(item, copy, (item.width, item.height)):
+                copies[name].append(share(item.signature.small, copy.small))
+    look_alikes = []
+    for n, a in enumerate(small):
+        for b in small[n + 1:]:
+            size = (a.width, a.height)
+            if (size != (b.width, b.height) or labels[a.path]["group"] == labels[b.path]["group"]
+                    or not unmargined(a, b.signature, size)):
+                continue
+            verdict = aligned_verdict(a.signature, b.signature, 0)
+            if verdict is not None and verdict.confidence >= 0.5:
+                look_alikes.append(round(share(a.signature.small, b.signature.small), 3))
+    return {"copies (count, 99th percentile, largest)": {
+                name: (len(values), round(float(np.quantile(values, 0.99)), 3), round(max(values), 3))
+                for name, values in copies.items() if values},
+            "look-alikes the aligned test accepts": sorted(look_alikes)}

@@ -18,6 +18,7 @@ from mmrag.retrieval.dedup_verify import verify_pair
 
 BASELINE_RADIUS = 10
 TUNING_SETS = ("icons", "icons-gnome")  # the icon numbers are chosen on these (``--grid``); the others are held out
+ICON_SETS = (*TUNING_SETS, "icons-oxygen", "icons-mate")
 SPARSE_DRAWS = 3  # the sparse reading of an icon set: each icon at 1-3 of its sizes, drawn at random 3 times
 
 
